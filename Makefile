@@ -1,0 +1,55 @@
+# The two commands: `make run` and `make test`. Both set up everything on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PORT ?= 8000
+# Starts embedded PostgreSQL / Redis for whichever of DATABASE_URL / REDIS_URL is unset.
+WITH_SERVICES := $(PY) -m portal.devservices run --
+
+.PHONY: run test install chromium static lint typecheck migrations-check pytest services-up services-down \
+        worker beat web clean local-model
+
+run: install static
+	DEBUG=$${DEBUG:-1} PORTAL_PORT=$(PORT) SITE_URL=http://127.0.0.1:$(PORT) $(WITH_SERVICES) bash bin/run-portal
+
+test: install chromium static
+	$(BIN)/ruff check .
+	PORTAL_TESTING=1 EMBEDDED_REDIS_DB=1 $(WITH_SERVICES) bash bin/test-portal
+
+install: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet '.[dev]'
+	rm -rf build *.egg-info
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's Chromium for the browser tests (never a browser download by a test tool).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+static: install
+	DEBUG=1 $(WITH_SERVICES) $(PY) manage.py collectstatic --noinput --verbosity 0
+
+lint: install
+	$(BIN)/ruff check .
+
+services-up: install
+	$(PY) -m portal.devservices up
+
+services-down: install
+	$(PY) -m portal.devservices down
+
+clean:
+	rm -rf staticfiles build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Evaluation models: registry, catalogue, runs, results and findings (filled in by their issues)."""

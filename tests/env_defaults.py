@@ -1,0 +1,23 @@
+"""Loaded with ``-p tests.env_defaults`` before Django is set up: environment defaults for the suite.
+
+Values already in the environment win (CI sets DATABASE_URL, REDIS_URL and REQUIRE_SERVICES)."""
+
+import os
+import uuid
+
+TEST_SECRET_KEY = "test-secret-key-not-for-production-3f6c1e0b9a7d4c2e8f1a5b6c7d8e9f00"
+TEST_FIELD_KEY = "dGVzdC1maWVsZC1rZXktMDEyMzQ1Njc4OWFiY2RlZmc="
+
+os.environ.setdefault("PORTAL_TESTING", "1")
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECRET_KEY", TEST_SECRET_KEY)
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", TEST_FIELD_KEY)
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
+os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# A queue of the suite's own, so a `make run` worker on the same Redis never takes a test's task.
+os.environ.setdefault("CELERY_QUEUE", f"test-{uuid.uuid4().hex[:12]}")
+os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{uuid.uuid4().hex[:8]}")
