@@ -26,3 +26,76 @@ def redis_client():
         require_or_skip(f"Redis at {settings.REDIS_URL}: {exc}")
     yield client
     client.close()
+
+
+# --- Actors (named by who they are; see ROLES.md) -------------------------------------------------------
+from tests.factories import ExerciseFactory, OrganisationFactory, UserFactory  # noqa: E402
+
+
+@pytest.fixture
+def uk_aisi(db):
+    return OrganisationFactory(name="UK AISI", kind="institute", country_code="GB")
+
+
+@pytest.fixture
+def us_aisi(db):
+    return OrganisationFactory(name="US AISI", kind="institute", country_code="US")
+
+
+@pytest.fixture
+def partner_ca(db):
+    return OrganisationFactory(name="Partner Institute CA", kind="partner", country_code="CA")
+
+
+@pytest.fixture
+def partner_other(db):
+    return OrganisationFactory(name="Partner Institute JP", kind="partner", country_code="JP")
+
+
+@pytest.fixture
+def exercise(uk_aisi, us_aisi, partner_ca):
+    return ExerciseFactory(name="Joint Exercise Alpha", institutes=[uk_aisi, us_aisi], partners=[partner_ca])
+
+
+@pytest.fixture
+def uk_staff(uk_aisi):
+    return UserFactory(email="uk.staff@example.org", organisation=uk_aisi, role="staff")
+
+
+@pytest.fixture
+def us_staff(us_aisi):
+    return UserFactory(email="us.staff@example.org", organisation=us_aisi, role="staff")
+
+
+@pytest.fixture
+def uk_approver(uk_aisi):
+    return UserFactory(email="uk.approver@example.org", organisation=uk_aisi, role="approver")
+
+
+@pytest.fixture
+def us_approver(us_aisi):
+    return UserFactory(email="us.approver@example.org", organisation=us_aisi, role="approver")
+
+
+@pytest.fixture
+def admin_user(uk_aisi):
+    return UserFactory(email="admin@example.org", organisation=uk_aisi, role="staff", is_portal_admin=True)
+
+
+@pytest.fixture
+def partner_viewer(partner_ca):
+    return UserFactory(email="partner.viewer@example.org", organisation=partner_ca, role="partner_viewer")
+
+
+@pytest.fixture
+def other_partner_viewer(partner_other):
+    return UserFactory(email="other.partner@example.org", organisation=partner_other, role="partner_viewer")
+
+
+@pytest.fixture
+def sign_in():
+    """``sign_in(client, user)``: a browser session that has passed MFA. Tests use this, never force_login
+    directly, so the MFA rules apply to every test the same way."""
+    from tests.helpers import sign_in as _sign_in
+
+    return _sign_in

@@ -1,1 +1,0 @@
-"""Evaluation models: registry, catalogue, runs, results and findings (filled in by their issues)."""

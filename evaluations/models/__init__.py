@@ -1,0 +1,8 @@
+"""Evaluation models, one sub-module per area: exercises, registry (models under test), catalogue
+(evaluation tasks), runs, results and findings."""
+
+from evaluations.models.catalogue import EvalTask, TaskVersion
+from evaluations.models.exercises import Exercise
+from evaluations.models.registry import ModelVersion, RegisteredModel
+
+__all__ = ["EvalTask", "Exercise", "ModelVersion", "RegisteredModel", "TaskVersion"]

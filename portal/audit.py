@@ -1,0 +1,88 @@
+"""The audit trail's one writer. Call ``audit_record`` inside the service's transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from portal.models import AuditEvent
+
+GENESIS_HASH = "0" * 64
+_CHAIN_LOCK_KEY = 0x5EA1A0D1  # pg_advisory_xact_lock key serialising appends to the chain
+
+
+def _canonical(value: Any) -> Any:
+    """JSON-safe, stable form (dates, decimals, UUIDs as strings)."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True))
+
+
+def event_content(event: AuditEvent) -> dict[str, Any]:
+    """The fields covered by the hash, in canonical form."""
+    return {
+        "created_at": event.created_at.isoformat(),
+        "actor_id": event.actor_id,
+        "actor_email": event.actor_email,
+        "organisation_id": event.organisation_id,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "exercise_id": event.exercise_id,
+        "before": _canonical(event.before),
+        "after": _canonical(event.after),
+        "ip_address": event.ip_address,
+        "user_agent": event.user_agent,
+    }
+
+
+def compute_hash(prev_hash: str, content: dict[str, Any]) -> str:
+    payload = prev_hash + json.dumps(content, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    obj: models.Model | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    request: HttpRequest | None = None,
+    exercise_id: int | None = None,
+    actor_email: str = "",
+) -> AuditEvent:
+    """Append one event. Never put a secret in ``before``/``after``."""
+    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+        last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+        event = AuditEvent(
+            created_at=timezone.now(),
+            actor=actor if authenticated else None,
+            actor_email=(actor.email if authenticated else actor_email)[:254],
+            organisation_id=getattr(actor, "organisation_id", None) if authenticated else None,
+            action=action,
+            object_type=obj._meta.label_lower if obj is not None else "",
+            object_id=str(obj.pk) if obj is not None else "",
+            exercise_id=exercise_id,
+            before=_canonical(before) if before is not None else None,
+            after=_canonical(after) if after is not None else None,
+            ip_address=client_ip(request),
+            user_agent=(request.headers.get("User-Agent", "") if request is not None else "")[:500],
+            prev_hash=last or GENESIS_HASH,
+        )
+        event.hash = compute_hash(event.prev_hash, event_content(event))
+        event.save(force_insert=True)
+    return event
