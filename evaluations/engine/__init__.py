@@ -1,0 +1,119 @@
+"""The execution engine: runs one run item with inspect-ai as a library, and streams a log into rows.
+
+This package knows nothing of Django models: the Celery task (evaluations/tasks.py) builds an ``ItemSpec`` from the
+database, passes ``Callbacks`` that write progress to the database, and ingests the log through ``ingest_log``.
+
+Interface (stable; see docs/architecture.md):
+
+    run_item(spec: ItemSpec, callbacks: Callbacks) -> ItemOutcome
+        Runs in the calling process (one evaluation per process: Celery prefork children each run one).
+        Credentials are passed for this call only (never via os.environ). Cancels within seconds when
+        callbacks.should_cancel() turns True, leaving a readable log with status "cancelled".
+        With spec.retry_log set, re-runs only the unfinished/errored samples of that log (inspect eval_retry).
+
+    ingest_log(log_path: str, on_batch: Callable[[list[SampleRecord]], None], batch_size: int = 500) -> LogSummary
+        Streams samples from an Inspect .eval/.json log in batches (bounded memory) and returns its summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    item_id: int
+    model: str  # Inspect model string, e.g. "openai-api-completions/llamacpp/gemma3-270m" or "mockllm/model"
+    task: str  # Inspect registry name (e.g. "arithmetic", "inspect_evals/gsm8k") or "path.py@name"
+    log_dir: str
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never logged, never in os.environ
+    extra_headers: dict[str, str] = field(default_factory=dict, repr=False)
+    model_config: dict[str, Any] = field(default_factory=dict)  # GenerateConfig fields
+    task_args: dict[str, Any] = field(default_factory=dict)
+    limit: int | None = None
+    sample_ids: list[str | int] | None = None
+    epochs: int = 1
+    max_samples: int | None = None
+    max_connections: int | None = None
+    seed: int | None = None
+    token_limit: int | None = None
+    fail_on_error: bool | float = False
+    retry_log: str | None = None  # path of an earlier log of this item to retry
+    tags: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SampleEvent:
+    """Reported once per finished sample while the item runs (for live progress)."""
+
+    sample_id: str | int
+    epoch: int
+    scores: dict[str, Any]
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    error: str | None
+    working_time: float | None
+
+
+class Callbacks(Protocol):
+    def on_start(self, *, total_samples: int | None) -> None: ...
+    def on_sample(self, event: SampleEvent) -> None: ...
+    def should_cancel(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    status: str  # "success" | "error" | "cancelled"
+    log_path: str | None
+    total_samples: int
+    completed_samples: int
+    metrics: dict[str, Any]  # {scorer: {metric: value}} incl. stderr where Inspect reports it
+    error: str | None = None  # scrubbed of secrets
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    sample_id: str
+    epoch: int
+    input: Any
+    target: Any
+    output: str
+    scores: dict[str, Any]  # {scorer: {"value": ..., "answer": ..., "explanation": ..., "numeric": float|None}}
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    total_time: float | None
+    working_time: float | None
+    error: str | None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LogSummary:
+    status: str
+    task: str
+    model: str
+    total_samples: int
+    completed_samples: int
+    metrics: dict[str, Any]
+    started_at: str | None
+    completed_at: str | None
+    eval_id: str
+
+
+def run_item(spec: ItemSpec, callbacks: Callbacks) -> ItemOutcome:
+    from evaluations.engine.runner import run_item as _run_item
+
+    return _run_item(spec, callbacks)
+
+
+def ingest_log(log_path: str, on_batch: Callable[[list[SampleRecord]], None], batch_size: int = 500) -> LogSummary:
+    from evaluations.engine.ingest import ingest_log as _ingest_log
+
+    return _ingest_log(log_path, on_batch, batch_size=batch_size)
