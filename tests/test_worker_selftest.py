@@ -1,13 +1,16 @@
 """``manage.py worker_selftest``: succeeds with a real worker, exits 1 without one."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from portal.models import WorkerProbe
 from tests.workers import celery_worker
+from tests.workers import test_database_url as worker_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -30,9 +33,9 @@ def test_worker_selftest_reports_the_worker_that_completed_the_probe(redis_clien
 
 
 def test_worker_selftest_exits_1_when_no_worker_completes_the_probe(redis_client):
-    with celery_worker() as worker:
-        env = worker.env  # same database, broker and queue...
-    # ...but the worker has stopped.
+    # The test database, broker and queue a worker would use, but no worker runs.
+    env = {**os.environ, "DATABASE_URL": worker_database_url(), "REDIS_URL": settings.REDIS_URL,
+           "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE}
     try:
         result = run_selftest(env, timeout=2)
     finally:
