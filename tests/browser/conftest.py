@@ -79,3 +79,23 @@ def visit_and_check(page: Any) -> Callable[..., Any]:
         return page
 
     return visit
+
+
+@pytest.fixture
+def browser_sign_in(page: Any, live_server: Any) -> Callable[[Any], Any]:
+    """``browser_sign_in(user)``: the page's browser becomes ``user``'s session. It signs in through the
+    ``sign_in(client, user)`` helper (so the MFA rules apply as in every other test) and hands the session
+    cookie to the browser. Returns the page."""
+    from django.conf import settings
+    from django.test import Client
+
+    from tests.helpers import sign_in
+
+    def sign_in_browser(user: Any) -> Any:
+        client = sign_in(Client(), user)
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+        page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie.value,
+                                   "url": live_server.url, "httpOnly": True, "sameSite": "Lax"}])
+        return page
+
+    return sign_in_browser

@@ -1,6 +1,7 @@
 """The browser harness: Debian's Chromium driven by Playwright, and axe-core run on every page visited.
 
-Later issues add their pages with the ``visit_and_check`` fixture::
+Later issues add their pages with the ``visit_and_check`` fixture (``browser_sign_in(user)`` first for a
+signed-in page)::
 
     def test_run_page_is_accessible(visit_and_check, live_server, ...):
         page = visit_and_check(f"{live_server.url}/runs/{run.pk}/")

@@ -30,11 +30,12 @@ def test_not_found_page_has_no_accessibility_violations(visit_and_check, live_se
     assert page.locator("h1").inner_text() == "Page not found"
 
 
-def test_home_page_loads_under_the_real_csp_without_violations(strict_page, live_server):
+@pytest.mark.parametrize(("path", "status"), [("/", 200), ("/accounts/login/", 200), ("/no-such-page/", 404)])
+def test_page_loads_under_the_real_csp_without_violations(strict_page, live_server, path, status):
     problems = PageProblems()
     problems.watch(strict_page)
-    response = strict_page.goto(f"{live_server.url}/", wait_until="networkidle")
-    assert response is not None and response.status == 200
+    response = strict_page.goto(f"{live_server.url}{path}", wait_until="networkidle")
+    assert response is not None and response.status == status
     csp = response.headers["content-security-policy"]
     assert "unsafe-inline" not in csp
     assert "script-src 'self'" in csp
@@ -45,6 +46,15 @@ def test_home_page_loads_under_the_real_csp_without_violations(strict_page, live
     assert problems.failed_requests == []
     # The external scripts ran: GOV.UK Frontend marked the body as supported.
     assert "govuk-frontend-supported" in (strict_page.locator("body").get_attribute("class") or "")
+
+
+def test_a_signed_in_user_sees_the_home_page_as_themselves(visit_and_check, browser_sign_in, live_server):
+    from tests.factories import UserFactory
+
+    user = UserFactory(email="signed.in@example.org")
+    browser_sign_in(user)
+    page = visit_and_check(f"{live_server.url}/")
+    assert "signed.in@example.org" in page.locator("main").inner_text()
 
 
 def test_govuk_fonts_are_served_from_the_site_root(live_server):
