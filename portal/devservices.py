@@ -282,16 +282,20 @@ def ensure_services(run_dir: Path = DEFAULT_RUN_DIR, environ: dict[str, str] | N
     environ = os.environ if environ is None else environ  # type: ignore[assignment]
     assert environ is not None
     started: list[object] = []
-    if not environ.get("DATABASE_URL"):
-        pg = EmbeddedPostgres(run_dir, int(environ.get("EMBEDDED_PG_PORT", "55432")))
-        if pg.start():
-            started.append(pg)
-        environ["DATABASE_URL"] = pg.url()
-    if not environ.get("REDIS_URL"):
-        rd = EmbeddedRedis(run_dir, int(environ.get("EMBEDDED_REDIS_PORT", "56379")))
-        if rd.start():
-            started.append(rd)
-        environ["REDIS_URL"] = rd.url(int(environ.get("EMBEDDED_REDIS_DB", "0")))
+    try:
+        if not environ.get("DATABASE_URL"):
+            pg = EmbeddedPostgres(run_dir, int(environ.get("EMBEDDED_PG_PORT", "55432")))
+            if pg.start():
+                started.append(pg)
+            environ["DATABASE_URL"] = pg.url()
+        if not environ.get("REDIS_URL"):
+            rd = EmbeddedRedis(run_dir, int(environ.get("EMBEDDED_REDIS_PORT", "56379")))
+            if rd.start():
+                started.append(rd)
+            environ["REDIS_URL"] = rd.url(int(environ.get("EMBEDDED_REDIS_DB", "0")))
+    except BaseException:
+        stop_services(started)  # do not leave one server running when the other failed
+        raise
     return started
 
 
@@ -313,7 +317,9 @@ def _cmd_run(command: list[str]) -> int:
     # The terminal's Ctrl-C reaches the child (same process group); this process only waits for it,
     # then stops what it started.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # SIGTERM (e.g. to make) and SIGHUP (terminal closed) are passed on; the servers stop after the child.
     signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
+    signal.signal(signal.SIGHUP, lambda *_: child.send_signal(signal.SIGTERM))
     try:
         code = child.wait()
     finally:
