@@ -8,8 +8,7 @@ PORT ?= 8000
 # Starts embedded PostgreSQL / Redis for whichever of DATABASE_URL / REDIS_URL is unset.
 WITH_SERVICES := $(PY) -m portal.devservices run --
 
-.PHONY: run test install chromium static lint typecheck migrations-check pytest services-up services-down \
-        worker beat web clean local-model
+.PHONY: run test install chromium static lint services-up services-down clean
 
 run: install static
 	DEBUG=$${DEBUG:-1} PORTAL_PORT=$(PORT) SITE_URL=http://127.0.0.1:$(PORT) $(WITH_SERVICES) bash bin/run-portal
@@ -18,18 +17,9 @@ test: install chromium static
 	$(BIN)/ruff check .
 	PORTAL_TESTING=1 EMBEDDED_REDIS_DB=1 $(WITH_SERVICES) bash bin/test-portal
 
-install: $(VENV)/.installed node_modules/.installed
-
-$(VENV)/.installed: pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet '.[dev]'
-	rm -rf build *.egg-info
-	touch $@
-
-node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+# Installs only what is missing or out of date (see bin/ensure-deps).
+install:
+	@PYTHON=$(PYTHON) bash bin/ensure-deps
 
 # Debian's Chromium for the browser tests (never a browser download by a test tool).
 chromium:
@@ -39,8 +29,10 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
 	fi
 
+# collectstatic reads settings but touches no service: placeholder URLs when none are set.
 static: install
-	DEBUG=1 $(WITH_SERVICES) $(PY) manage.py collectstatic --noinput --verbosity 0
+	@DEBUG=1 DATABASE_URL=$${DATABASE_URL:-postgresql://unused@127.0.0.1/unused} \
+	  REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} $(PY) manage.py collectstatic --noinput --verbosity 0
 
 lint: install
 	$(BIN)/ruff check .

