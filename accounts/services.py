@@ -300,7 +300,7 @@ def api_token_revoke(*, actor: User, token: ApiToken, request: HttpRequest | Non
 
 def api_token_authenticate(*, plain: str) -> ApiToken | None:
     """The active token for a presented value, or None. Updates last_used_at (at most once a minute)."""
-    parts = plain.split("_")
+    parts = plain.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not parts[1] or not parts[2]:
         return None
     token = ApiToken.objects.select_related("user", "user__organisation").filter(prefix=parts[1]).first()

@@ -51,6 +51,7 @@ ALLOWED_HOSTS = env.get_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.get_list("CSRF_TRUSTED_ORIGINS")
 PORT = env.get_int("PORT", 8000, minimum=1, maximum=65535)
 SITE_URL = env.get_str("SITE_URL", f"http://127.0.0.1:{PORT}")
+DEMO_PASSWORD: str = env.get_str("DEMO_PASSWORD", "") or ""  # seed_demo: a printed random one when unset
 
 # --- Services ---------------------------------------------------------------------------------------
 _database_url = env.get_url("DATABASE_URL", schemes=("postgres", "postgresql", "pgsql"))
