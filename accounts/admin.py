@@ -22,28 +22,44 @@ admin.site.has_permission = _admin_has_permission  # type: ignore[method-assign]
 admin.site.site_header = "Joint Testing Portal administration"
 
 
+class PortalReadOnlyAdmin(admin.ModelAdmin):
+    """Portal admins read these in the Django admin; changes go through the portal's audited pages."""
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _admin_has_permission(request)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _admin_has_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(PortalReadOnlyAdmin):
     list_display = ("name", "kind", "country_code")
 
 
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(PortalReadOnlyAdmin):
     list_display = ("email", "organisation", "role", "is_portal_admin", "is_active")
     list_filter = ("role", "is_portal_admin", "organisation")
-    # Role and admin changes go through the portal's audited user pages, not here.
-    readonly_fields = ("password", "last_login", "date_joined", "organisation", "role", "is_portal_admin", "is_staff",
-                       "is_superuser")
-    exclude = ("groups", "user_permissions")
+    exclude = ("password", "groups", "user_permissions")
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(PortalReadOnlyAdmin):
     list_display = ("email", "organisation", "role", "expires_at", "accepted_at", "revoked_at")
-    readonly_fields = ("token_hash",)
+    exclude = ("token_hash",)
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(PortalReadOnlyAdmin):
     list_display = ("prefix", "user", "scope", "expires_at", "revoked_at", "last_used_at")
-    readonly_fields = ("token_hash", "prefix")
+    exclude = ("token_hash",)

@@ -183,6 +183,11 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = AuditEventSerializer
     queryset = AuditEvent.objects.all()
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if not access.is_institute_member(request.user):
+            raise exceptions.PermissionDenied("Partner viewers have no access to the audit trail.")
+
     def get_queryset(self) -> QuerySet[AuditEvent]:
         from accounts.selectors import audit_events_filter
 

@@ -9,6 +9,7 @@ from typing import Any
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from allauth.mfa.utils import decrypt
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
@@ -71,9 +72,13 @@ class Command(BaseCommand):
                 )
                 totp_secret = None
                 if settings.DEBUG:
-                    Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).delete()
-                    totp_secret = generate_totp_secret()
-                    TOTP.activate(user, totp_secret)
+                    # Keep an enrolled secret across runs, so a browser test's authenticator stays valid.
+                    existing = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+                    if existing is not None:
+                        totp_secret = decrypt(existing.data["secret"])
+                    else:
+                        totp_secret = generate_totp_secret()
+                        TOTP.activate(user, totp_secret)
                 accounts_out.append({"email": email, "organisation": org_name, "role": role,
                                      "totp_secret": totp_secret})
                 if is_admin:
@@ -84,9 +89,8 @@ class Command(BaseCommand):
         self._seed_evaluations(exercise=exercise, created_by=admin)
         url = settings.SITE_URL
         if options["json"]:
-            payload = {"url": url, "password": printed_password, "accounts": [
-                {k: v for k, v in a.items() if k != "totp_secret" or settings.DEBUG} for a in accounts_out
-            ]}
+            # totp_secret is null outside DEBUG (no TOTP is enrolled then).
+            payload = {"url": url, "password": printed_password, "accounts": accounts_out}
             self.stdout.write(json.dumps(payload))
             return
         self.stdout.write(f"Demo data ready at {url}")
