@@ -9,10 +9,13 @@ TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # base32; every test user
 
 
 def enrol_totp(user: Any, secret: str = TEST_TOTP_SECRET) -> Any:
-    """Give ``user`` a TOTP authenticator (idempotent). Returns the Authenticator."""
+    """Make ``user`` able to sign in through the real login: a verified primary email address (as accepting an
+    invitation gives) and a TOTP authenticator with ``secret`` (idempotent). Returns the Authenticator."""
+    from allauth.account.models import EmailAddress
     from allauth.mfa.models import Authenticator
     from allauth.mfa.totp.internal.auth import TOTP
 
+    EmailAddress.objects.get_or_create(user=user, email=user.email, defaults={"verified": True, "primary": True})
     existing = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
     if existing is not None:
         return existing

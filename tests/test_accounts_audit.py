@@ -30,6 +30,7 @@ def test_updating_or_deleting_an_audit_event_through_sql_fails(events, sql):
 
 def test_truncating_the_audit_trail_fails(events):
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # run the deferred FK checks of the inserted rows now
         cursor.execute("SET LOCAL portal.allow_audit_truncate = 'off'")
         cursor.execute("TRUNCATE portal_auditevent CASCADE")
     assert AuditEvent.objects.count() == 4
@@ -42,6 +43,7 @@ def test_the_orm_cannot_change_an_event_either(events):
 
 def _tamper(sql, params):
     with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("ALTER TABLE portal_auditevent DISABLE TRIGGER portal_auditevent_no_update_delete")
         cursor.execute(sql, params)
         cursor.execute("ALTER TABLE portal_auditevent ENABLE TRIGGER portal_auditevent_no_update_delete")

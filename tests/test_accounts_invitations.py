@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
@@ -23,16 +22,12 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "a-long-enough-passphrase-7"
 
 
-@pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
-
-
 def _accept(client, token, email, password=PASSWORD):
     return client.post(f"/invitations/accept/{token}/",
                        {"email": email, "full_name": "New Person", "password1": password, "password2": password})
 
 
+@pytest.mark.django_db(transaction=True)  # allauth signals the enrolment on commit, inside the request
 def test_an_invited_partner_viewer_accepts_enrols_totp_and_sees_only_invited_exercises(
     client, admin_user, partner_ca, exercise, uk_aisi, us_aisi, partner_other
 ):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.core.cache import cache
 from django.test import Client, RequestFactory
 
 from accounts.models import ApiToken
@@ -17,13 +16,6 @@ pytestmark = pytest.mark.django_db
 
 DATA_URLS = ["/", "/exercises/", "/profile/", "/audit/", "/manage/users/", "/api/v1/me/", "/api/v1/exercises/",
              "/django-admin/"]
-
-
-@pytest.fixture(autouse=True)
-def _clear_rate_limits():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def test_a_password_only_session_without_mfa_reaches_only_mfa_setup_and_sign_out(client, uk_staff, exercise):
@@ -68,7 +60,10 @@ def test_a_wrong_totp_code_does_not_sign_in(client, uk_staff):
     assert client.get("/api/v1/me/").status_code == 401
 
 
-def test_a_burst_of_wrong_passwords_locks_that_account_but_not_another_from_the_same_ip(client, uk_staff, us_staff):
+def test_a_burst_of_wrong_passwords_locks_that_account_but_not_another_from_the_same_ip(client, uk_aisi, us_aisi):
+    # Fresh addresses: the limits live in Redis for the whole run (keyed by email and IP).
+    uk_staff = UserFactory(organisation=uk_aisi)
+    us_staff = UserFactory(organisation=us_aisi)
     enrol_totp(uk_staff)
     enrol_totp(us_staff)
     for _ in range(5):
@@ -82,9 +77,10 @@ def test_a_burst_of_wrong_passwords_locks_that_account_but_not_another_from_the_
     assert response.status_code == 302 and response["Location"] == "/accounts/2fa/authenticate/"
 
 
-def test_login_failures_are_audited(client, uk_staff):
+def test_login_failures_are_audited(client, uk_aisi):
     from portal.models import AuditEvent
 
+    uk_staff = UserFactory(organisation=uk_aisi)
     client.post("/accounts/login/", {"login": uk_staff.email, "password": "wrong-password-123"})
     event = AuditEvent.objects.get(action="auth.login_failed")
     assert event.actor_email == uk_staff.email
