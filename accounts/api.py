@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import access
-from accounts.models import ApiToken, Organisation
+from accounts.models import ApiToken, Organisation, User
 from accounts.reauth import is_token_request, require_recent_auth
 from accounts.serializers import (
     ApiTokenCreatedSerializer,
@@ -28,6 +28,11 @@ from accounts.serializers import (
 from accounts.services import api_token_create, api_token_revoke, organisation_create, organisation_update
 from evaluations.models import Exercise
 from portal.models import AuditEvent
+
+
+def _user(request: Request) -> User:
+    """The authenticated user (every view here requires authentication)."""
+    return cast(User, request.user)
 
 
 def _int_param(request: Request, name: str) -> int | None:
@@ -90,7 +95,7 @@ class OrganisationViewSet(
         access.require(request.user, access.CREATE, Organisation, "Only admins create organisations.")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        org = organisation_create(actor=request.user, request=request._request, **serializer.validated_data)
+        org = organisation_create(actor=_user(request), request=request._request, **serializer.validated_data)
         return Response(self.get_serializer(org).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -98,7 +103,7 @@ class OrganisationViewSet(
         access.require(request.user, access.EDIT, org, "Only admins edit organisations.")
         serializer = self.get_serializer(org, data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
-        org = organisation_update(actor=request.user, organisation=org, request=request._request,
+        org = organisation_update(actor=_user(request), organisation=org, request=request._request,
                                   **serializer.validated_data)
         return Response(self.get_serializer(org).data)
 
@@ -138,7 +143,7 @@ class ExerciseViewSet(viewsets.ModelViewSet):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         exercise = exercise_create(
-            actor=request.user, request=request._request, name=data["name"], institutes=list(data["institutes"]),
+            actor=_user(request), request=request._request, name=data["name"], institutes=list(data["institutes"]),
             partners=list(data.get("partners", [])), description=data.get("description", ""),
             starts_on=data.get("starts_on"), ends_on=data.get("ends_on"),
             status=data.get("status", Exercise.Status.PLANNING),
@@ -152,7 +157,7 @@ class ExerciseViewSet(viewsets.ModelViewSet):
         access.require(request.user, access.EDIT, exercise, "Only admins edit exercises.")
         serializer = self.get_serializer(exercise, data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
-        exercise = exercise_update(actor=request.user, exercise=exercise, request=request._request,
+        exercise = exercise_update(actor=_user(request), exercise=exercise, request=request._request,
                                    **serializer.validated_data)
         return Response(self.get_serializer(exercise).data)
 
@@ -161,7 +166,7 @@ class ExerciseViewSet(viewsets.ModelViewSet):
 
         exercise = self.get_object()
         access.require(request.user, access.DELETE, exercise, "Only admins archive exercises.")
-        exercise_archive(actor=request.user, exercise=exercise, request=request._request)
+        exercise_archive(actor=_user(request), exercise=exercise, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -232,12 +237,12 @@ class ApiTokenViewSet(
         require_recent_auth(request)
         serializer = ApiTokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        created = api_token_create(user=request.user, request=request._request, **serializer.validated_data)
+        created = api_token_create(user=_user(request), request=request._request, **serializer.validated_data)
         data = ApiTokenSerializer(created.token).data
         data["token"] = created.plain
         return Response(data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         token = self.get_object()
-        api_token_revoke(actor=request.user, token=token, request=request._request)
+        api_token_revoke(actor=_user(request), token=token, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)

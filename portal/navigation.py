@@ -6,6 +6,7 @@ from typing import Any
 
 from django.urls import NoReverseMatch, reverse
 
+
 # (label, url name, predicate on the user)
 def _is_admin(user: Any) -> bool:
     from accounts.access import is_admin

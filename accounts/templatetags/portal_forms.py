@@ -25,7 +25,7 @@ def govuk_widget(field: BoundField) -> Any:
         css = "govuk-input"
     if field.errors and css:
         css += " govuk-input--error" if css == "govuk-input" else f" {css}--error"
-    attrs = {"class": css} if css else {}
+    attrs: dict[str, str | bool] = {"class": css} if css else {}
     if field.help_text:
         attrs["aria-describedby"] = f"{field.auto_id}-hint"
     return field.as_widget(attrs=attrs)
