@@ -35,6 +35,13 @@ def _user(request: Request) -> User:
     return cast(User, request.user)
 
 
+def _text_param(request: Request, name: str) -> str:
+    value = request.query_params.get(name, "")
+    if "\x00" in value:
+        raise exceptions.ValidationError({name: "Null characters are not allowed."})
+    return value
+
+
 def _int_param(request: Request, name: str) -> int | None:
     value = request.query_params.get(name)
     if value in (None, ""):
@@ -83,10 +90,10 @@ class OrganisationViewSet(
     def get_queryset(self) -> QuerySet[Organisation]:
         qs = access.visible_to(self.request.user, Organisation.objects.order_by("name"))
         if self.action == "list":
-            kind = self.request.query_params.get("kind")
+            kind = _text_param(self.request, "kind")
             if kind:
                 qs = qs.filter(kind=kind)
-            q = self.request.query_params.get("q")
+            q = _text_param(self.request, "q")
             if q:
                 qs = qs.filter(name__icontains=q)
         return qs
@@ -127,9 +134,9 @@ class ExerciseViewSet(viewsets.ModelViewSet):
         qs = access.visible_to(self.request.user, Exercise.objects.prefetch_related("institutes", "partners"))
         if self.action == "list":
             params = self.request.query_params
-            if params.get("status"):
+            if _text_param(self.request, "status"):
                 qs = qs.filter(status=params["status"])
-            if params.get("q"):
+            if _text_param(self.request, "q"):
                 qs = qs.filter(name__icontains=params["q"])
             if params.get("archived", "").lower() not in ("1", "true", "yes"):
                 qs = qs.filter(archived_at__isnull=True)
@@ -199,11 +206,11 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
         qs = access.visible_to(self.request.user, AuditEvent.objects.order_by("-id"))
         if self.action != "list":
             return qs
-        params = self.request.query_params
+        request = self.request
         return audit_events_filter(
-            queryset=qs, action=params.get("action", ""), actor=params.get("actor", ""),
-            exercise_id=_int_param(self.request, "exercise"), object_type=params.get("object_type", ""),
-            object_id=params.get("object_id", ""), date_from=_date_param(self.request, "date_from"),
+            queryset=qs, action=_text_param(request, "action"), actor=_text_param(request, "actor"),
+            exercise_id=_int_param(request, "exercise"), object_type=_text_param(request, "object_type"),
+            object_id=_text_param(request, "object_id"), date_from=_date_param(self.request, "date_from"),
             date_to=_date_param(self.request, "date_to"),
         )
 

@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and organisations"
 
     def ready(self) -> None:
-        from accounts import rules, signals  # noqa: F401  (registers access rules and allauth receivers)
+        from accounts import rules, schema, signals  # noqa: F401  (access rules, API schema, allauth receivers)

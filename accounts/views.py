@@ -172,8 +172,9 @@ def manage_organisation_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def manage_users(request: HttpRequest) -> HttpResponse:
     _require_admin(request)
-    users = users_for_admin(queryset=access.visible_to(request.user, User.objects.all()), q=request.GET.get("q", ""))
-    return render(request, "accounts/manage_users.html", {"page": _page(request, users), "q": request.GET.get("q", "")})
+    q = request.GET.get("q", "").replace("\x00", "")
+    users = users_for_admin(queryset=access.visible_to(request.user, User.objects.all()), q=q)
+    return render(request, "accounts/manage_users.html", {"page": _page(request, users), "q": q})
 
 
 @login_required
