@@ -93,10 +93,21 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
 
 # --- Profile and tokens ------------------------------------------------------------------------------------
 
+def _profile_context(request: HttpRequest) -> dict[str, Any]:
+    from allauth.mfa.models import Authenticator
+    from allauth.usersessions.models import UserSession
+
+    return {
+        "tokens": access.visible_to(request.user, ApiToken.objects.order_by("-created_at")),
+        "sessions": UserSession.objects.filter(user=request.user.pk).order_by("-last_seen_at"),
+        "authenticators": Authenticator.objects.filter(user=request.user.pk).order_by("type", "created_at"),
+        "current_session_key": request.session.session_key,
+    }
+
+
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
-    tokens = access.visible_to(request.user, ApiToken.objects.order_by("-created_at"))
-    return render(request, "accounts/profile.html", {"tokens": tokens, "token_form": TokenCreateForm()})
+    return render(request, "accounts/profile.html", {**_profile_context(request), "token_form": TokenCreateForm()})
 
 
 @login_required
@@ -113,8 +124,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
             _form_errors_from(form, exc)
         else:
             return render(request, "accounts/token_created.html", {"token": created.token, "plain": created.plain})
-    tokens = access.visible_to(request.user, ApiToken.objects.order_by("-created_at"))
-    return render(request, "accounts/profile.html", {"tokens": tokens, "token_form": form}, status=400)
+    return render(request, "accounts/profile.html", {**_profile_context(request), "token_form": form}, status=400)
 
 
 @login_required
