@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from allauth.mfa.signals import authenticator_added, authenticator_removed
+from allauth.mfa.signals import authentication_failed, authenticator_added, authenticator_removed
 from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
 
@@ -33,3 +33,12 @@ def _authenticator_removed(sender: Any, request: Any, user: Any, authenticator: 
 
     audit_record(actor=user, action="mfa.authenticator_removed", obj=None,
                  after={"type": authenticator.type, "id": authenticator.pk}, request=request)
+
+
+@receiver(authentication_failed)
+def _mfa_failed(sender: Any, request: Any, user: Any, authenticator: Any, reauthentication: bool = False,
+                **kwargs: Any) -> None:
+    from accounts.services import login_failure_record
+
+    login_failure_record(email=user.email, request=request,
+                         reason="wrong MFA code at re-authentication" if reauthentication else "wrong MFA code")

@@ -57,3 +57,11 @@ def sign_in_password_only(client: Any, user: Any) -> Any:
     """A session that has a password login but no MFA record (what MFA must refuse)."""
     client.force_login(user, backend="allauth.account.auth_backends.AuthenticationBackend")
     return client
+
+
+def bearer_headers(user: Any, scope: str = "write") -> dict[str, str]:
+    """Test-client keyword arguments for an API call with a new bearer token of ``user``:
+    ``client.post(url, data, content_type="application/json", **bearer_headers(user))``."""
+    from accounts.services import api_token_create
+
+    return {"HTTP_AUTHORIZATION": f"Bearer {api_token_create(user=user, scope=scope).plain}"}

@@ -52,12 +52,16 @@ def test_password_alone_never_reaches_data_and_the_totp_challenge_completes_the_
     assert client.get(f"/exercises/{exercise.pk}/").status_code == 200
 
 
-def test_a_wrong_totp_code_does_not_sign_in(client, uk_staff):
+def test_a_wrong_totp_code_does_not_sign_in_and_is_audited(client, uk_staff):
+    from portal.models import AuditEvent
+
     enrol_totp(uk_staff)
     client.post("/accounts/login/", {"login": uk_staff.email, "password": DEFAULT_PASSWORD})
     response = client.post("/accounts/2fa/authenticate/", {"code": "000000" if totp_code() != "000000" else "111111"})
     assert response.status_code == 200
     assert client.get("/api/v1/me/").status_code == 401
+    event = AuditEvent.objects.get(action="auth.login_failed")
+    assert event.actor_email == uk_staff.email and event.after["reason"] == "wrong MFA code"
 
 
 def test_a_burst_of_wrong_passwords_locks_that_account_but_not_another_from_the_same_ip(client, uk_aisi, us_aisi):
