@@ -62,15 +62,35 @@ def _form_errors_from(form: Any, exc: ValidationError) -> None:
 
 # --- Invitation acceptance (public) ------------------------------------------------------------------------
 
+# Refused invitation links (forged, used, expired...) per IP: guessing tokens, or flooding the audit trail with
+# refusals, is slow. Only refusals count; once over the limit every attempt from that IP waits.
+INVITATION_REFUSALS_RATE = {"invitation_refused": "30/m/ip"}
+
+
+def _invitation_refused(request: HttpRequest, message: str) -> HttpResponse:
+    from allauth.core.internal import ratelimit
+
+    ratelimit.consume(request, app="accounts", action="invitation_refused", config=INVITATION_REFUSALS_RATE,
+                      limit_get=True)
+    return render(request, "accounts/invitation_refused.html", {"message": message}, status=400)
+
+
 @require_http_methods(["GET", "POST"])
 def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
+    from allauth.core.internal import ratelimit
+
+    if not ratelimit.consume(request, app="accounts", action="invitation_refused", config=INVITATION_REFUSALS_RATE,
+                             limit_get=True, dry_run=True):
+        return render(request, "accounts/invitation_refused.html",
+                      {"message": "Too many invalid invitation links from your network. Wait a minute and try again."},
+                      status=429)
     if request.user.is_authenticated:
         return render(request, "accounts/invitation_refused.html",
                       {"message": "You are already signed in. Sign out before accepting an invitation."}, status=400)
     try:
         invitation = invitation_check(token=token, request=request)
     except InvitationRefused as refusal:
-        return render(request, "accounts/invitation_refused.html", {"message": refusal.message}, status=400)
+        return _invitation_refused(request, refusal.message)
     form = InvitationAcceptForm(request.POST or None, initial={"email": ""})
     if request.method == "POST" and form.is_valid():
         try:
@@ -79,7 +99,7 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
                 full_name=form.cleaned_data["full_name"], request=request,
             )
         except InvitationRefused as refusal:
-            return render(request, "accounts/invitation_refused.html", {"message": refusal.message}, status=400)
+            return _invitation_refused(request, refusal.message)
         except ValidationError as exc:
             form.add_error("password1", exc.messages)
         else:

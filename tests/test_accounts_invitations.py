@@ -138,3 +138,11 @@ def test_only_admins_invite(uk_approver, uk_aisi):
 
     with pytest.raises(PermissionDenied):
         invitation_create(actor=uk_approver, email="x@example.org", organisation=uk_aisi, role="staff")
+
+
+def test_guessing_invitation_tokens_is_rate_limited_per_ip(invitation):
+    # Own addresses: the counts live in Redis for a minute, keyed by IP.
+    client = Client(REMOTE_ADDR="203.0.113.77")
+    statuses = [client.get(f"/invitations/accept/guess-{i}/").status_code for i in range(32)]
+    assert statuses[0] == 400 and statuses[-1] == 429
+    assert Client(REMOTE_ADDR="203.0.113.78").get(f"/invitations/accept/{invitation.token}/").status_code == 200
