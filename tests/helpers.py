@@ -53,9 +53,23 @@ def sign_in(client: Any, user: Any, *, authenticated_at: float | None = None) ->
     return client
 
 
-def sign_in_password_only(client: Any, user: Any) -> Any:
-    """A session that has a password login but no MFA record (what MFA must refuse)."""
+def sign_in_password_only(client: Any, user: Any, *, just_set_password: bool = False) -> Any:
+    """A session that has a password login but no MFA record (what MFA must refuse). ``just_set_password``
+    records it as a fresh re-authentication, as accepting an invitation does (so MFA enrolment needs no
+    password prompt)."""
+    from allauth.account.internal.flows.login import (
+        _AUTHENTICATION_METHODS_USER_SESSION_KEY,
+        AUTHENTICATION_METHODS_SESSION_KEY,
+    )
+
     client.force_login(user, backend="allauth.account.auth_backends.AuthenticationBackend")
+    if just_set_password:
+        session = client.session
+        session[_AUTHENTICATION_METHODS_USER_SESSION_KEY] = str(user.pk)
+        session[AUTHENTICATION_METHODS_SESSION_KEY] = [
+            {"method": "password", "at": time.time(), "email": user.email, "reauthenticated": True}
+        ]
+        session.save()
     return client
 
 
