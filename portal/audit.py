@@ -86,3 +86,31 @@ def audit_record(
         event.hash = compute_hash(event.prev_hash, event_content(event))
         event.save(force_insert=True)
     return event
+
+
+class ChainResult:
+    def __init__(self, *, ok: bool, checked: int, broken_id: int | None = None, reason: str = "") -> None:
+        self.ok = ok
+        self.checked = checked
+        self.broken_id = broken_id
+        self.reason = reason
+
+
+def audit_chain_verify() -> ChainResult:
+    """Walk the chain in id order. A row whose hash does not match its content, or whose ``prev_hash`` is not
+    the previous row's hash (a row deleted or inserted out of chain), breaks it."""
+    prev = GENESIS_HASH
+    checked = 0
+    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
+        if event.prev_hash != prev:
+            return ChainResult(
+                ok=False, checked=checked, broken_id=event.pk,
+                reason="its previous-hash does not match the row before it: a row before it is missing or was changed.",
+            )
+        if compute_hash(event.prev_hash, event_content(event)) != event.hash:
+            return ChainResult(
+                ok=False, checked=checked, broken_id=event.pk, reason="its content does not match its hash: the row was edited.",
+            )
+        prev = event.hash
+        checked += 1
+    return ChainResult(ok=True, checked=checked)

@@ -6,9 +6,28 @@ from typing import Any
 
 from django.urls import NoReverseMatch, reverse
 
+
 # (label, url name, predicate on the user)
+def _is_admin(user: Any) -> bool:
+    from accounts.access import is_admin
+
+    return is_admin(user)
+
+
+def _is_institute_member(user: Any) -> bool:
+    from accounts.access import is_institute_member
+
+    return is_institute_member(user)
+
+
 NAV: list[tuple[str, str, Any]] = [
     ("Home", "home", lambda user: True),
+    ("Exercises", "exercise_list", lambda user: True),
+    ("Audit trail", "audit_list", _is_institute_member),
+    ("Organisations", "manage_organisations", _is_admin),
+    ("People", "manage_users", _is_admin),
+    ("Invitations", "manage_invitations", _is_admin),
+    ("Profile", "profile", lambda user: True),
 ]
 
 

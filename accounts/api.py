@@ -1,0 +1,255 @@
+"""/api/v1/ endpoints of the accounts area: me, organisations, exercises, audit-events, tokens."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, cast
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts import access
+from accounts.models import ApiToken, Organisation, User
+from accounts.reauth import is_token_request, require_recent_auth
+from accounts.serializers import (
+    ApiTokenCreatedSerializer,
+    ApiTokenCreateSerializer,
+    ApiTokenSerializer,
+    AuditEventSerializer,
+    ExerciseSerializer,
+    MeSerializer,
+    OrganisationSerializer,
+)
+from accounts.services import api_token_create, api_token_revoke, organisation_create, organisation_update
+from evaluations.models import Exercise
+from portal.models import AuditEvent
+
+
+def _user(request: Request) -> User:
+    """The authenticated user (every view here requires authentication)."""
+    return cast(User, request.user)
+
+
+def _text_param(request: Request, name: str) -> str:
+    value = request.query_params.get(name, "")
+    if "\x00" in value:
+        raise exceptions.ValidationError({name: "Null characters are not allowed."})
+    return value
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise exceptions.ValidationError({name: "Must be a whole number."}) from None
+    if abs(number) >= 2**63:
+        raise exceptions.ValidationError({name: "Out of range."})
+    return number
+
+
+def _date_param(request: Request, name: str) -> date | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise exceptions.ValidationError({name: "Must be a date, YYYY-MM-DD."}) from None
+
+
+@extend_schema(responses=MeSerializer, operation_id="me_retrieve")
+@api_view(["GET"])
+def me(request: Request) -> Response:
+    """The current user, their organisation and role."""
+    return Response(MeSerializer(request.user).data)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[
+        OpenApiParameter("kind", OpenApiTypes.STR, enum=Organisation.Kind.values),
+        OpenApiParameter("q", OpenApiTypes.STR, description="Name contains."),
+    ])
+)
+class OrganisationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Organisations: institute members see all, partner viewers their own; admins create and edit."""
+
+    serializer_class = OrganisationSerializer
+    queryset = Organisation.objects.all()
+
+    def get_queryset(self) -> QuerySet[Organisation]:
+        qs = access.visible_to(self.request.user, Organisation.objects.order_by("name"))
+        if self.action == "list":
+            kind = _text_param(self.request, "kind")
+            if kind:
+                qs = qs.filter(kind=kind)
+            q = _text_param(self.request, "q")
+            if q:
+                qs = qs.filter(name__icontains=q)
+        return qs
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        access.require(request.user, access.CREATE, Organisation, "Only admins create organisations.")
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        org = organisation_create(actor=_user(request), request=request._request, **serializer.validated_data)
+        return Response(self.get_serializer(org).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        org = self.get_object()
+        access.require(request.user, access.EDIT, org, "Only admins edit organisations.")
+        serializer = self.get_serializer(org, data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        org = organisation_update(actor=_user(request), organisation=org, request=request._request,
+                                  **serializer.validated_data)
+        return Response(self.get_serializer(org).data)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[
+        OpenApiParameter("status", OpenApiTypes.STR, enum=Exercise.Status.values),
+        OpenApiParameter("q", OpenApiTypes.STR, description="Name contains."),
+        OpenApiParameter("archived", OpenApiTypes.BOOL, description="Include archived exercises."),
+    ]),
+    destroy=extend_schema(description="Archive the exercise (admins). Nothing is deleted."),
+)
+class ExerciseViewSet(viewsets.ModelViewSet):
+    """Exercises: admins V C E D; institute members V where their institute takes part; partner viewers V where
+    invited."""
+
+    serializer_class = ExerciseSerializer
+    queryset = Exercise.objects.all()
+
+    def get_queryset(self) -> QuerySet[Exercise]:
+        qs = access.visible_to(self.request.user, Exercise.objects.prefetch_related("institutes", "partners"))
+        if self.action == "list":
+            params = self.request.query_params
+            if _text_param(self.request, "status"):
+                qs = qs.filter(status=params["status"])
+            if _text_param(self.request, "q"):
+                qs = qs.filter(name__icontains=params["q"])
+            if params.get("archived", "").lower() not in ("1", "true", "yes"):
+                qs = qs.filter(archived_at__isnull=True)
+        return qs.order_by("-created_at", "-id")
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        from accounts.exercise_services import exercise_create
+
+        access.require(request.user, access.CREATE, Exercise, "Only admins create exercises.")
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        exercise = exercise_create(
+            actor=_user(request), request=request._request, name=data["name"], institutes=list(data["institutes"]),
+            partners=list(data.get("partners", [])), description=data.get("description", ""),
+            starts_on=data.get("starts_on"), ends_on=data.get("ends_on"),
+            status=data.get("status", Exercise.Status.PLANNING),
+        )
+        return Response(self.get_serializer(exercise).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        from accounts.exercise_services import exercise_update
+
+        exercise = self.get_object()
+        access.require(request.user, access.EDIT, exercise, "Only admins edit exercises.")
+        serializer = self.get_serializer(exercise, data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        exercise = exercise_update(actor=_user(request), exercise=exercise, request=request._request,
+                                   **serializer.validated_data)
+        return Response(self.get_serializer(exercise).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        from accounts.exercise_services import exercise_archive
+
+        exercise = self.get_object()
+        access.require(request.user, access.DELETE, exercise, "Only admins archive exercises.")
+        exercise_archive(actor=_user(request), exercise=exercise, request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[
+        OpenApiParameter("action", OpenApiTypes.STR, description="Action, e.g. run.approve; a prefix ending in "
+                         "'.' matches all actions of an object type."),
+        OpenApiParameter("actor", OpenApiTypes.STR, description="Actor id or email."),
+        OpenApiParameter("exercise", OpenApiTypes.INT),
+        OpenApiParameter("object_type", OpenApiTypes.STR),
+        OpenApiParameter("object_id", OpenApiTypes.STR),
+        OpenApiParameter("date_from", OpenApiTypes.DATE),
+        OpenApiParameter("date_to", OpenApiTypes.DATE),
+    ])
+)
+class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
+    """The audit trail: admins all, approvers their exercises' events and their own, staff their own."""
+
+    serializer_class = AuditEventSerializer
+    queryset = AuditEvent.objects.all()
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if not access.is_institute_member(request.user):
+            raise exceptions.PermissionDenied("Partner viewers have no access to the audit trail.")
+
+    def get_queryset(self) -> QuerySet[AuditEvent]:
+        from accounts.selectors import audit_events_filter
+
+        qs = access.visible_to(self.request.user, AuditEvent.objects.order_by("-id"))
+        if self.action != "list":
+            return qs
+        request = self.request
+        return audit_events_filter(
+            queryset=qs, action=_text_param(request, "action"), actor=_text_param(request, "actor"),
+            exercise_id=_int_param(request, "exercise"), object_type=_text_param(request, "object_type"),
+            object_id=_text_param(request, "object_id"), date_from=_date_param(self.request, "date_from"),
+            date_to=_date_param(self.request, "date_to"),
+        )
+
+
+@extend_schema_view(
+    create=extend_schema(request=ApiTokenCreateSerializer, responses={201: ApiTokenCreatedSerializer}),
+    destroy=extend_schema(description="Revoke the token."),
+    list=extend_schema(parameters=[OpenApiParameter("active", OpenApiTypes.BOOL)]),
+)
+class ApiTokenViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Your own API tokens. Created only from an MFA-verified, recently re-authenticated browser session; the
+    token is shown once."""
+
+    serializer_class = ApiTokenSerializer
+    queryset = ApiToken.objects.all()
+
+    def get_queryset(self) -> QuerySet[ApiToken]:
+        qs = access.visible_to(self.request.user, ApiToken.objects.order_by("-created_at", "-id"))
+        if self.action == "list" and self.request.query_params.get("active", "").lower() in ("1", "true", "yes"):
+            from django.utils import timezone
+
+            qs = qs.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+        return qs
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if is_token_request(request):
+            raise exceptions.PermissionDenied("Tokens are created from a signed-in browser session, not with a token.")
+        require_recent_auth(request)
+        serializer = ApiTokenCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        created = api_token_create(user=_user(request), request=request._request, **serializer.validated_data)
+        data = ApiTokenSerializer(created.token).data
+        data["token"] = created.plain
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        token = self.get_object()
+        api_token_revoke(actor=_user(request), token=token, request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)

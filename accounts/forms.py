@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from accounts.models import ApiToken, Organisation, User
+from evaluations.models import Exercise
+
+
+class InvitationAcceptForm(forms.Form):
+    email = forms.EmailField(label="Your email address", help_text="The address the invitation was sent to.")
+    full_name = forms.CharField(label="Full name", max_length=200, required=False)
+    password1 = forms.CharField(label="Choose a password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+                                help_text="At least 12 characters.")
+    password2 = forms.CharField(label="Confirm the password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password1") and data.get("password1") != data.get("password2"):
+            self.add_error("password2", "The passwords do not match.")
+        return data
+
+
+class InvitationCreateForm(forms.Form):
+    email = forms.EmailField(label="Email address")
+    organisation = forms.ModelChoiceField(queryset=Organisation.objects.order_by("name"), label="Organisation")
+    role = forms.ChoiceField(choices=User.Role.choices, label="Role")
+    is_admin = forms.BooleanField(label="Portal admin (institute members only)", required=False)
+
+
+class OrganisationForm(forms.ModelForm):
+    class Meta:
+        model = Organisation
+        fields = ["name", "kind", "country_code"]
+
+
+class UserRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=User.Role.choices, label="Role")
+    is_portal_admin = forms.BooleanField(label="Portal admin", required=False)
+    is_active = forms.BooleanField(label="Account active", required=False)
+
+
+class ExerciseForm(forms.ModelForm):
+    institutes = forms.ModelMultipleChoiceField(
+        queryset=Organisation.objects.filter(kind=Organisation.Kind.INSTITUTE),
+        widget=forms.CheckboxSelectMultiple, label="Taking-part institutes", help_text="At least two.",
+    )
+    partners = forms.ModelMultipleChoiceField(
+        queryset=Organisation.objects.filter(kind=Organisation.Kind.PARTNER),
+        widget=forms.CheckboxSelectMultiple, label="Invited partner organisations", required=False,
+    )
+
+    class Meta:
+        model = Exercise
+        fields = ["name", "description", "institutes", "partners", "starts_on", "ends_on", "status"]
+        widgets = {
+            "starts_on": forms.DateInput(attrs={"type": "date"}),
+            "ends_on": forms.DateInput(attrs={"type": "date"}),
+        }
+        labels = {"starts_on": "Start date", "ends_on": "End date"}
+
+
+class TokenCreateForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=100, required=False, help_text="What the token is for.")
+    scope = forms.ChoiceField(choices=ApiToken.Scope.choices, label="Scope")
+    days = forms.IntegerField(label="Valid for (days)", min_value=1, max_value=366, initial=90)
+
+
+class AuditFilterForm(forms.Form):
+    action = forms.CharField(label="Action", required=False, help_text="For example invitation.create, or token. for all")
+    actor = forms.CharField(label="Actor email", required=False)
+    exercise = forms.IntegerField(label="Exercise id", required=False, min_value=1, max_value=2**62)
+    date_from = forms.DateField(label="From date", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="To date", required=False, widget=forms.DateInput(attrs={"type": "date"}))

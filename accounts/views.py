@@ -1,0 +1,411 @@
+"""Pages of the accounts area: invitation acceptance, profile and tokens, admin pages, exercises, audit trail."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from typing import Any
+
+from allauth.account.internal.flows.login import record_authentication
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import access
+from accounts.forms import (
+    AuditFilterForm,
+    ExerciseForm,
+    InvitationAcceptForm,
+    InvitationCreateForm,
+    OrganisationForm,
+    TokenCreateForm,
+    UserRoleForm,
+)
+from accounts.models import ApiToken, Invitation, Organisation, User
+from accounts.reauth import recent_auth_required
+from accounts.selectors import audit_events_filter, users_for_admin
+from accounts.services import (
+    InvitationRefused,
+    api_token_create,
+    api_token_revoke,
+    invitation_accept,
+    invitation_check,
+    invitation_create,
+    invitation_revoke,
+    organisation_create,
+    organisation_update,
+    user_role_change,
+)
+from evaluations.models import Exercise
+from portal.models import AuditEvent
+
+PAGE_SIZE = 25
+
+
+def _page(request: HttpRequest, queryset: Any, size: int = PAGE_SIZE) -> Any:
+    return Paginator(queryset, size).get_page(request.GET.get("page"))
+
+
+def _form_errors_from(form: Any, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+# --- Invitation acceptance (public) ------------------------------------------------------------------------
+
+# Refused invitation links (forged, used, expired...) per IP: guessing tokens, or flooding the audit trail with
+# refusals, is slow. Only refusals count; once over the limit every attempt from that IP waits.
+INVITATION_REFUSALS_RATE = {"invitation_refused": "30/m/ip"}
+
+
+def _invitation_refused(request: HttpRequest, message: str) -> HttpResponse:
+    from allauth.core.internal import ratelimit
+
+    ratelimit.consume(request, app="accounts", action="invitation_refused", config=INVITATION_REFUSALS_RATE,
+                      limit_get=True)
+    return render(request, "accounts/invitation_refused.html", {"message": message}, status=400)
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
+    from allauth.core.internal import ratelimit
+
+    if not ratelimit.consume(request, app="accounts", action="invitation_refused", config=INVITATION_REFUSALS_RATE,
+                             limit_get=True, dry_run=True):
+        return render(request, "accounts/invitation_refused.html",
+                      {"message": "Too many invalid invitation links from your network. Wait a minute and try again."},
+                      status=429)
+    if request.user.is_authenticated:
+        return render(request, "accounts/invitation_refused.html",
+                      {"message": "You are already signed in. Sign out before accepting an invitation."}, status=400)
+    try:
+        invitation = invitation_check(token=token, request=request)
+    except InvitationRefused as refusal:
+        return _invitation_refused(request, refusal.message)
+    form = InvitationAcceptForm(request.POST or None, initial={"email": ""})
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = invitation_accept(
+                token=token, email=form.cleaned_data["email"], password=form.cleaned_data["password1"],
+                full_name=form.cleaned_data["full_name"], request=request,
+            )
+        except InvitationRefused as refusal:
+            return _invitation_refused(request, refusal.message)
+        except ValidationError as exc:
+            form.add_error("password1", exc.messages)
+        else:
+            login(request, user, backend="allauth.account.auth_backends.AuthenticationBackend")
+            # The password was just set: it counts as a fresh (re-)authentication for enrolling MFA.
+            record_authentication(request, user, "password", email=user.email, reauthenticated=True)
+            messages.success(request, "Your account is ready. Now set up your authenticator app.")
+            return redirect("mfa_activate_totp")
+    return render(request, "accounts/invitation_accept.html", {"form": form, "invitation": invitation})
+
+
+# --- Profile and tokens ------------------------------------------------------------------------------------
+
+def _profile_context(request: HttpRequest) -> dict[str, Any]:
+    from allauth.mfa.models import Authenticator
+    from allauth.usersessions.models import UserSession
+
+    return {
+        "tokens": access.visible_to(request.user, ApiToken.objects.order_by("-created_at")),
+        "sessions": UserSession.objects.filter(user=request.user.pk).order_by("-last_seen_at"),
+        "authenticators": Authenticator.objects.filter(user=request.user.pk).order_by("type", "created_at"),
+        "current_session_key": request.session.session_key,
+    }
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/profile.html", {**_profile_context(request), "token_form": TokenCreateForm()})
+
+
+@login_required
+@require_POST
+@recent_auth_required
+def token_create(request: HttpRequest) -> HttpResponse:
+    form = TokenCreateForm(request.POST)
+    if form.is_valid():
+        try:
+            created = api_token_create(user=request.user, request=request, **form.cleaned_data)  # type: ignore[arg-type]
+        except PermissionDenied as exc:
+            form.add_error("scope", str(exc))
+        except ValidationError as exc:
+            _form_errors_from(form, exc)
+        else:
+            return render(request, "accounts/token_created.html", {"token": created.token, "plain": created.plain})
+    return render(request, "accounts/profile.html", {**_profile_context(request), "token_form": form}, status=400)
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    token = access.get_visible_or_404(request.user, ApiToken.objects.all(), pk=pk)
+    api_token_revoke(actor=request.user, token=token, request=request)  # type: ignore[arg-type]
+    messages.success(request, f"Token {token.prefix}… revoked.")
+    return redirect("profile")
+
+
+# --- Admin: organisations, users, invitations ------------------------------------------------------------
+
+def _require_admin(request: HttpRequest) -> None:
+    if not access.is_admin(request.user):
+        raise PermissionDenied("Only portal admins can use this page.")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def manage_organisations(request: HttpRequest) -> HttpResponse:
+    _require_admin(request)
+    form = OrganisationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            organisation_create(actor=request.user, request=request, **form.cleaned_data)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            _form_errors_from(form, exc)
+        else:
+            messages.success(request, "Organisation added.")
+            return redirect("manage_organisations")
+    organisations = access.visible_to(request.user, Organisation.objects.order_by("name"))
+    return render(request, "accounts/manage_organisations.html",
+                  {"page": _page(request, organisations), "form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def manage_organisation_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    organisation = access.get_visible_or_404(request.user, Organisation.objects.all(), pk=pk)
+    access.require(request.user, access.EDIT, organisation, "Only portal admins edit organisations.")
+    form = OrganisationForm(request.POST or None, instance=Organisation.objects.get(pk=pk))
+    if request.method == "POST" and form.is_valid():
+        try:
+            organisation_update(actor=request.user, organisation=organisation, request=request,  # type: ignore[arg-type]
+                                **form.cleaned_data)
+        except ValidationError as exc:
+            _form_errors_from(form, exc)
+        else:
+            messages.success(request, "Organisation saved.")
+            return redirect("manage_organisations")
+    return render(request, "accounts/manage_organisation_edit.html", {"form": form, "organisation": organisation})
+
+
+@login_required
+def manage_users(request: HttpRequest) -> HttpResponse:
+    _require_admin(request)
+    q = request.GET.get("q", "").replace("\x00", "")
+    users = users_for_admin(queryset=access.visible_to(request.user, User.objects.all()), q=q)
+    return render(request, "accounts/manage_users.html", {"page": _page(request, users), "q": q})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def manage_user_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    person = access.get_visible_or_404(request.user, User.objects.select_related("organisation"), pk=pk)
+    access.require(request.user, access.EDIT, person, "Only portal admins change roles.")
+    form = UserRoleForm(request.POST or None, initial={
+        "role": person.role, "is_portal_admin": person.is_portal_admin, "is_active": person.is_active,
+    })
+    if request.method == "POST" and form.is_valid():
+        try:
+            user_role_change(actor=request.user, user=person, request=request, **form.cleaned_data)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            _form_errors_from(form, exc)
+        else:
+            messages.success(request, f"{person.email}: role saved.")
+            return redirect("manage_users")
+    return render(request, "accounts/manage_user_edit.html", {"form": form, "person": person})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def manage_invitations(request: HttpRequest) -> HttpResponse:
+    _require_admin(request)
+    form = InvitationCreateForm(request.POST or None)
+    created_link = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = invitation_create(actor=request.user, request=request, **form.cleaned_data)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            _form_errors_from(form, exc)
+        else:
+            created_link = request.build_absolute_uri(reverse("invitation_accept", args=[created.token]))
+            _send_invitation(created.invitation, created_link)
+            form = InvitationCreateForm()
+    invitations = access.visible_to(
+        request.user, Invitation.objects.select_related("organisation", "created_by").order_by("-created_at")
+    )
+    return render(request, "accounts/manage_invitations.html",
+                  {"page": _page(request, invitations), "form": form, "created_link": created_link})
+
+
+def _send_invitation(invitation: Invitation, link: str) -> None:
+    from django.core.mail import send_mail
+
+    send_mail(
+        "Your invitation to the Joint Testing Portal",
+        f"You have been invited to the Joint Testing Portal as a member of {invitation.organisation}.\n\n"
+        f"Accept the invitation (before {invitation.expires_at:%d %B %Y %H:%M} UTC): {link}\n",
+        None, [invitation.email],
+    )
+
+
+@login_required
+@require_POST
+def manage_invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    invitation = access.get_visible_or_404(request.user, Invitation.objects.all(), pk=pk)
+    try:
+        invitation_revoke(actor=request.user, invitation=invitation, request=request)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Invitation for {invitation.email} revoked.")
+    return redirect("manage_invitations")
+
+
+# --- Exercises ----------------------------------------------------------------------------------------------
+
+@login_required
+def exercise_list(request: HttpRequest) -> HttpResponse:
+    show_archived = request.GET.get("archived") == "1"
+    qs = access.visible_to(request.user, Exercise.objects.prefetch_related("institutes", "partners"))
+    if not show_archived:
+        qs = qs.filter(archived_at__isnull=True)
+    return render(request, "accounts/exercise_list.html", {
+        "page": _page(request, qs.order_by("-created_at", "-id")), "show_archived": show_archived,
+        "can_create": access.can(request.user, access.CREATE, Exercise),
+        "is_partner": access.is_partner_viewer(request.user),
+    })
+
+
+@login_required
+def exercise_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    exercise = access.get_visible_or_404(request.user, Exercise.objects.prefetch_related("institutes", "partners"), pk=pk)
+    partners = list(exercise.partners.all())
+    if access.is_partner_viewer(request.user):
+        partners = [p for p in partners if p.pk == request.user.organisation_id]  # type: ignore[union-attr]
+    return render(request, "accounts/exercise_detail.html", {
+        "exercise": exercise, "partners": partners,
+        "can_edit": access.can(request.user, access.EDIT, exercise),
+        "can_archive": access.can(request.user, access.DELETE, exercise) and exercise.archived_at is None,
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def exercise_create_view(request: HttpRequest) -> HttpResponse:
+    access.require(request.user, access.CREATE, Exercise, "Only portal admins create exercises.")
+    form = ExerciseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        from accounts.exercise_services import exercise_create
+
+        data = form.cleaned_data
+        try:
+            exercise = exercise_create(
+                actor=request.user, request=request, name=data["name"], description=data["description"],  # type: ignore[arg-type]
+                institutes=list(data["institutes"]), partners=list(data["partners"]), starts_on=data["starts_on"],
+                ends_on=data["ends_on"], status=data["status"],
+            )
+        except ValidationError as exc:
+            _form_errors_from(form, exc)
+        else:
+            messages.success(request, "Exercise created.")
+            return redirect("exercise_detail", pk=exercise.pk)
+    return render(request, "accounts/exercise_form.html", {"form": form, "exercise": None})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def exercise_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
+    exercise = access.get_visible_or_404(request.user, Exercise.objects.all(), pk=pk)
+    access.require(request.user, access.EDIT, exercise, "Only portal admins edit exercises.")
+    form = ExerciseForm(request.POST or None, instance=Exercise.objects.get(pk=pk))
+    if request.method == "POST" and form.is_valid():
+        from accounts.exercise_services import exercise_update
+
+        data = dict(form.cleaned_data)
+        data["institutes"] = list(data["institutes"])
+        data["partners"] = list(data["partners"])
+        try:
+            exercise_update(actor=request.user, exercise=exercise, request=request, **data)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            _form_errors_from(form, exc)
+        else:
+            messages.success(request, "Exercise saved.")
+            return redirect("exercise_detail", pk=exercise.pk)
+    return render(request, "accounts/exercise_form.html", {"form": form, "exercise": exercise})
+
+
+@login_required
+@require_POST
+def exercise_archive_view(request: HttpRequest, pk: int) -> HttpResponse:
+    from accounts.exercise_services import exercise_archive
+
+    exercise = access.get_visible_or_404(request.user, Exercise.objects.all(), pk=pk)
+    access.require(request.user, access.DELETE, exercise, "Only portal admins archive exercises.")
+    exercise_archive(actor=request.user, exercise=exercise, request=request)  # type: ignore[arg-type]
+    messages.success(request, "Exercise archived.")
+    return redirect("exercise_list")
+
+
+# --- Audit trail --------------------------------------------------------------------------------------------
+
+def _audit_queryset(request: HttpRequest) -> tuple[Any, AuditFilterForm]:
+    if access.is_partner_viewer(request.user) or not access.is_institute_member(request.user):
+        raise PermissionDenied("Partner viewers have no access to the audit trail.")
+    form = AuditFilterForm(request.GET or None)
+    qs = access.visible_to(request.user, AuditEvent.objects.order_by("-id"))
+    if form.is_valid():
+        data = form.cleaned_data
+        qs = audit_events_filter(
+            queryset=qs, action=data["action"], actor=data["actor"], exercise_id=data["exercise"],
+            date_from=data["date_from"], date_to=data["date_to"],
+        )
+    elif form.is_bound:
+        qs = qs.none()
+    return qs, form
+
+
+@login_required
+def audit_list(request: HttpRequest) -> HttpResponse:
+    qs, form = _audit_queryset(request)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "accounts/audit_list.html",
+                  {"page": _page(request, qs, 50), "form": form, "query": query.urlencode()})
+
+
+def _csv_safe(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@login_required
+def audit_export(request: HttpRequest) -> StreamingHttpResponse:
+    qs, _ = _audit_queryset(request)
+    columns = ["id", "created_at", "actor_email", "organisation_id", "action", "object_type", "object_id",
+               "exercise_id", "before", "after", "ip_address", "user_agent", "prev_hash", "hash"]
+
+    def rows() -> Iterator[str]:
+        writer = csv.writer(_Echo())
+        yield writer.writerow(columns)
+        for event in qs.iterator(chunk_size=1000):
+            yield writer.writerow([_csv_safe(getattr(event, c)) for c in columns])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'
+    return response

@@ -1,0 +1,119 @@
+"""Every URL pattern × every actor answers the status ROLES.md implies. See matrix.py for the row format."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import re
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.helpers import sign_in
+from tests.permissions.matrix import ACTORS, Exempt, MatrixContext, Row
+
+
+def _collect() -> list[Row | Exempt]:
+    rows: list[Row | Exempt] = []
+    package = importlib.import_module("tests.permissions")
+    for module_info in pkgutil.iter_modules(package.__path__):
+        if module_info.name.startswith("rows_"):
+            module = importlib.import_module(f"tests.permissions.{module_info.name}")
+            rows.extend(module.ROWS)
+    return rows
+
+
+ALL_ROWS = _collect()
+
+
+def url_patterns() -> list[str]:
+    def walk(patterns: list[Any], prefix: str = "") -> list[str]:
+        found: list[str] = []
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                found.extend(walk(pattern.url_patterns, prefix + str(pattern.pattern)))
+            elif isinstance(pattern, URLPattern):
+                found.append(prefix + str(pattern.pattern))
+        return found
+
+    return walk(get_resolver().url_patterns)
+
+
+def build_path(route: str, kwargs: dict[str, Any]) -> str:
+    """Turn a resolver route (path converters and/or regex groups) into a concrete path."""
+
+    def sub_converter(match: re.Match[str]) -> str:
+        return str(kwargs[match.group(1)])
+
+    path = re.sub(r"\(\?P<(\w+)>[^)]*\)", sub_converter, route)
+    path = re.sub(r"<(?:\w+:)?(\w+)>", sub_converter, path)
+    path = path.replace("^", "").replace("$", "").replace("\\.", ".")
+    return "/" + path
+
+
+def test_every_url_pattern_has_a_row() -> None:
+    covered = {row.route for row in ALL_ROWS}
+    missing = [route for route in url_patterns() if route not in covered]
+    assert not missing, (
+        "URL patterns with no permission-matrix row (add them to tests/permissions/rows_<area>.py; "
+        "see tests/permissions/matrix.py):\n  " + "\n  ".join(missing)
+    )
+
+
+def test_no_row_names_a_route_that_does_not_exist() -> None:
+    routes = set(url_patterns())
+    stale = sorted({row.route for row in ALL_ROWS} - routes)
+    assert not stale, f"rows for routes that no longer exist: {stale}"
+
+
+def request_as(client: Client, row: Row, ctx: MatrixContext) -> int:
+    path = build_path(row.route, row.kwargs(ctx))
+    method = row.method.lower()
+    data = row.data(ctx) if row.data else None
+    if path.startswith("/api/v1/"):
+        body = json.dumps(data) if data is not None else None
+        if method == "get":
+            response = client.get(path, HTTP_ACCEPT="application/json")
+        else:
+            response = getattr(client, method)(path, data=body, content_type="application/json",
+                                               HTTP_ACCEPT="application/json")
+    elif method == "get":
+        response = client.get(path)
+    else:
+        response = getattr(client, method)(path, data=data or {})
+    return response.status_code
+
+
+ROWS = [row for row in ALL_ROWS if isinstance(row, Row)]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("row", ROWS, ids=[row.id + (f" [{row.note}]" if row.note else "") for row in ROWS])
+def test_permission_matrix(row: Row) -> None:
+    ctx = MatrixContext()
+    actual: dict[str, int] = {}
+    client = Client()  # one client (building a handler is slow); its cookies are cleared per actor
+    for actor in ACTORS:
+        # Each actor's request runs in a savepoint rolled back afterwards: a POST by one actor does not
+        # change what the next one sees.
+        savepoint = transaction.savepoint()
+        try:
+            client.cookies.clear()
+            if actor != "anonymous":
+                sign_in(client, ctx.users[actor])
+            actual[actor] = request_as(client, row, ctx)
+        finally:
+            transaction.savepoint_rollback(savepoint)
+    wrong = {
+        actor: (row.expect[actor], status)
+        for actor, status in actual.items()
+        if status not in (row.expect[actor] if isinstance(row.expect[actor], tuple) else (row.expect[actor],))
+    }
+    assert not wrong, (
+        f"{row.id}: (expected, actual) by actor: {wrong}\n"
+        f"actual: expect({', '.join(f'{a}={s}' for a, s in actual.items())})"
+    )
