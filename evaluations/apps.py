@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class EvaluationsConfig(AppConfig):
     name = "evaluations"
     verbose_name = "Evaluations, runs and findings"
+
+    def ready(self) -> None:
+        from evaluations import rules_registry  # noqa: F401 - registers the registry/catalogue access rules

@@ -9,7 +9,16 @@ from django.urls import NoReverseMatch, reverse
 # (label, url name, predicate on the user)
 NAV: list[tuple[str, str, Any]] = [
     ("Home", "home", lambda user: True),
+    # issue 5: registry and catalogue, for institute members (partner viewers see neither)
+    ("Models", "model-list", lambda user: _is_institute_member(user)),
+    ("Evaluations", "task-list", lambda user: _is_institute_member(user)),
 ]
+
+
+def _is_institute_member(user: Any) -> bool:
+    from accounts.access import is_active_user, is_institute_member
+
+    return is_active_user(user) and is_institute_member(user)
 
 
 def nav_items_for(user: Any) -> list[dict[str, object]]:
