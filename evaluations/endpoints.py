@@ -62,8 +62,12 @@ def validate_base_url(
     debug: bool | None = None,
     allowlist: list[str] | None = None,
     resolver: Resolver | None = None,
+    allow_unresolved: bool = False,
 ) -> None:
-    """Raise ValidationError with a clear message when ``url`` may not be used as a model endpoint."""
+    """Raise ValidationError with a clear message when ``url`` may not be used as a model endpoint.
+
+    ``allow_unresolved``: at registration, a host name that does not resolve from the web process is accepted
+    (it is checked again, resolved, in the worker right before every use)."""
     if not url:
         return
     debug = settings.DEBUG if debug is None else debug
@@ -86,6 +90,8 @@ def validate_base_url(
     except ValueError:
         resolved = resolver(host)
         if not resolved:
+            if allow_unresolved:
+                return
             raise ValidationError(f"The host name {host} does not resolve.", code="dns") from None
         addresses = [ipaddress.ip_address(a.split("%")[0]) for a in resolved]
     for address in addresses:

@@ -153,7 +153,7 @@ def _version_values(**values: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, fn in [
         ("provider_model", provider_model_validate),
-        ("base_url", lambda v: (validate_base_url((v or "").strip()), (v or "").strip())[1]),
+        ("base_url", lambda v: (validate_base_url((v or "").strip(), allow_unresolved=True), (v or "").strip())[1]),
         ("config", generation_config_validate),
         ("price_input_per_million", price),
         ("price_output_per_million", price),
