@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.forms.utils import ErrorDict
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -81,6 +82,15 @@ class DatasetTaskForm(forms.Form):
             self.fields["dataset"].label = "New dataset file (optional: keep the current one)"
 
 
+def _form_with_error(user: Any, message: str, *, editing: bool) -> DatasetTaskForm:
+    """An empty dataset form carrying one error (the upload was refused before the form could be bound)."""
+    form = DatasetTaskForm(user=user, editing=editing)
+    form.cleaned_data = {}
+    form._errors = ErrorDict()
+    form.add_error("dataset", message)
+    return form
+
+
 @login_required
 def task_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
@@ -131,8 +141,7 @@ def _dataset_form_view(request: HttpRequest, *, task: EvalTask | None) -> HttpRe
     try:
         data, files = (request.POST, request.FILES) if request.method == "POST" else (None, None)
     except services.DatasetTooLarge as exc:
-        form = DatasetTaskForm(user=request.user, editing=task is not None)
-        form.add_error(None, str(exc.detail))
+        form = _form_with_error(request.user, str(exc.detail), editing=task is not None)
         return render(request, template, {"form": form, "title": title, "task": task}, status=413)
     initial: dict[str, Any] = {}
     current = task.current_version if task else None
@@ -182,8 +191,7 @@ def task_create_dataset(request: HttpRequest) -> HttpResponse:
     try:
         return _task_create_dataset(request)
     except services.DatasetTooLarge as exc:
-        form = DatasetTaskForm(user=request.user)
-        form.add_error(None, str(exc.detail))
+        form = _form_with_error(request.user, str(exc.detail), editing=False)
         return render(request, "evaluations/tasks/form_dataset.html", {"form": form, "title": "Build an evaluation"},
                       status=413)
 
@@ -223,8 +231,7 @@ def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         return _task_edit(request, pk)
     except services.DatasetTooLarge as exc:
-        form = DatasetTaskForm(user=request.user, editing=True)
-        form.add_error(None, str(exc.detail))
+        form = _form_with_error(request.user, str(exc.detail), editing=True)
         return render(request, "evaluations/tasks/form_dataset.html", {"form": form, "title": "Change evaluation"},
                       status=413)
 
