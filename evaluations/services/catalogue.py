@@ -182,7 +182,10 @@ def task_args_validate(*, registry_name: str, args: Any) -> dict[str, Any]:
         args = {}
     if not isinstance(args, dict):
         raise ValidationError({"args": ["Task arguments must be an object of argument names to values."]})
-    fn = task_function(registry_name)
+    return signature_check(fn=task_function(registry_name), registry_name=registry_name, args=args)
+
+
+def signature_check(*, fn: Callable[..., Any], registry_name: str, args: dict[str, Any]) -> dict[str, Any]:
     signature = inspect.signature(fn)
     params = signature.parameters
     accepts_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
