@@ -97,10 +97,10 @@ def test_every_bad_row_is_reported_with_line_and_column(client, sign_in, uk_staf
 
 def test_formulas_and_html_in_cells_are_stored_verbatim_and_escaped_on_display(
         client, sign_in, uk_staff, us_staff, exercise):
-    content = ('id,input,target\n'
-               'f1,"=HYPERLINK(""http://evil.example"",""x"")",=1+1\n'
-               'f2,+cmd|\' /C calc\'!A0,@SUM(A1)\n'
-               'h1,<script>alert(1)</script>,<img src=x onerror=alert(2)>\n').encode()
+    content = (b'id,input,target\n'
+               b'f1,"=HYPERLINK(""http://evil.example"",""x"")",=1+1\n'
+               b'f2,+cmd|\' /C calc\'!A0,@SUM(A1)\n'
+               b'h1,<script>alert(1)</script>,<img src=x onerror=alert(2)>\n')
     sign_in(client, uk_staff)
     response = post_dataset(client, exercise, content)
     assert response.status_code == 302, errors_of(response)

@@ -17,7 +17,7 @@ def finished(test_id):
     return ConnectionTest.objects.filter(pk=test_id, status__in=["succeeded", "failed"]).first()
 
 
-def test_connection_to_a_real_openai_compatible_server_reports_latency(redis_client, uk_staff, exercise, openai_server):
+def test_connection_to_a_real_openai_compatible_server_reports_latency(redis_client, uk_staff, exercise, openai_server):  # noqa: F811 - pytest fixture
     base_url, key = openai_server
     with override_settings(MODEL_ENDPOINT_ALLOWLIST=["127.0.0.1"]):
         chat = make_model(uk_staff, exercise, name="Tiny chat", provider_model="openai-api/tiny/tiny-chat",
@@ -51,7 +51,7 @@ def test_connection_to_mockllm_succeeds_offline(redis_client, uk_staff, exercise
     assert done.output_excerpt == "OK"
 
 
-def test_private_endpoint_is_refused_at_use_time_by_the_worker(redis_client, uk_staff, exercise, openai_server):
+def test_private_endpoint_is_refused_at_use_time_by_the_worker(redis_client, uk_staff, exercise, openai_server):  # noqa: F811 - pytest fixture
     base_url, key = openai_server
     with override_settings(MODEL_ENDPOINT_ALLOWLIST=["127.0.0.1"]):
         model = make_model(uk_staff, exercise, name="Loopback", provider_model="openai-api/tiny/t",

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.access import CREATE, EDIT, get_visible_or_404, require
+from evaluations.api.registry import InstituteMembersOnly
 from evaluations.models import EvalTask, TaskVersion
 from evaluations.selectors import catalogue as selectors
 from evaluations.services import catalogue as services
@@ -83,7 +84,7 @@ def _args(value: Any) -> Any:
     return value
 
 
-class EvalTaskViewSet(viewsets.GenericViewSet):
+class EvalTaskViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
     serializer_class = TaskWriteSerializer
     queryset = EvalTask.objects.all()
     parser_classes = [parsers.JSONParser, parsers.MultiPartParser, parsers.FormParser]
@@ -164,10 +165,6 @@ class EvalTaskViewSet(viewsets.GenericViewSet):
     @extend_schema(request=None, responses=None)
     @action(detail=False, methods=["get"], url_path="catalogue")
     def catalogue(self, request: Request) -> Response:
-        from accounts.access import is_institute_member
-
-        if not is_institute_member(request.user):
-            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
         entries = selectors.catalogue_search(q=request.query_params.get("q", ""),
                                              source=request.query_params.get("source", ""),
                                              offline_only=request.query_params.get("offline") in ("1", "true"))

@@ -9,13 +9,23 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.access import get_visible_or_404, visible_to
+from accounts.access import get_visible_or_404, is_institute_member, visible_to
 from evaluations.models import ConnectionTest, ModelVersion, RegisteredModel
 from evaluations.selectors import registry as selectors
 from evaluations.services import registry as services
+
+
+class InstituteMembersOnly:
+    """Registry and catalogue endpoints exist only for institute members: anyone else gets 404 (ROLES.md)."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        if not is_institute_member(request.user):
+            raise NotFound()
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
@@ -114,7 +124,7 @@ def _exercises_of(data: dict[str, Any]) -> list[int] | None:
     return None
 
 
-class RegisteredModelViewSet(viewsets.GenericViewSet):
+class RegisteredModelViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
     serializer_class = RegisteredModelSerializer
     queryset = RegisteredModel.objects.all()
 

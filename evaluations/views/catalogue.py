@@ -12,18 +12,18 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.forms.utils import ErrorDict
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.access import CREATE, DELETE, EDIT, can, is_institute_member, require
+from accounts.access import CREATE, DELETE, EDIT, can, require
 from evaluations.models import EvalTask, TaskVersion
 from evaluations.selectors import catalogue as selectors
 from evaluations.selectors.common import exercises_user_may_add_to
 from evaluations.selectors.registry import grader_choices
 from evaluations.services import catalogue as services
-from evaluations.views.registry import PAGE_SIZE, apply_errors
+from evaluations.views.registry import PAGE_SIZE, apply_errors, institute_member_required
 
 
 class RegistryTaskForm(forms.Form):
@@ -92,6 +92,7 @@ def _form_with_error(user: Any, message: str, *, editing: bool) -> DatasetTaskFo
 
 
 @login_required
+@institute_member_required
 def task_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     sort = request.GET.get("sort", "name")
@@ -102,9 +103,8 @@ def task_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@institute_member_required
 def task_catalogue(request: HttpRequest) -> HttpResponse:
-    if not is_institute_member(request.user):
-        raise Http404("Not found.")
     q = request.GET.get("q", "").strip()
     offline = request.GET.get("offline") == "1"
     entries = selectors.catalogue_search(q=q, offline_only=offline)
@@ -115,6 +115,7 @@ def task_catalogue(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@institute_member_required
 @require_http_methods(["GET", "POST"])
 def task_create_registry(request: HttpRequest) -> HttpResponse:
     require(request.user, CREATE, EvalTask)
@@ -185,6 +186,7 @@ def _task_create_dataset(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt  # CSRF is checked by the inner view, after the upload limit is installed
 @login_required
+@institute_member_required
 @require_http_methods(["GET", "POST"])
 def task_create_dataset(request: HttpRequest) -> HttpResponse:
     services.install_upload_limit(request)
@@ -225,6 +227,7 @@ def _task_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @csrf_exempt  # CSRF is checked by the inner view, after the upload limit is installed
 @login_required
+@institute_member_required
 @require_http_methods(["GET", "POST"])
 def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
     services.install_upload_limit(request)
@@ -237,6 +240,7 @@ def task_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@institute_member_required
 def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     task = selectors.task_get(user=request.user, pk=pk)
     versions = selectors.task_versions(eval_task=task)
@@ -249,6 +253,7 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@institute_member_required
 @require_POST
 def task_archive(request: HttpRequest, pk: int) -> HttpResponse:
     task = selectors.task_get(user=request.user, pk=pk)

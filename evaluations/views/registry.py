@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -10,17 +11,29 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.access import CREATE, DELETE, EDIT, can, require
+from accounts.access import CREATE, DELETE, EDIT, can, is_institute_member, require
 from evaluations.models import RegisteredModel
 from evaluations.selectors import registry as selectors
 from evaluations.selectors.common import exercises_user_may_add_to
 from evaluations.services import registry as services
 
 PAGE_SIZE = 25
+
+
+def institute_member_required(view: Any) -> Any:
+    """Registry and catalogue pages exist only for institute members: anyone else gets 404 (ROLES.md)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not is_institute_member(request.user):
+            raise Http404("Not found.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 class ModelForm(forms.Form):
@@ -113,6 +126,7 @@ def _page(request: HttpRequest, qs: Any) -> Any:
 
 
 @login_required
+@institute_member_required
 def model_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     sort = request.GET.get("sort", "name")
@@ -123,6 +137,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@institute_member_required
 @require_http_methods(["GET", "POST"])
 def model_create(request: HttpRequest) -> HttpResponse:
     require(request.user, CREATE, RegisteredModel)
@@ -146,6 +161,7 @@ def model_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@institute_member_required
 def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
     model = selectors.model_get(user=request.user, pk=pk)
     return render(request, "evaluations/models/detail.html", {
@@ -162,6 +178,7 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@institute_member_required
 @require_http_methods(["GET", "POST"])
 def model_edit(request: HttpRequest, pk: int) -> HttpResponse:
     model = selectors.model_get(user=request.user, pk=pk)
@@ -200,6 +217,7 @@ def model_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@institute_member_required
 @require_http_methods(["GET", "POST"])
 def model_credential(request: HttpRequest, pk: int) -> HttpResponse:
     model = selectors.model_get(user=request.user, pk=pk)
@@ -224,6 +242,7 @@ def model_credential(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@institute_member_required
 @require_POST
 def model_archive(request: HttpRequest, pk: int) -> HttpResponse:
     model = selectors.model_get(user=request.user, pk=pk)
@@ -233,6 +252,7 @@ def model_archive(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@institute_member_required
 @require_POST
 def model_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
     model = selectors.model_get(user=request.user, pk=pk)
@@ -244,6 +264,7 @@ def model_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@institute_member_required
 def model_connection_test(request: HttpRequest, pk: int, test_pk: int) -> HttpResponse:
     model = selectors.model_get(user=request.user, pk=pk)
     row = selectors.connection_test_get(user=request.user, registered_model=model, pk=test_pk)
