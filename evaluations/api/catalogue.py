@@ -106,7 +106,7 @@ class EvalTaskViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response([task_representation(t) for t in page])
+        return self.get_paginated_response([task_representation(t) for t in page or []])
 
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         return Response(task_representation(self.get_object()))
@@ -171,5 +171,5 @@ class EvalTaskViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
         page = self.paginate_queryset(entries)  # type: ignore[arg-type]
         return self.get_paginated_response([
             {"name": e.name, "title": e.title, "description": e.description, "source": e.source,
-             "group": e.group, "needs_network": e.needs_network, "downloads": e.downloads} for e in page
+             "group": e.group, "needs_network": e.needs_network, "downloads": e.downloads} for e in page or []
         ])

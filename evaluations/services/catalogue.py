@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePath
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -126,6 +126,7 @@ def catalogue_entries() -> tuple[CatalogueEntry, ...]:
     except Exception:  # inspect_evals missing or its listing unreadable: the built-ins still work
         listing = None
     for ev in listing.evals if listing is not None else []:
+        ev = cast(Any, ev)
         downloads = [str(asset.source) for asset in (ev.external_assets or [])]
         for t in ev.tasks:
             entries.append(CatalogueEntry(
@@ -172,7 +173,7 @@ def task_function(registry_name: str) -> Callable[..., Any]:
         fn = registry_lookup("task", registry_name)
     if fn is None:
         raise ValidationError(f"The task {registry_name} is listed but cannot be loaded in this installation.")
-    return fn  # type: ignore[no-any-return]
+    return cast(Callable[..., Any], fn)
 
 
 def task_args_validate(*, registry_name: str, args: Any) -> dict[str, Any]:
@@ -482,7 +483,7 @@ def dataset_parse(upload: IO[bytes], *, filename: str, needs_choices: bool = Fal
 def dataset_samples_load(version: TaskVersion) -> list[dict[str, Any]]:
     """The samples of a dataset TaskVersion, re-read from the stored file (its sha256 is checked)."""
     with version.dataset_file.open("rb") as fh:
-        parsed, samples = dataset_parse(fh, filename=version.dataset_name or version.dataset_file.name,
+        parsed, samples = dataset_parse(fh, filename=version.dataset_name or str(version.dataset_file.name),
                                         keep_samples=True)
     if parsed.sha256 != version.dataset_sha256:
         raise ValidationError("The stored dataset file does not match its sha256; it has been changed on disk.")
@@ -596,7 +597,7 @@ def _save_dataset_version(*, eval_task: EvalTask, number: int, user: Any, upload
     )
     upload.seek(0)
     version.dataset_file.save(f"{parsed.sha256}.{parsed.format}", File(upload), save=False)
-    stored = version.dataset_file.name
+    stored = str(version.dataset_file.name)
     try:
         version.save()
         version.args = {"task_version_id": version.pk}
@@ -749,7 +750,7 @@ def task_update(*, user: Any, eval_task: EvalTask, request: HttpRequest | None =
             choice = solver_scorer_validate(user=user, **wanted)
             parsed = None
             if upload is not None:
-                parsed, _ = dataset_parse(upload, filename=upload.name,
+                parsed, _ = dataset_parse(upload, filename=str(upload.name or ""),
                                           needs_choices="multiple_choice" in (choice["solver"], choice["scorer"])
                                           or choice["scorer"] == "choice")
             changed = parsed is not None and parsed.sha256 != current.dataset_sha256

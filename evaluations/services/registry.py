@@ -137,6 +137,12 @@ def _exercises_validate(*, user: Any, exercises: list[Exercise] | list[int]) -> 
     return allowed
 
 
+def _base_url_clean(value: Any) -> str:
+    url = (value or "").strip()
+    validate_base_url(url, allow_unresolved=True)
+    return str(url)
+
+
 def _version_values(**values: Any) -> dict[str, Any]:
     def price(v: Any) -> Decimal | None:
         if v in (None, ""):
@@ -153,7 +159,7 @@ def _version_values(**values: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, fn in [
         ("provider_model", provider_model_validate),
-        ("base_url", lambda v: (validate_base_url((v or "").strip(), allow_unresolved=True), (v or "").strip())[1]),
+        ("base_url", _base_url_clean),
         ("config", generation_config_validate),
         ("price_input_per_million", price),
         ("price_output_per_million", price),

@@ -28,7 +28,7 @@ from evaluations.views.registry import PAGE_SIZE, apply_errors, institute_member
 
 class RegistryTaskForm(forms.Form):
     name = forms.CharField(label="Name", max_length=200)
-    exercises = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple)
+    exercises: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple)
     registry_name = forms.CharField(label="Task", max_length=300,
                                     help_text="A task name from the catalogue, e.g. arithmetic or inspect_evals/gsm8k.")
     args = forms.CharField(label="Arguments (optional)", required=False, widget=forms.Textarea(attrs={"rows": 3}),
@@ -55,7 +55,7 @@ class RegistryTaskForm(forms.Form):
 
 class DatasetTaskForm(forms.Form):
     name = forms.CharField(label="Name", max_length=200)
-    exercises = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple)
+    exercises: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple)
     dataset = forms.FileField(label="Dataset (CSV or JSONL)", required=False,
                               help_text="Columns input and target; optional id, choices (JSON list), metadata "
                                         "(JSON object). UTF-8.")
@@ -86,7 +86,7 @@ def _form_with_error(user: Any, message: str, *, editing: bool) -> DatasetTaskFo
     """An empty dataset form carrying one error (the upload was refused before the form could be bound)."""
     form = DatasetTaskForm(user=user, editing=editing)
     form.cleaned_data = {}
-    form._errors = ErrorDict()
+    form._errors = ErrorDict()  # type: ignore[attr-defined]
     form.add_error("dataset", message)
     return form
 

@@ -38,7 +38,7 @@ def institute_member_required(view: Any) -> Any:
 
 class ModelForm(forms.Form):
     name = forms.CharField(label="Name", max_length=200)
-    exercises = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple,
+    exercises: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple,
                                                help_text="The exercises this model is tested in.")
     provider_model = forms.CharField(
         label="Inspect model", max_length=300,
