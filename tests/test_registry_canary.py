@@ -105,6 +105,11 @@ def test_canary_credentials_are_nowhere_in_clear_text(request, client, sign_in, 
         patched = api.patch(f"/api/v1/models/{m1.pk}/", {"api_key": CANARY_PATCH}, format="json")
         assert patched.status_code == 200 and not leaks(patched.content, canaries)
         m2 = created.json()["id"]
+        # a form re-rendered with an error must not echo the key or the header values
+        refused = client.post("/models/new/", {
+            "name": "Refused", "exercises": [exercise.pk], "provider_model": "nosuch/provider", "max_connections": 1,
+            "api_key": CANARY_UI, "extra_headers": f"X-Team: {CANARY_HEADER}"})
+        assert refused.status_code == 400 and not leaks(refused.content, canaries)
         # a UI credential form re-rendered with an error must not echo the key either
         bad = client.post(f"/models/{m1.pk}/credential/", {"api_key": CANARY_UI, "extra_headers": "no colon here"})
         assert bad.status_code == 400 and not leaks(bad.content, canaries)

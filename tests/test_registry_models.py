@@ -4,7 +4,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from evaluations.models import ModelCredential, ModelVersion, RegisteredModel
 from evaluations.services import registry as services
 from portal.models import AuditEvent
-from tests.test_registry_support import api_client_for, errors_of, make_model, model_payload
+from tests.test_registry_support import api_client_for, errors_of, make_model, make_registry_task, model_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -173,3 +173,32 @@ def test_seed_evaluations_is_idempotent(uk_staff, exercise):
     assert RegisteredModel.objects.filter(versions__provider_model="mockllm/model").count() == 1
     assert sorted(EvalTask.objects.values_list("versions__registry_name", flat=True)) == [
         "arithmetic", "capital_cities", "instruction_following"]
+
+
+def test_list_pages_use_a_constant_number_of_queries(client, sign_in, uk_staff, exercise):
+    from evaluations.services.registry import credential_set
+
+    sign_in(client, uk_staff)
+
+    def count_queries():
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get("/models/").status_code == 200
+            assert client.get("/api/v1/models/").status_code == 200
+            assert client.get("/tasks/").status_code == 200
+            assert client.get("/api/v1/tasks/").status_code == 200
+        return len(ctx.captured_queries)
+
+    def add(i):
+        model = make_model(uk_staff, exercise, name=f"m{i}")
+        credential_set(user=uk_staff, registered_model=model, api_key="k-123456789")
+        make_registry_task(uk_staff, exercise, name=f"t{i}")
+
+    add(0)
+    count_queries()  # warm up (session bookkeeping on the first requests)
+    small = count_queries()
+    for i in range(1, 12):
+        add(i)
+    assert count_queries() == small

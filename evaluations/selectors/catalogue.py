@@ -25,7 +25,8 @@ def task_list(*, user: Any, q: str = "", sort: str = "name", exercise: int | Non
         qs = qs.filter(exercises=exercise)
     qs = qs.select_related("owner").prefetch_related(
         "exercises",
-        Prefetch("versions", queryset=TaskVersion.objects.order_by("-number"), to_attr="ordered_versions"),
+        Prefetch("versions", queryset=TaskVersion.objects.select_related("created_by").order_by("-number"),
+                 to_attr="ordered_versions"),
     )
     return qs.order_by(TASK_SORTS.get(sort, "name"), "pk").distinct()
 

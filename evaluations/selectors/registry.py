@@ -27,7 +27,8 @@ def model_list(*, user: Any, q: str = "", sort: str = "name", exercise: int | No
         latest_number=Max("versions__number"), version_count=Count("versions", distinct=True)
     ).prefetch_related(
         "exercises",
-        Prefetch("versions", queryset=ModelVersion.objects.order_by("-number"), to_attr="ordered_versions"),
+        Prefetch("versions", queryset=ModelVersion.objects.select_related("created_by").order_by("-number"),
+                 to_attr="ordered_versions"),
     )
     return qs.order_by(MODEL_SORTS.get(sort, "name"), "pk").distinct()
 
