@@ -4,7 +4,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from evaluations.models import ModelCredential, ModelVersion, RegisteredModel
 from evaluations.services import registry as services
 from portal.models import AuditEvent
-from tests.test_registry_support import api_client_for, errors_of, make_model, make_registry_task, model_payload
+from tests.test_registry_support import (
+    api_client_for,
+    errors_of,
+    make_model,
+    make_registry_task,
+    model_payload,
+)
 
 pytestmark = pytest.mark.django_db
 
