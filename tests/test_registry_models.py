@@ -208,3 +208,42 @@ def test_list_pages_use_a_constant_number_of_queries(client, sign_in, uk_staff, 
     for i in range(1, 12):
         add(i)
     assert count_queries() == small
+
+
+def test_htmx_test_connection_returns_a_polling_fragment(client, sign_in, uk_staff, exercise):
+    model = make_model(uk_staff, exercise, provider_model="mockllm/model", base_url="")
+    sign_in(client, uk_staff)
+    response = client.post(f"/models/{model.pk}/test-connection/", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'id="connection-test"' in body and "every 2s" in body and "<html" not in body
+    assert AuditEvent.objects.filter(action="model.test_connection", object_id=str(model.pk)).exists()
+
+
+def test_a_key_can_be_replaced_and_removed_through_ui_and_api(client, sign_in, uk_staff, exercise):
+    model = make_model(uk_staff, exercise)
+    sign_in(client, uk_staff)
+    response = client.post(f"/models/{model.pk}/credential/", {"api_key": "sk-first-key-123456"})
+    assert response.status_code == 302
+    assert ModelCredential.objects.filter(registered_model=model).exists()
+    response = client.post(f"/models/{model.pk}/credential/", {"action": "clear"})
+    assert response.status_code == 302
+    assert not ModelCredential.objects.filter(registered_model=model).exists()
+    api = api_client_for(uk_staff, sign_in)
+    api.patch(f"/api/v1/models/{model.pk}/", {"api_key": "sk-second-key-123456"}, format="json")
+    assert api.get(f"/api/v1/models/{model.pk}/").json()["credential"]["set_by"] == "uk.staff@example.org"
+    assert api.delete(f"/api/v1/models/{model.pk}/credential/").status_code == 204
+    assert api.get(f"/api/v1/models/{model.pk}/").json()["credential"] is None
+    actions = list(AuditEvent.objects.filter(object_id=str(model.pk)).order_by("id").values_list("action", flat=True))
+    assert actions == ["model.create", "model.credential_set", "model.credential_clear", "model.credential_set",
+                       "model.credential_clear"]
+
+
+def test_no_encryption_key_configured_is_a_clear_error(uk_staff, exercise, settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    model = make_model(uk_staff, exercise)
+    settings.FIELD_ENCRYPTION_KEYS = []
+    with pytest.raises(ImproperlyConfigured, match="FIELD_ENCRYPTION_KEYS is empty"):
+        services.credential_set(user=uk_staff, registered_model=model, api_key="sk-abc-123456")
+    assert not ModelCredential.objects.exists()
