@@ -408,7 +408,12 @@ def connection_test_request(
 
 
 def inspect_model_for(version: ModelVersion, credential: Credential | None, **model_args: Any) -> Any:
-    """An inspect_ai Model for this version, with the credential for this call only (never os.environ)."""
+    """An inspect_ai Model for this version, with the credential for this call only (never os.environ).
+
+    The API key goes in as ``api_key`` (Inspect drops it from the log's model_args). Extra headers go into the
+    model's GenerateConfig.extra_headers, which Inspect WRITES to an eval log's ``model_generate_config``: fine for
+    the connection test (no log), but an eval of a model with extra headers must not be given this model as is
+    (strip ``config.extra_headers`` and send the headers another way, e.g. a custom provider)."""
     from inspect_ai.model import GenerateConfig, get_model
 
     config = GenerateConfig(**version.config, max_connections=version.max_connections)
