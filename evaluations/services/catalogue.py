@@ -4,6 +4,7 @@ its sha256). Editing makes a new TaskVersion; versions are never edited. Every w
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import importlib
@@ -460,9 +461,10 @@ def dataset_parse(upload: IO[bytes], *, filename: str, needs_choices: bool = Fal
                 preview.append(dict(sample))
             if keep_samples:
                 kept.append(sample)
-    except UnicodeDecodeError as exc:
-        raise DatasetInvalid([{"message": f"The file is not UTF-8 text (byte {reader.size - len(exc.object) + exc.start + 1 if exc.object else exc.start}). "
-                                          "Save it as UTF-8 (CSV UTF-8 in spreadsheet programs) and upload it again."}]) from None
+    except UnicodeDecodeError:
+        line = _first_undecodable_line(upload)
+        raise DatasetInvalid([{"line": line, "message": "The file is not UTF-8 text. Save it as UTF-8 (\"CSV UTF-8\" "
+                                                        "in spreadsheet programs) and upload it again."}]) from None
     if reader.size == 0 or not seen_any:
         raise DatasetInvalid([{"message": "The file is empty: it has no samples."}])
     if problems:
@@ -478,6 +480,20 @@ def dataset_parse(upload: IO[bytes], *, filename: str, needs_choices: bool = Fal
                            preview=[{k: v for k, v in s.items() if k != "line"} for s in preview],
                            formula_cells=formula_cells)
     return parsed, kept
+
+
+def _first_undecodable_line(upload: IO[bytes]) -> int | None:
+    """The number of the first line that is not UTF-8 (streamed, one line at a time)."""
+    if not hasattr(upload, "seek"):
+        return None
+    upload.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    for number, raw in enumerate(upload, start=1):
+        try:
+            decoder.decode(raw)
+        except UnicodeDecodeError:
+            return number
+    return None
 
 
 def dataset_samples_load(version: TaskVersion) -> list[dict[str, Any]]:
