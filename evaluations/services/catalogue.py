@@ -462,8 +462,8 @@ def dataset_parse(upload: IO[bytes], *, filename: str, needs_choices: bool = Fal
             if keep_samples:
                 kept.append(sample)
     except UnicodeDecodeError:
-        line = _first_undecodable_line(upload)
-        raise DatasetInvalid([{"line": line, "message": "The file is not UTF-8 text. Save it as UTF-8 (\"CSV UTF-8\" "
+        bad_line = _first_undecodable_line(upload)
+        raise DatasetInvalid([{"line": bad_line, "message": "The file is not UTF-8 text. Save it as UTF-8 (\"CSV UTF-8\" "
                                                         "in spreadsheet programs) and upload it again."}]) from None
     if reader.size == 0 or not seen_any:
         raise DatasetInvalid([{"message": "The file is empty: it has no samples."}])
