@@ -7,3 +7,4 @@ class EvaluationsConfig(AppConfig):
 
     def ready(self) -> None:
         from evaluations import rules  # noqa: F401  (registers the exercise access rule)
+        from evaluations import rules_registry  # noqa: F401 - registers the registry/catalogue access rules

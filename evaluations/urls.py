@@ -1,3 +1,25 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from evaluations.views import catalogue as catalogue_views
+from evaluations.views import registry as registry_views
+
+urlpatterns: list = [
+    # model registry (issue 5)
+    path("models/", registry_views.model_list, name="model-list"),
+    path("models/new/", registry_views.model_create, name="model-create"),
+    path("models/<int:pk>/", registry_views.model_detail, name="model-detail"),
+    path("models/<int:pk>/edit/", registry_views.model_edit, name="model-edit"),
+    path("models/<int:pk>/credential/", registry_views.model_credential, name="model-credential"),
+    path("models/<int:pk>/archive/", registry_views.model_archive, name="model-archive"),
+    path("models/<int:pk>/test-connection/", registry_views.model_test_connection, name="model-test-connection"),
+    path("models/<int:pk>/connection-tests/<int:test_pk>/", registry_views.model_connection_test,
+         name="model-connection-test"),
+    # evaluation catalogue (issue 5)
+    path("tasks/", catalogue_views.task_list, name="task-list"),
+    path("tasks/catalogue/", catalogue_views.task_catalogue, name="task-catalogue"),
+    path("tasks/new/catalogue/", catalogue_views.task_create_registry, name="task-create-registry"),
+    path("tasks/new/dataset/", catalogue_views.task_create_dataset, name="task-create-dataset"),
+    path("tasks/<int:pk>/", catalogue_views.task_detail, name="task-detail"),
+    path("tasks/<int:pk>/edit/", catalogue_views.task_edit, name="task-edit"),
+    path("tasks/<int:pk>/archive/", catalogue_views.task_archive, name="task-archive"),
+]

@@ -23,6 +23,8 @@ def _is_institute_member(user: Any) -> bool:
 NAV: list[tuple[str, str, Any]] = [
     ("Home", "home", lambda user: True),
     ("Exercises", "exercise_list", lambda user: True),
+    ("Models", "model-list", _is_institute_member),
+    ("Evaluations", "task-list", _is_institute_member),
     ("Audit trail", "audit_list", _is_institute_member),
     ("Organisations", "manage_organisations", _is_admin),
     ("People", "manage_users", _is_admin),

@@ -3,6 +3,8 @@
 
 from evaluations.models.catalogue import EvalTask, TaskVersion
 from evaluations.models.exercises import Exercise
-from evaluations.models.registry import ModelVersion, RegisteredModel
+from evaluations.models.registry import ConnectionTest, ModelCredential, ModelVersion, RegisteredModel
 
-__all__ = ["EvalTask", "Exercise", "ModelVersion", "RegisteredModel", "TaskVersion"]
+__all__ = [
+    "ConnectionTest", "EvalTask", "Exercise", "ModelCredential", "ModelVersion", "RegisteredModel", "TaskVersion",
+]

@@ -43,6 +43,14 @@ class TaskVersion(models.Model):
     solver_args = models.JSONField(default=dict, blank=True)
     scorer = models.CharField(max_length=50, blank=True)
     scorer_args = models.JSONField(default=dict, blank=True)
+    grader_model_version = models.ForeignKey(
+        "evaluations.ModelVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="Grader model of a model-graded scorer.",
+    )
+    dataset_name = models.CharField(max_length=255, blank=True, help_text="The uploaded file's original name.")
+    dataset_format = models.CharField(max_length=10, blank=True, help_text="csv or jsonl")
+    preview = models.JSONField(default=list, blank=True, help_text="The first samples, for display.")
+    needs_network = models.BooleanField(default=False, help_text="Downloads data at run time.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -46,3 +46,50 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.registered_model.name} v{self.number}"
+
+
+class ModelCredential(models.Model):
+    """The write-only API key (and optional extra headers) of a registered model, encrypted with MultiFernet
+    (settings.FIELD_ENCRYPTION_KEYS, newest first). Only who set it and when are ever shown."""
+
+    registered_model = models.OneToOneField(RegisteredModel, on_delete=models.CASCADE, related_name="credential")
+    ciphertext = models.BinaryField(help_text="Fernet token of a JSON object {api_key, headers}.")
+    header_names = models.JSONField(default=list, blank=True, help_text="Names (never values) of extra headers.")
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Credential of {self.registered_model_id}"
+
+    def __repr__(self) -> str:
+        return f"<ModelCredential model={self.registered_model_id} set_at={self.set_at}>"
+
+
+class ConnectionTest(models.Model):
+    """One 'test connection' request: a short generation sent through Inspect from a worker."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a worker"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    registered_model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="connection_tests")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="connection_tests")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    output_excerpt = models.CharField(max_length=500, blank=True)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Connection test {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)

@@ -1,0 +1,175 @@
+"""/api/v1/tasks/: the evaluation catalogue. Registry tasks (JSON: registry_name + args) or custom evaluations
+(multipart: dataset + solver + scorer). /api/v1/tasks/catalogue/ lists the installed tasks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import parsers, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.access import CREATE, EDIT, get_visible_or_404, require
+from evaluations.api.registry import InstituteMembersOnly
+from evaluations.models import EvalTask, TaskVersion
+from evaluations.selectors import catalogue as selectors
+from evaluations.services import catalogue as services
+
+
+class TaskVersionSerializer(serializers.ModelSerializer):
+    created_by = serializers.EmailField(source="created_by.email")
+
+    class Meta:
+        model = TaskVersion
+        fields = ["id", "number", "kind", "registry_name", "args", "dataset_name", "dataset_format",
+                  "dataset_sha256", "sample_count", "preview", "solver", "solver_args", "scorer", "scorer_args",
+                  "grader_model_version", "needs_network", "created_by", "created_at"]
+
+
+class TaskWriteSerializer(serializers.Serializer):
+    exercise = serializers.IntegerField(required=False)
+    exercises = serializers.ListField(child=serializers.IntegerField(), required=False)
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    registry_name = serializers.CharField(required=False, allow_blank=True)
+    args = serializers.JSONField(required=False)
+    dataset = serializers.FileField(required=False, write_only=True)
+    solver = serializers.ChoiceField(choices=list(services.SOLVERS), required=False)
+    system_prompt = serializers.CharField(required=False, allow_blank=True)
+    scorer = serializers.ChoiceField(choices=list(services.SCORERS), required=False)
+    pattern = serializers.CharField(required=False, allow_blank=True)
+    grader_model_version = serializers.IntegerField(required=False, allow_null=True)
+
+
+def task_representation(task: EvalTask) -> dict[str, Any]:
+    versions = getattr(task, "ordered_versions", None)
+    if versions is None:
+        versions = list(task.versions.select_related("created_by").order_by("-number"))
+    current = versions[0] if versions else None
+    exercises = sorted(e.pk for e in task.exercises.all())
+    return {
+        "id": task.pk, "name": task.name, "description": task.description,
+        "exercise": exercises[0] if exercises else None, "exercises": exercises,
+        "owner": task.owner_id, "owner_name": task.owner.name,
+        "kind": current.kind if current else None,
+        "registry_name": current.registry_name if current else "",
+        "args": current.args if current else {},
+        "solver": current.solver if current else "", "scorer": current.scorer if current else "",
+        "version": current.number if current else None, "version_id": current.pk if current else None,
+        "versions": TaskVersionSerializer(versions, many=True).data,
+        "created_at": task.created_at.isoformat(), "archived": task.archived_at is not None,
+    }
+
+
+def _exercises(d: dict[str, Any]) -> list[int] | None:
+    if d.get("exercises") is not None:
+        return list(d["exercises"])
+    if d.get("exercise") is not None:
+        return [d["exercise"]]
+    return None
+
+
+def _args(value: Any) -> Any:
+    if isinstance(value, str):  # multipart sends JSON as text
+        try:
+            return json.loads(value) if value.strip() else {}
+        except json.JSONDecodeError:
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError({"args": ["Enter the arguments as a JSON object."]}) from None
+    return value
+
+
+class EvalTaskViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
+    serializer_class = TaskWriteSerializer
+    queryset = EvalTask.objects.all()
+    parser_classes = [parsers.JSONParser, parsers.MultiPartParser, parsers.FormParser]
+
+    def initialize_request(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if request.method in ("POST", "PUT", "PATCH"):
+            services.install_upload_limit(request)  # before anything reads the body
+        return super().initialize_request(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[EvalTask]:
+        params = self.request.query_params
+        exercise = params.get("exercise")
+        return selectors.task_list(user=self.request.user, q=params.get("q", ""), sort=params.get("sort", "name"),
+                                   exercise=int(exercise) if exercise and exercise.isdigit() else None,
+                                   include_archived=params.get("archived") in ("1", "true"))
+
+    def get_object(self) -> EvalTask:
+        return get_visible_or_404(self.request.user, EvalTask.objects.select_related("owner"), pk=self.kwargs["pk"])
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response([task_representation(t) for t in page or []])
+
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        return Response(task_representation(self.get_object()))
+
+    def create(self, request: Request) -> Response:
+        require(request.user, CREATE, EvalTask)
+        ser = TaskWriteSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        d = ser.validated_data
+        exercises = _exercises(d) or []
+        if d.get("dataset") is not None:
+            task = services.task_create_dataset(
+                user=request.user, name=d.get("name", ""), exercises=exercises, upload=d["dataset"],
+                solver=d.get("solver", "generate"), scorer=d.get("scorer", "includes"),
+                solver_args={"system_prompt": d.get("system_prompt", "")}, scorer_args={"pattern": d.get("pattern", "")},
+                grader_model_version=d.get("grader_model_version"), description=d.get("description", ""),
+                request=request._request)
+        elif d.get("registry_name"):
+            task = services.task_create_registry(
+                user=request.user, name=d.get("name", ""), exercises=exercises, registry_name=d["registry_name"],
+                args=_args(d.get("args")), description=d.get("description", ""), request=request._request)
+        else:
+            return Response({"detail": "Send registry_name (with args), or a dataset file with solver and scorer."},
+                            status=status.HTTP_400_BAD_REQUEST)
+        return Response(task_representation(task), status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        task = self.get_object()
+        require(request.user, EDIT, task)
+        ser = TaskWriteSerializer(data=request.data, partial=True)
+        ser.is_valid(raise_exception=True)
+        d = ser.validated_data
+        changes: dict[str, Any] = {k: d[k] for k in ("name", "description", "solver", "scorer",
+                                                      "grader_model_version") if k in d}
+        if "args" in d:
+            changes["args"] = _args(d["args"])
+        if "system_prompt" in d:
+            changes["solver_args"] = {"system_prompt": d["system_prompt"]}
+        if "pattern" in d:
+            changes["scorer_args"] = {"pattern": d["pattern"]}
+        if d.get("dataset") is not None:
+            changes["upload"] = d["dataset"]
+        exercises = _exercises(d)
+        if exercises is not None:
+            changes["exercises"] = exercises
+        task, _ = services.task_update(user=request.user, eval_task=task, request=request._request, **changes)
+        return Response(task_representation(EvalTask.objects.get(pk=task.pk)))
+
+    def update(self, request: Request, pk: str | None = None) -> Response:
+        return self.partial_update(request, pk)
+
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        services.task_archive(user=request.user, eval_task=self.get_object(), request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses=None)
+    @action(detail=False, methods=["get"], url_path="catalogue")
+    def catalogue(self, request: Request) -> Response:
+        entries = selectors.catalogue_search(q=request.query_params.get("q", ""),
+                                             source=request.query_params.get("source", ""),
+                                             offline_only=request.query_params.get("offline") in ("1", "true"))
+        page = self.paginate_queryset(entries)  # type: ignore[arg-type]
+        return self.get_paginated_response([
+            {"name": e.name, "title": e.title, "description": e.description, "source": e.source,
+             "group": e.group, "needs_network": e.needs_network, "downloads": e.downloads} for e in page or []
+        ])

@@ -1,0 +1,494 @@
+"""Writes of the model registry: registered models, their versions, write-only credentials and connection tests.
+
+Every change to what is called (provider/model, base URL, generation settings, max connections, prices) makes a
+new ModelVersion; versions are never edited. Every write is audited, never with a secret in before/after."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.access import CREATE, DELETE, EDIT, can, require
+from evaluations import crypto
+from evaluations.credentials import Credential, credential_for, scrub
+from evaluations.endpoints import validate_base_url
+from evaluations.models import ConnectionTest, Exercise, ModelCredential, ModelVersion, RegisteredModel
+from evaluations.selectors.common import exercises_user_may_add_to
+from portal.audit import audit_record
+
+logger = logging.getLogger(__name__)
+
+# Model API providers that inspect-ai 0.3.x registers (inspect_ai/_util/registry, type "modelapi").
+KNOWN_PROVIDERS = frozenset(
+    {
+        "anthropic", "azureai", "bedrock", "cloudflare", "deepseek", "fireworks", "google", "grok", "groq", "hf",
+        "hf-inference-providers", "litellm-proxy", "llama-cpp-python", "meta", "mistral", "mockllm", "moonshot",
+        "nnterp", "ollama", "openai", "openai-api", "openai-api-completions", "openrouter", "perplexity",
+        "sagemaker", "sambanova", "sglang", "together", "transformer_lens", "vllm", "vllm-completions",
+    }
+)
+SERVICE_PROVIDERS = frozenset({"openai-api", "openai-api-completions"})  # <provider>/<service>/<model>
+_MODEL_STRING = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]*(/[A-Za-z0-9._:@+\-]+)+$")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+# Generation settings a model may carry (GenerateConfig fields). Excluded: extra_headers (secrets belong in the
+# credential), max_connections (its own field), and run-level machinery.
+CONFIG_EXCLUDED = frozenset({"extra_headers", "extra_body", "max_connections", "cache", "batch", "fallback_models",
+                             "response_schema", "adaptive_connections", "internal_tools", "modalities"})
+VERSIONED_FIELDS = ("provider_model", "base_url", "config", "max_connections",
+                    "price_input_per_million", "price_output_per_million")
+
+
+def provider_model_validate(value: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError("Enter the Inspect model, for example openai-api/local/gemma.")
+    if not _MODEL_STRING.match(value):
+        raise ValidationError("Enter the Inspect model as provider/model, with no spaces, e.g. anthropic/claude-x.")
+    provider, _, rest = value.partition("/")
+    if provider not in KNOWN_PROVIDERS:
+        raise ValidationError(
+            f"Inspect has no model provider called {provider!r}. Known providers: {', '.join(sorted(KNOWN_PROVIDERS))}."
+        )
+    if provider in SERVICE_PROVIDERS and len(rest.split("/")) < 2:
+        raise ValidationError(f"Enter {provider} models as {provider}/<service>/<model>, e.g. {provider}/local/gemma.")
+    if provider == "mockllm" and rest != "model":
+        raise ValidationError("The mock model is called mockllm/model.")
+    return value
+
+
+def generation_config_validate(config: Any) -> dict[str, Any]:
+    """Validate against inspect_ai.model.GenerateConfig; return the given settings in JSON form."""
+    from inspect_ai.model import GenerateConfig
+    from pydantic import ValidationError as PydanticValidationError
+
+    if config in (None, ""):
+        return {}
+    if not isinstance(config, dict):
+        raise ValidationError("Generation settings must be an object, e.g. {\"temperature\": 0}.")
+    unknown = sorted(k for k in config if k not in GenerateConfig.model_fields or k in CONFIG_EXCLUDED)
+    if unknown:
+        raise ValidationError(f"Unknown or disallowed generation settings: {', '.join(unknown)}.")
+    cleaned = {k: v for k, v in config.items() if v is not None and v != ""}
+    try:
+        validated = GenerateConfig.model_validate(cleaned)
+    except PydanticValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ValidationError(f"Generation settings are not valid: {problems}.") from None
+    checks = [
+        ("temperature", lambda v: 0 <= v <= 2, "temperature must be between 0 and 2"),
+        ("top_p", lambda v: 0 <= v <= 1, "top_p must be between 0 and 1"),
+        ("max_tokens", lambda v: v >= 1, "max_tokens must be at least 1"),
+        ("top_k", lambda v: v >= 1, "top_k must be at least 1"),
+        ("timeout", lambda v: v >= 1, "timeout must be at least 1 second"),
+        ("max_retries", lambda v: v >= 0, "max_retries must not be negative"),
+    ]
+    for name, ok, message in checks:
+        value = getattr(validated, name, None)
+        if name in cleaned and value is not None and not ok(value):
+            raise ValidationError(f"Generation settings are not valid: {message}.")
+    if "stop_seqs" in cleaned and not all(isinstance(s, str) and s for s in validated.stop_seqs or []):
+        raise ValidationError("Generation settings are not valid: stop_seqs must be a list of non-empty strings.")
+    dumped = validated.model_dump(mode="json")
+    return {k: dumped[k] for k in cleaned}
+
+
+def extra_headers_parse(value: Any) -> dict[str, str]:
+    """A dict, or text with one ``Name: value`` per line."""
+    if value in (None, ""):
+        return {}
+    if isinstance(value, str):
+        headers: dict[str, str] = {}
+        for number, line in enumerate(value.splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, sep, val = line.partition(":")
+            if not sep:
+                raise ValidationError(f"Extra headers, line {number}: write each header as Name: value.")
+            headers[name.strip()] = val.strip()
+        value = headers
+    if not isinstance(value, dict):
+        raise ValidationError("Extra headers must be an object of header names to values.")
+    for name, val in value.items():
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            raise ValidationError("Extra headers: a header name may only contain letters, digits and - _ .")
+        if not isinstance(val, str) or "\n" in val or "\r" in val:
+            raise ValidationError(f"Extra headers: the value of {name} must be one line of text.")
+    return dict(value)
+
+
+def _exercises_validate(*, user: Any, exercises: list[Exercise] | list[int]) -> list[Exercise]:
+    ids = [e.pk if isinstance(e, Exercise) else int(e) for e in exercises]
+    if not ids:
+        raise ValidationError({"exercises": "Choose at least one exercise."})
+    allowed = list(exercises_user_may_add_to(user).filter(pk__in=ids))
+    if len(allowed) != len(set(ids)):
+        raise ValidationError({"exercises": "Choose exercises your institute takes part in."})
+    return allowed
+
+
+def _base_url_clean(value: Any) -> str:
+    url = (value or "").strip()
+    validate_base_url(url, allow_unresolved=True)
+    return str(url)
+
+
+def _version_values(**values: Any) -> dict[str, Any]:
+    def price(v: Any) -> Decimal | None:
+        if v in (None, ""):
+            return None
+        try:
+            d = Decimal(str(v))
+        except Exception:
+            raise ValidationError("Enter prices as numbers, e.g. 3.00.") from None
+        if d < 0 or not d.is_finite():
+            raise ValidationError("Prices must not be negative.")
+        return d
+
+    errors: dict[str, list[str]] = {}
+    out: dict[str, Any] = {}
+    for name, fn in [
+        ("provider_model", provider_model_validate),
+        ("base_url", _base_url_clean),
+        ("config", generation_config_validate),
+        ("price_input_per_million", price),
+        ("price_output_per_million", price),
+    ]:
+        try:
+            out[name] = fn(values.get(name))
+        except ValidationError as exc:
+            errors[name] = exc.messages
+    mc = values.get("max_connections") or 4
+    try:
+        mc = int(mc)
+        if not 1 <= mc <= 1000:
+            raise ValueError
+        out["max_connections"] = mc
+    except (TypeError, ValueError):
+        errors["max_connections"] = ["Enter a whole number of connections between 1 and 1000."]
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def version_snapshot(version: ModelVersion | None) -> dict[str, Any]:
+    if version is None:
+        return {}
+    return {
+        "number": version.number,
+        "provider_model": version.provider_model,
+        "base_url": version.base_url,
+        "config": version.config,
+        "max_connections": version.max_connections,
+        "price_input_per_million": str(version.price_input_per_million)
+        if version.price_input_per_million is not None else None,
+        "price_output_per_million": str(version.price_output_per_million)
+        if version.price_output_per_million is not None else None,
+    }
+
+
+def model_snapshot(model: RegisteredModel) -> dict[str, Any]:
+    return {
+        "name": model.name,
+        "owner": model.owner_id,
+        "exercises": sorted(model.exercises.values_list("pk", flat=True)),
+        "notes": model.notes,
+        "archived": model.archived_at is not None,
+        "version": version_snapshot(model.current_version),
+    }
+
+
+@transaction.atomic
+def model_create(
+    *,
+    user: Any,
+    name: str,
+    exercises: list[Any],
+    provider_model: str,
+    base_url: str = "",
+    config: dict[str, Any] | None = None,
+    max_connections: int | None = 4,
+    price_input_per_million: Any = None,
+    price_output_per_million: Any = None,
+    notes: str = "",
+    api_key: str | None = None,
+    extra_headers: Any = None,
+    request: HttpRequest | None = None,
+) -> RegisteredModel:
+    require(user, CREATE, RegisteredModel)
+    errors: dict[str, list[str]] = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = ["Enter a name."]
+    elif len(name) > 200:
+        errors["name"] = ["Enter a name of 200 characters or fewer."]
+    chosen: list[Exercise] = []
+    try:
+        chosen = _exercises_validate(user=user, exercises=exercises)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    values: dict[str, Any] = {}
+    try:
+        values = _version_values(
+            provider_model=provider_model, base_url=base_url, config=config, max_connections=max_connections,
+            price_input_per_million=price_input_per_million, price_output_per_million=price_output_per_million,
+        )
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    headers: dict[str, str] = {}
+    try:
+        headers = extra_headers_parse(extra_headers)
+    except ValidationError as exc:
+        errors["extra_headers"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    model = RegisteredModel.objects.create(name=name, owner_id=user.organisation_id, notes=notes or "",
+                                           created_by=user)
+    model.exercises.set(chosen)
+    ModelVersion.objects.create(registered_model=model, number=1, created_by=user, **values)
+    audit_record(actor=user, action="model.create", obj=model, before=None, after=model_snapshot(model),
+                 request=request, exercise_id=chosen[0].pk)
+    if api_key:
+        credential_set(user=user, registered_model=model, api_key=api_key, extra_headers=headers, request=request)
+    return model
+
+
+@transaction.atomic
+def model_update(
+    *, user: Any, registered_model: RegisteredModel, request: HttpRequest | None = None, **changes: Any
+) -> tuple[RegisteredModel, ModelVersion | None]:
+    """Change a model. Name, notes and exercises change in place; anything in VERSIONED_FIELDS makes a new
+    version. Returns the model and the new version (None when no versioned field changed)."""
+    model = RegisteredModel.objects.select_for_update().get(pk=registered_model.pk)
+    require(user, EDIT, model)
+    before = model_snapshot(model)
+    current = model.current_version
+    errors: dict[str, list[str]] = {}
+    if "name" in changes:
+        name = (changes["name"] or "").strip()
+        if not name or len(name) > 200:
+            errors["name"] = ["Enter a name of 1 to 200 characters."]
+        model.name = name
+    if "notes" in changes:
+        model.notes = changes["notes"] or ""
+    chosen: list[Exercise] | None = None
+    if "exercises" in changes and changes["exercises"] is not None:
+        try:
+            chosen = _exercises_validate(user=user, exercises=changes["exercises"])
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    merged = {f: getattr(current, f) if current else None for f in VERSIONED_FIELDS}
+    merged.update({k: v for k, v in changes.items() if k in VERSIONED_FIELDS})
+    values: dict[str, Any] = {}
+    try:
+        values = _version_values(**merged)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    model.save()
+    if chosen is not None:
+        model.exercises.set(chosen)
+    new_version = None
+    if current is None or any(values[f] != getattr(current, f) for f in VERSIONED_FIELDS):
+        number = (current.number if current else 0) + 1
+        new_version = ModelVersion.objects.create(registered_model=model, number=number, created_by=user, **values)
+    after = model_snapshot(model)
+    if after != before:
+        audit_record(actor=user, action="model.update", obj=model, before=before, after=after, request=request,
+                     exercise_id=after["exercises"][0] if after["exercises"] else None)
+    return model, new_version
+
+
+@transaction.atomic
+def model_archive(*, user: Any, registered_model: RegisteredModel, request: HttpRequest | None = None) -> None:
+    model = RegisteredModel.objects.select_for_update().get(pk=registered_model.pk)
+    require(user, DELETE, model)
+    before = model_snapshot(model)
+    model.archived_at = timezone.now()
+    model.save(update_fields=["archived_at"])
+    audit_record(actor=user, action="model.archive", obj=model, before=before, after=model_snapshot(model),
+                 request=request, exercise_id=before["exercises"][0] if before["exercises"] else None)
+
+
+def _credential_audit(cred: ModelCredential | None) -> dict[str, Any] | None:
+    if cred is None:
+        return {"credential": None}
+    return {"credential": {"set_by": cred.set_by.email, "set_at": cred.set_at.isoformat(),
+                           "header_names": cred.header_names}}
+
+
+@transaction.atomic
+def credential_set(
+    *, user: Any, registered_model: RegisteredModel, api_key: str, extra_headers: Any = None,
+    request: HttpRequest | None = None,
+) -> ModelCredential:
+    """Encrypt and store the API key (replacing any earlier one). The audit trail records who and when only."""
+    require(user, "set_credential", registered_model)
+    api_key = (api_key or "").strip()
+    if not api_key:
+        raise ValidationError({"api_key": ["Enter the API key."]})
+    if len(api_key) > 4000:
+        raise ValidationError({"api_key": ["The API key is too long (4,000 characters at most)."]})
+    try:
+        headers = extra_headers_parse(extra_headers)
+    except ValidationError as exc:
+        raise ValidationError({"extra_headers": exc.messages}) from None
+    existing = ModelCredential.objects.select_for_update().filter(registered_model=registered_model).first()
+    before = _credential_audit(existing)
+    token = crypto.encrypt(json.dumps({"api_key": api_key, "headers": headers}).encode("utf-8"))
+    cred, _ = ModelCredential.objects.update_or_create(
+        registered_model=registered_model,
+        defaults={"ciphertext": token, "header_names": sorted(headers), "set_by": user, "set_at": timezone.now()},
+    )
+    audit_record(actor=user, action="model.credential_set", obj=registered_model, before=before,
+                 after=_credential_audit(cred), request=request,
+                 exercise_id=registered_model.exercises.values_list("pk", flat=True).first())
+    return cred
+
+
+@transaction.atomic
+def credential_clear(*, user: Any, registered_model: RegisteredModel, request: HttpRequest | None = None) -> None:
+    require(user, "set_credential", registered_model)
+    existing = ModelCredential.objects.select_for_update().filter(registered_model=registered_model).first()
+    if existing is None:
+        return
+    before = _credential_audit(existing)
+    existing.delete()
+    audit_record(actor=user, action="model.credential_clear", obj=registered_model, before=before,
+                 after={"credential": None}, request=request,
+                 exercise_id=registered_model.exercises.values_list("pk", flat=True).first())
+
+
+def credentials_rotate() -> int:
+    """Re-encrypt every stored credential under the newest key in FIELD_ENCRYPTION_KEYS. All or nothing."""
+    count = 0
+    with transaction.atomic():
+        for cred in ModelCredential.objects.select_for_update().order_by("pk"):
+            cred.ciphertext = crypto.rotate(bytes(cred.ciphertext))
+            cred.save(update_fields=["ciphertext"])
+            count += 1
+        audit_record(actor=None, actor_email="manage.py rotate_encryption_keys", action="credentials.rotate",
+                     before=None, after={"credentials": count})
+    return count
+
+
+# --- Test connection -------------------------------------------------------------------------------------
+
+CONNECTION_TEST_PROMPT = "Reply with the single word OK."
+CONNECTION_TEST_TIMEOUT = 30
+
+
+@transaction.atomic
+def connection_test_request(
+    *, user: Any, registered_model: RegisteredModel, request: HttpRequest | None = None
+) -> ConnectionTest:
+    require(user, "test_connection", registered_model)
+    version = registered_model.current_version
+    if version is None:
+        raise ValidationError("The model has no version to test.")
+    row = ConnectionTest.objects.create(registered_model=registered_model, model_version=version, requested_by=user)
+    audit_record(actor=user, action="model.test_connection", obj=registered_model, before=None,
+                 after={"connection_test": row.pk, "version": version.number}, request=request,
+                 exercise_id=registered_model.exercises.values_list("pk", flat=True).first())
+    from evaluations.tasks import model_connection_test
+
+    transaction.on_commit(lambda: model_connection_test.delay(row.pk))
+    return row
+
+
+def inspect_model_for(version: ModelVersion, credential: Credential | None, **model_args: Any) -> Any:
+    """An inspect_ai Model for this version, with the credential for this call only (never os.environ).
+
+    The API key goes in as ``api_key`` (Inspect drops it from the log's model_args). Extra headers go into the
+    model's GenerateConfig.extra_headers, which Inspect WRITES to an eval log's ``model_generate_config``: fine for
+    the connection test (no log), but an eval of a model with extra headers must not be given this model as is
+    (strip ``config.extra_headers`` and send the headers another way, e.g. a custom provider)."""
+    from inspect_ai.model import GenerateConfig, get_model
+
+    config = GenerateConfig(**version.config, max_connections=version.max_connections)
+    kwargs: dict[str, Any] = dict(model_args)
+    if version.base_url:
+        kwargs["base_url"] = version.base_url
+    if credential is not None:
+        kwargs["api_key"] = credential.api_key
+        if credential.headers:
+            config = config.merge(GenerateConfig(extra_headers=dict(credential.headers)))
+    elif version.provider_model.split("/")[0] in SERVICE_PROVIDERS:
+        kwargs["api_key"] = "none"  # a local OpenAI-compatible server may need no key, but the client wants one
+    return get_model(version.provider_model, config=config, memoize=False, **kwargs)
+
+
+def _mock_outputs() -> list[Any]:
+    from inspect_ai.model import ModelOutput, ModelUsage
+
+    output = ModelOutput.from_content("mockllm/model", "OK")
+    output.usage = ModelUsage(input_tokens=8, output_tokens=1, total_tokens=9)
+    return [output]
+
+
+def connection_test_execute(*, test_id: int) -> None:
+    """Worker side: send one short generation, store latency or a scrubbed error. Idempotent: only a pending
+    row is claimed."""
+    if not ConnectionTest.objects.filter(pk=test_id, status=ConnectionTest.Status.PENDING).update(
+        status=ConnectionTest.Status.RUNNING
+    ):
+        return
+    row = ConnectionTest.objects.select_related("model_version").get(pk=test_id)
+    version = row.model_version
+    secrets: list[str] = []
+    status, latency_ms, excerpt, error = ConnectionTest.Status.FAILED, None, "", ""
+    try:
+        validate_base_url(version.base_url)
+        credential = credential_for(version)
+        secrets = credential.secrets() if credential else []
+        extra = {"custom_outputs": _mock_outputs()} if version.provider_model == "mockllm/model" else {}
+        model = inspect_model_for(version, credential, **extra)
+        from inspect_ai.model import GenerateConfig
+
+        config = GenerateConfig(max_tokens=min(int(version.config.get("max_tokens") or 16), 16),
+                                timeout=CONNECTION_TEST_TIMEOUT, max_retries=0)
+        started = time.monotonic()
+        output = asyncio.run(asyncio.wait_for(model.generate(CONNECTION_TEST_PROMPT, config=config),
+                                              timeout=CONNECTION_TEST_TIMEOUT + 5))
+        latency_ms = int((time.monotonic() - started) * 1000)
+        if getattr(output, "error", None):
+            error = f"The model answered with an error: {output.error}"
+        else:
+            status = ConnectionTest.Status.SUCCEEDED
+            excerpt = (output.completion or "")[:200]
+    except TimeoutError:
+        error = f"No answer within {CONNECTION_TEST_TIMEOUT} seconds."
+    except ValidationError as exc:
+        error = "The base URL is not allowed: " + " ".join(exc.messages)
+    except crypto.CredentialDecryptionError as exc:
+        error = str(exc)
+    except Exception as exc:  # every failure becomes a clear, scrubbed message on the row
+        error = f"{type(exc).__name__}: {exc}"
+    error = scrub(error, secrets)[:2000]
+    excerpt = scrub(excerpt, secrets)
+    ConnectionTest.objects.filter(pk=test_id, status=ConnectionTest.Status.RUNNING).update(
+        status=status, latency_ms=latency_ms, output_excerpt=excerpt, error=error, finished_at=timezone.now()
+    )
+    logger.info("connection test %s finished: %s", test_id, status)
+
+
+def may_edit(user: Any, registered_model: RegisteredModel) -> bool:
+    return can(user, EDIT, registered_model)
+
+
+__all__ = [
+    "PermissionDenied", "connection_test_execute", "connection_test_request", "credential_clear", "credential_set",
+    "credentials_rotate", "generation_config_validate", "inspect_model_for", "model_archive", "model_create",
+    "model_update", "provider_model_validate",
+]

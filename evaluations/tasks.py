@@ -1,0 +1,14 @@
+"""Celery tasks of the evaluations app. Tasks take IDs only and call services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5,
+             soft_time_limit=120, time_limit=180)
+def model_connection_test(self, connection_test_id: int) -> None:  # type: ignore[no-untyped-def]
+    from evaluations.services.registry import connection_test_execute
+
+    connection_test_execute(test_id=connection_test_id)

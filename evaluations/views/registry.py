@@ -1,0 +1,271 @@
+"""Pages of the model registry. Views parse input, call one service or selector, and render."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.access import CREATE, DELETE, EDIT, can, is_institute_member, require
+from evaluations.models import RegisteredModel
+from evaluations.selectors import registry as selectors
+from evaluations.selectors.common import exercises_user_may_add_to
+from evaluations.services import registry as services
+
+PAGE_SIZE = 25
+
+
+def institute_member_required(view: Any) -> Any:
+    """Registry and catalogue pages exist only for institute members: anyone else gets 404 (ROLES.md)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not is_institute_member(request.user):
+            raise Http404("Not found.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+class ModelForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=200)
+    exercises: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple,
+                                               help_text="The exercises this model is tested in.")
+    provider_model = forms.CharField(
+        label="Inspect model", max_length=300,
+        help_text="Provider and model as Inspect names them, e.g. openai-api/local/gemma, "
+                  "openai-api-completions/llamacpp/gemma3-270m, anthropic/claude-x or mockllm/model.")
+    base_url = forms.CharField(label="Base URL (optional)", required=False, max_length=500,
+                               help_text="For OpenAI-compatible servers, e.g. https://models.example.org/v1.")
+    max_connections = forms.IntegerField(label="Maximum concurrent connections", min_value=1, max_value=1000,
+                                         initial=4)
+    temperature = forms.FloatField(label="Temperature (optional)", required=False)
+    max_tokens = forms.IntegerField(label="Maximum tokens (optional)", required=False)
+    seed = forms.IntegerField(label="Seed (optional)", required=False)
+    top_p = forms.FloatField(label="Top-p (optional)", required=False)
+    stop_seqs = forms.CharField(label="Stop sequences (optional)", required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                                help_text="One per line.")
+    other_settings = forms.CharField(label="Other generation settings (optional)", required=False,
+                                     widget=forms.Textarea(attrs={"rows": 3}),
+                                     help_text='A JSON object of Inspect GenerateConfig fields, e.g. {"top_k": 40}.')
+    price_input_per_million = forms.DecimalField(label="Price per million input tokens (optional)", required=False,
+                                                  min_value=0, max_digits=12, decimal_places=4)
+    price_output_per_million = forms.DecimalField(label="Price per million output tokens (optional)", required=False,
+                                                  min_value=0, max_digits=12, decimal_places=4)
+    notes = forms.CharField(label="Notes (optional)", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                            help_text="Model card link, version, access terms.")
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["exercises"].queryset = exercises_user_may_add_to(user)  # type: ignore[attr-defined]
+
+    def clean_other_settings(self) -> dict[str, Any]:
+        raw = self.cleaned_data.get("other_settings") or ""
+        if not raw.strip():
+            return {}
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            raise forms.ValidationError("Enter a JSON object, e.g. {\"top_k\": 40}.") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Enter a JSON object, e.g. {\"top_k\": 40}.")
+        return value
+
+    def config(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        config = dict(d.get("other_settings") or {})
+        for key in ("temperature", "max_tokens", "seed", "top_p"):
+            if d.get(key) is not None:
+                config[key] = d[key]
+        stops = [s for s in (d.get("stop_seqs") or "").splitlines() if s]
+        if stops:
+            config["stop_seqs"] = stops
+        return config
+
+
+class CreateModelForm(ModelForm):
+    api_key = forms.CharField(label="API key (optional)", required=False, widget=forms.PasswordInput(render_value=False),
+                              help_text="Stored encrypted. Nobody can read it back, you included.")
+    extra_headers = forms.CharField(label="Extra headers (optional)", required=False,
+                                    widget=forms.Textarea(attrs={"rows": 2, "autocomplete": "off"}),
+                                    help_text="One per line as Name: value. Stored encrypted with the key.")
+
+
+class CredentialForm(forms.Form):
+    api_key = forms.CharField(label="API key", widget=forms.PasswordInput(render_value=False),
+                              help_text="Replaces the stored key. Nobody can read it back.")
+    extra_headers = forms.CharField(label="Extra headers (optional)", required=False,
+                                    widget=forms.Textarea(attrs={"rows": 2, "autocomplete": "off"}),
+                                    help_text="One per line as Name: value.")
+
+
+FIELD_MAP = {"config": "other_settings"}
+
+
+def apply_errors(form: forms.Form, exc: ValidationError) -> None:
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+    for key, msgs in errors.items():
+        field = FIELD_MAP.get(str(key), key) if key is not None else None
+        if field not in form.fields:
+            field = None
+        for m in msgs:
+            form.add_error(field, m)
+
+
+def _page(request: HttpRequest, qs: Any) -> Any:
+    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+@login_required
+@institute_member_required
+def model_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()
+    sort = request.GET.get("sort", "name")
+    page = _page(request, selectors.model_list(user=request.user, q=q, sort=sort))
+    return render(request, "evaluations/models/list.html", {
+        "page": page, "q": q, "sort": sort, "may_create": can(request.user, CREATE, RegisteredModel),
+    })
+
+
+@login_required
+@institute_member_required
+@require_http_methods(["GET", "POST"])
+def model_create(request: HttpRequest) -> HttpResponse:
+    require(request.user, CREATE, RegisteredModel)
+    form = CreateModelForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            model = services.model_create(
+                user=request.user, name=d["name"], exercises=list(d["exercises"]),
+                provider_model=d["provider_model"], base_url=d["base_url"], config=form.config(),
+                max_connections=d["max_connections"], price_input_per_million=d["price_input_per_million"],
+                price_output_per_million=d["price_output_per_million"], notes=d["notes"],
+                api_key=d["api_key"] or None, extra_headers=d["extra_headers"], request=request)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, f"Model {model.name} registered.")
+            return redirect("model-detail", pk=model.pk)
+    return render(request, "evaluations/models/form.html", {"form": form, "title": "Register a model"},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+@institute_member_required
+def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    model = selectors.model_get(user=request.user, pk=pk)
+    return render(request, "evaluations/models/detail.html", {
+        "model": model,
+        "history": selectors.version_history(registered_model=model),
+        "credential": selectors.credential_status(registered_model=model),
+        "latest_test": selectors.connection_test_latest(registered_model=model),
+        "exercises": model.exercises.all(),
+        "may_edit": can(request.user, EDIT, model),
+        "may_delete": can(request.user, DELETE, model),
+        "may_set_credential": can(request.user, "set_credential", model),
+        "may_test": can(request.user, "test_connection", model),
+    })
+
+
+@login_required
+@institute_member_required
+@require_http_methods(["GET", "POST"])
+def model_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    model = selectors.model_get(user=request.user, pk=pk)
+    require(request.user, EDIT, model)
+    current = model.current_version
+    initial: dict[str, Any] = {"name": model.name, "notes": model.notes, "exercises": list(model.exercises.all())}
+    if current is not None:
+        cfg = dict(current.config)
+        initial.update({
+            "provider_model": current.provider_model, "base_url": current.base_url,
+            "max_connections": current.max_connections,
+            "price_input_per_million": current.price_input_per_million,
+            "price_output_per_million": current.price_output_per_million,
+            "stop_seqs": "\n".join(cfg.pop("stop_seqs", []) or []),
+        })
+        for key in ("temperature", "max_tokens", "seed", "top_p"):
+            initial[key] = cfg.pop(key, None)
+        initial["other_settings"] = json.dumps(cfg) if cfg else ""
+    form = ModelForm(request.POST or None, user=request.user, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            _, version = services.model_update(
+                user=request.user, registered_model=model, request=request, name=d["name"], notes=d["notes"],
+                exercises=list(d["exercises"]), provider_model=d["provider_model"], base_url=d["base_url"],
+                config=form.config(), max_connections=d["max_connections"],
+                price_input_per_million=d["price_input_per_million"],
+                price_output_per_million=d["price_output_per_million"])
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, f"Saved as version {version.number}." if version else "Saved.")
+            return redirect("model-detail", pk=model.pk)
+    return render(request, "evaluations/models/form.html", {"form": form, "title": f"Change {model.name}",
+                                                            "model": model}, status=400 if form.errors else 200)
+
+
+@login_required
+@institute_member_required
+@require_http_methods(["GET", "POST"])
+def model_credential(request: HttpRequest, pk: int) -> HttpResponse:
+    model = selectors.model_get(user=request.user, pk=pk)
+    require(request.user, "set_credential", model)
+    form = CredentialForm(request.POST or None)
+    if request.method == "POST" and request.POST.get("action") == "clear":
+        services.credential_clear(user=request.user, registered_model=model, request=request)
+        messages.success(request, "API key removed.")
+        return redirect("model-detail", pk=model.pk)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.credential_set(user=request.user, registered_model=model, api_key=form.cleaned_data["api_key"],
+                                    extra_headers=form.cleaned_data["extra_headers"], request=request)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, "API key saved.")
+            return redirect("model-detail", pk=model.pk)
+    return render(request, "evaluations/models/credential.html", {
+        "form": form, "model": model, "credential": selectors.credential_status(registered_model=model),
+    }, status=400 if form.errors else 200)
+
+
+@login_required
+@institute_member_required
+@require_POST
+def model_archive(request: HttpRequest, pk: int) -> HttpResponse:
+    model = selectors.model_get(user=request.user, pk=pk)
+    services.model_archive(user=request.user, registered_model=model, request=request)
+    messages.success(request, f"Model {model.name} archived.")
+    return redirect("model-list")
+
+
+@login_required
+@institute_member_required
+@require_POST
+def model_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
+    model = selectors.model_get(user=request.user, pk=pk)
+    row = services.connection_test_request(user=request.user, registered_model=model, request=request)
+    if request.headers.get("HX-Request"):
+        return render(request, "evaluations/models/_connection_test.html", {"test": row, "model": model})
+    messages.info(request, "Connection test requested.")
+    return redirect("model-detail", pk=model.pk)
+
+
+@login_required
+@institute_member_required
+def model_connection_test(request: HttpRequest, pk: int, test_pk: int) -> HttpResponse:
+    model = selectors.model_get(user=request.user, pk=pk)
+    row = selectors.connection_test_get(user=request.user, registered_model=model, pk=test_pk)
+    return render(request, "evaluations/models/_connection_test.html", {"test": row, "model": model})
