@@ -6,5 +6,7 @@ class EvaluationsConfig(AppConfig):
     verbose_name = "Evaluations, runs and findings"
 
     def ready(self) -> None:
-        from evaluations import rules  # noqa: F401  (registers the exercise access rule)
-        from evaluations import rules_registry  # noqa: F401 - registers the registry/catalogue access rules
+        from evaluations import (
+            rules,  # noqa: F401  (registers the exercise access rule)
+            rules_registry,  # noqa: F401 - registers the registry/catalogue access rules
+        )
