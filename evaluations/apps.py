@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class EvaluationsConfig(AppConfig):
     name = "evaluations"
     verbose_name = "Evaluations, runs and findings"
+
+    def ready(self) -> None:
+        from evaluations import rules_runs  # noqa: F401

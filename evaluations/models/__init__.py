@@ -4,5 +4,9 @@
 from evaluations.models.catalogue import EvalTask, TaskVersion
 from evaluations.models.exercises import Exercise
 from evaluations.models.registry import ModelVersion, RegisteredModel
+from evaluations.models.runs import Notification, Run, RunApproval, RunItem, SampleResult
 
-__all__ = ["EvalTask", "Exercise", "ModelVersion", "RegisteredModel", "TaskVersion"]
+__all__ = [
+    "EvalTask", "Exercise", "ModelVersion", "Notification", "RegisteredModel", "Run", "RunApproval", "RunItem",
+    "SampleResult", "TaskVersion",
+]
