@@ -13,6 +13,15 @@ Interface (stable; see docs/architecture.md):
 
     ingest_log(log_path: str, on_batch: Callable[[list[SampleRecord]], None], batch_size: int = 500) -> LogSummary
         Streams samples from an Inspect .eval/.json log in batches (bounded memory) and returns its summary.
+
+    validate_log_file(log_path: str) -> LogSummary
+        Checks an uploaded file before import (truncated zip, zip bomb, foreign JSON/zip, unknown format):
+        raises ValueError with a message fit for the user; reads only headers and summaries.
+
+Changes since the first version (additive only):
+    ItemSpec.retry_on_error, ItemSpec.model_args; validate_log_file; SampleRecord/LogSummary unchanged.
+    on_start(total_samples=...) reports the item's whole total (samples x epochs), also on a retry, where
+    on_sample then fires only for the re-run samples.
 """
 
 from __future__ import annotations
@@ -41,9 +50,12 @@ class ItemSpec:
     seed: int | None = None
     token_limit: int | None = None
     fail_on_error: bool | float = False
+    retry_on_error: int | None = None  # (added) re-run an errored sample up to N times inside the eval
     retry_log: str | None = None  # path of an earlier log of this item to retry
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # (added) extra provider args for get_model, e.g. mockllm's custom_outputs in tests; not for secrets
+    model_args: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -117,3 +129,9 @@ def ingest_log(log_path: str, on_batch: Callable[[list[SampleRecord]], None], ba
     from evaluations.engine.ingest import ingest_log as _ingest_log
 
     return _ingest_log(log_path, on_batch, batch_size=batch_size)
+
+
+def validate_log_file(log_path: str) -> LogSummary:
+    from evaluations.engine.ingest import validate_log_file as _validate_log_file
+
+    return _validate_log_file(log_path)
