@@ -77,7 +77,9 @@ def _content(content: Any) -> Any:
             parts.append({"type": "reasoning", "text": getattr(part, "reasoning", "") or ""})
         elif kind == "image":
             image = str(getattr(part, "image", ""))
-            parts.append({"type": "image", "image": image if not image.startswith("data:") else "(inline image)"})
+            parts.append(
+                {"type": "image", "image": image if not image.startswith("data:") else "(inline image)"}
+            )
         else:
             parts.append(json_safe(part))
     return parts
@@ -294,11 +296,15 @@ def validate_log_file(log_path: str) -> LogSummary:
 
 
 def _check_json_keys(path: str) -> None:
-    """A cheap look at the top of a JSON file: an Inspect log starts with "version" and "status"/"eval"."""
+    """A cheap look at both ends of a JSON file: an Inspect log is one object with "version" and "eval"."""
     with open(path, "rb") as f:
         head = f.read(4096).decode("utf-8", errors="replace")
+        f.seek(max(0, os.path.getsize(path) - 64))
+        tail = f.read().rstrip()
+    if not tail.endswith(b"}"):
+        raise ValueError("The .json file is truncated (it does not end its JSON object); upload it again.")
     if '"eval"' not in head and '"version"' not in head:
-        raise ValueError("This JSON file is not an Inspect log (it has no \"version\" or \"eval\" field).")
+        raise ValueError('This JSON file is not an Inspect log (it has no "version" or "eval" field).')
     if '"version"' in head and len(head) < 4096:
         # a small file: parse it all and check the shape
         try:
@@ -306,4 +312,4 @@ def _check_json_keys(path: str) -> None:
         except json.JSONDecodeError as ex:
             raise ValueError("The .json file is truncated or not valid JSON.") from ex
         if not isinstance(data, dict) or "eval" not in data:
-            raise ValueError("This JSON file is not an Inspect log (it has no \"eval\" section).")
+            raise ValueError('This JSON file is not an Inspect log (it has no "eval" section).')
