@@ -1,3 +1,14 @@
-from django.urls import path  # noqa: F401
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from evaluations.api import runs
+
+router = SimpleRouter(trailing_slash=True)
+router.register("runs", runs.RunViewSet, basename="api-run")
+
+urlpatterns: list = [
+    path("samples/<int:pk>/", runs.SampleDetailView.as_view(), name="api-sample-detail"),
+    path("run-items/<int:pk>/log/", runs.RunItemLogView.as_view(), name="api-run-item-log"),
+    path("compare/", runs.CompareView.as_view(), name="api-compare"),
+    path("", include(router.urls)),
+]

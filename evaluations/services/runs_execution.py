@@ -236,11 +236,14 @@ def item_claim(*, item_id: int, owner: str) -> RunItem | None:
         RunItem.objects.filter(pk=item_id, state=ItemState.QUEUED).update(state=ItemState.CANCELLED, finished_at=now)
         run_services.run_refresh_state(run_id=item.run_id)
         return None
+    # A retry continues from its earlier log: the samples already kept count as done.
+    kept = SampleResult.objects.filter(item_id=item_id, error="").count() if item.previous_log_path else 0
+    fresh: dict[str, Any] = {} if item.previous_log_path else {"input_tokens": 0, "output_tokens": 0, "cost": 0}
     claimed = RunItem.objects.filter(
         Q(state=ItemState.QUEUED) | Q(state=ItemState.RUNNING, lease_owner=owner), pk=item_id,
     ).update(state=ItemState.RUNNING, lease_owner=owner, attempts=F("attempts") + 1, started_at=now,
              lease_expires_at=now + timedelta(seconds=run_services.lease_seconds()),
-             done_samples=0, error_samples=0, input_tokens=0, output_tokens=0, cost=0, eta_seconds=None)
+             done_samples=kept, error_samples=0, eta_seconds=None, **fresh)
     if not claimed:
         return None
     run_services.run_refresh_state(run_id=item.run_id)
@@ -319,12 +322,11 @@ def item_execute(*, item_id: int, hostname: str = "") -> str | None:
 def item_finish(*, item: RunItem, owner: str, state: str, log_name: str, metrics: dict[str, Any],
                 error: str) -> str | None:
     now = timezone.now()
-    done = SampleResult.objects.filter(item=item).exclude(error="").count()
+    rows = SampleResult.objects.filter(item=item)
     updated = RunItem.objects.filter(pk=item.pk, state=ItemState.RUNNING, lease_owner=owner).update(
         state=state, log_path=log_name or F("log_path"), metrics=metrics, error=error, finished_at=now,
         lease_owner="", lease_expires_at=None, eta_seconds=0,
-        done_samples=SampleResult.objects.filter(item=item).count() or F("done_samples"),
-        error_samples=done,
+        done_samples=rows.count() or F("done_samples"), error_samples=rows.exclude(error="").count(),
     )
     if not updated:
         return None
