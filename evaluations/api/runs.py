@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
@@ -191,7 +192,7 @@ class RunViewSet(viewsets.GenericViewSet):
         exercise = data.pop("exercise")
         run = services.run_create(actor=request.user, exercise=exercise, models=data.pop("_models") or [],
                                   tasks=data.pop("_tasks") or [], options=_options(data), request=request._request,
-                                  submit=bool(request.data.get("submit")))
+                                  submit=bool(isinstance(request.data, dict) and request.data.get("submit")))
         return self._respond(run, status.HTTP_201_CREATED)
 
     def update(self, request: Request, pk: str) -> Response:
@@ -227,14 +228,16 @@ class RunViewSet(viewsets.GenericViewSet):
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str) -> Response:
-        revision = request.data.get("revision") if hasattr(request.data, "get") else None
+        data = request.data if isinstance(request.data, dict) else {}
+        revision = data.get("revision")
         return self._act(request, services.run_approve, revision=int(revision) if revision else None,
-                         reason=str(request.data.get("reason", "")) if hasattr(request.data, "get") else "")
+                         reason=str(data.get("reason", "")))
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str) -> Response:
-        return self._act(request, services.run_reject, reason=str(request.data.get("reason", "")))
+        data = request.data if isinstance(request.data, dict) else {}
+        return self._act(request, services.run_reject, reason=str(data.get("reason", "")))
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
@@ -245,7 +248,8 @@ class RunViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
         run = self.get_object()
-        item_id = request.data.get("item") if hasattr(request.data, "get") else None
+        data = request.data if isinstance(request.data, dict) else {}
+        item_id = data.get("item")
         try:
             if item_id:
                 item = get_visible_or_404(request.user, RunItem.objects.filter(run=run), pk=item_id)
@@ -305,7 +309,7 @@ class CompareView(APIView):
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def log_file_response(request: Any, item: RunItem) -> HttpResponse:
+def log_file_response(request: Any, item: RunItem) -> HttpResponseBase:
     """The item's .eval log with HTTP Range support (Inspect's viewer asks with HEAD and Range)."""
     if not item.log_path or not default_storage.exists(item.log_path):
         raise Http404("This item has no log yet.")
@@ -354,6 +358,6 @@ def log_file_response(request: Any, item: RunItem) -> HttpResponse:
 class RunItemLogView(APIView):
     """GET/HEAD the item's Inspect log (access-checked; Range requests answered with 206)."""
 
-    def get(self, request: Request, pk: int) -> HttpResponse:
+    def get(self, request: Request, pk: int) -> HttpResponseBase:
         item = get_visible_or_404(request.user, RunItem.objects.select_related("run"), pk=pk)
         return log_file_response(request, item)

@@ -67,7 +67,7 @@ def items_compare(*, items: list[RunItem]) -> dict[str, Any]:
     scores: dict[int, dict[tuple[str, int], float]] = {}
     for item in items:
         rows = SampleResult.objects.filter(item=item, score__isnull=False).values_list("sample_id", "epoch", "score")
-        scores[item.pk] = {(sid, epoch): value for sid, epoch, value in rows}
+        scores[item.pk] = {(sid, epoch): float(value) for sid, epoch, value in rows if value is not None}
     result: dict[str, Any] = {"items": [], "differences": []}
     for item in items:
         result["items"].append({

@@ -249,9 +249,9 @@ def _schedule(*, run: Run) -> None:
         run_start(run=run)
     elif run.schedule == Run.Schedule.AT:
         run_id = run.pk
-        eta = run.run_at
+        eta = run.run_at or timezone.now()
         # The ETA message is a shortcut; the reconciler also starts approved runs whose time has come.
-        transaction.on_commit(lambda: tasks_runs.run_start_task.apply_async(args=[run_id], eta=eta))
+        transaction.on_commit(lambda: tasks_runs.run_start_task.apply_async(args=(run_id,), eta=eta))
     else:
         _periodic_task_create(run=run)
 
