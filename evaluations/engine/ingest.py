@@ -1,7 +1,7 @@
 """Streams an Inspect log into ``SampleRecord`` batches, and validates uploaded log files before import.
 
-``ingest_log`` reads one sample at a time with ``read_eval_log_samples`` (bounded memory: at most ``batch_size``
-records are alive at once) and hands batches to ``on_batch`` (the caller bulk-inserts them). Records are unique
+``ingest_log`` reads one sample at a time (bounded memory: at most ``batch_size`` records are alive at once;
+``.eval`` logs through one open zip, see ``iter_eval_samples``; ``.json`` logs with ``read_eval_log_samples``) and hands batches to ``on_batch`` (the caller bulk-inserts them). Records are unique
 per (sample_id, epoch), in the order the log holds them. Sample events are not ingested (the transcript page
 reads them from the log on demand); messages are, in a compact JSON-safe form.
 
@@ -168,13 +168,57 @@ def log_summary(header: Any) -> LogSummary:
     )
 
 
-def iter_records(log_path: str) -> Iterator[SampleRecord]:
-    from inspect_ai.log import read_eval_log_samples
+def _deserializing_context() -> dict[str, Any]:
+    try:
+        from inspect_ai._util.constants import get_deserializing_context
+    except ImportError:  # pragma: no cover - a later inspect-ai
+        return {}
+    return get_deserializing_context()
 
+
+def iter_eval_samples(log_path: str, header: Any, *, keep_events: bool = False) -> Iterator[Any]:
+    """EvalSamples of an ``.eval`` log, opening the zip once, in the header's (sample id, epoch) order.
+
+    Inspect's ``read_eval_log_samples`` re-opens the zip and re-reads its central directory for every sample,
+    so its cost per sample grows with the log (measured: 4 ms per sample in a 500-sample log, 25 ms in a
+    5,000-sample one; hours for 100,000). This reads each member once and validates it the same way.
+    Samples missing from the log (a cancelled or failed run) are skipped.
+    """
+    from inspect_ai.log import EvalSample, resolve_sample_attachments
+
+    epochs = header.eval.config.epochs or 1
+    with zipfile.ZipFile(log_path) as zf:
+        names = set(zf.namelist())
+        ids = header.eval.dataset.sample_ids
+        if ids is not None:
+            wanted = (f"samples/{sid}_epoch_{epoch}.json" for sid in ids for epoch in range(1, epochs + 1))
+        else:  # very old logs: no id list in the header
+            wanted = (n for n in zf.namelist() if n.startswith("samples/") and n.endswith(".json"))
+        for name in wanted:
+            if name not in names:
+                continue
+            data = json.loads(zf.read(name))
+            if not keep_events:
+                data.pop("events", None)
+            sample = EvalSample.model_validate(data, context=_deserializing_context())
+            if sample.attachments:
+                sample = resolve_sample_attachments(sample, "full")
+            yield sample
+
+
+def iter_records(log_path: str, header: Any | None = None) -> Iterator[SampleRecord]:
+    from inspect_ai.log import read_eval_log, read_eval_log_samples
+
+    if header is None:
+        header = read_eval_log(log_path, header_only=True)
+    if zipfile.is_zipfile(log_path):
+        samples: Iterator[Any] = iter_eval_samples(log_path, header)
+    else:  # .json: Inspect streams it in one pass
+        samples = read_eval_log_samples(
+            log_path, all_samples_required=False, resolve_attachments=True, exclude_fields={"events"}
+        )
     seen: set[tuple[str, int]] = set()
-    for sample in read_eval_log_samples(
-        log_path, all_samples_required=False, resolve_attachments=True, exclude_fields={"events"}
-    ):
+    for sample in samples:
         record = sample_record(sample)
         key = (record.sample_id, record.epoch)
         if key in seen:  # a log never holds one twice, but results must be unique per (sample, epoch)
@@ -192,7 +236,7 @@ def ingest_log(
         raise ValueError("batch_size must be at least 1")
     header = read_eval_log(log_path, header_only=True)
     batch: list[SampleRecord] = []
-    for record in iter_records(log_path):
+    for record in iter_records(log_path, header):
         batch.append(record)
         if len(batch) >= batch_size:
             on_batch(batch)

@@ -56,6 +56,17 @@ def test_ingested_record_holds_input_output_target_scores_usage_and_messages(fin
     assert sum(numeric) == 6
 
 
+def test_ingest_of_json_log_gives_the_same_records_as_the_eval_log(finished_run, tmp_path):
+    json_path = str(tmp_path / "log.json")
+    write_eval_log(read_eval_log(finished_run.outcome.log_path), json_path, format="json")
+    from_eval, _ = collect(finished_run.outcome.log_path, batch_size=500)
+    from_json, summary = collect(json_path, batch_size=500)
+    assert summary.total_samples == 8
+    assert sorted(from_json[0], key=lambda r: (r.sample_id, r.epoch)) == sorted(
+        from_eval[0], key=lambda r: (r.sample_id, r.epoch)
+    )
+
+
 def test_ingest_of_cancelled_log_yields_finished_samples_and_marks_interrupted_ones(cancelled_run):
     batches, summary = collect(cancelled_run.outcome.log_path, batch_size=100)
     records = [r for b in batches for r in b]
