@@ -9,7 +9,14 @@ from django.urls import NoReverseMatch, reverse
 # (label, url name, predicate on the user)
 NAV: list[tuple[str, str, Any]] = [
     ("Home", "home", lambda user: True),
+    ("Runs", "run-list", lambda user: _institute_member(user)),
 ]
+
+
+def _institute_member(user: Any) -> bool:
+    from accounts.access import is_institute_member
+
+    return bool(user.is_authenticated and is_institute_member(user))
 
 
 def nav_items_for(user: Any) -> list[dict[str, object]]:

@@ -4,35 +4,15 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
 
 from evaluations.models import Run, RunItem, SampleResult
 from evaluations.services.runs_execution import samples_ingest
-from tests.runs.factories import FIXTURE_TASKS
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def inspect_log(tmp_path_factory) -> Path:
-    """A real Inspect .eval log, made by running the fixture task with Inspect in a separate process."""
-    log_dir = tmp_path_factory.mktemp("logs")
-    code = (
-        "import sys; from inspect_ai import eval; "
-        f"logs = eval('{FIXTURE_TASKS}@counting', task_args={{'samples': 4}}, model='mockllm/model', "
-        f"log_dir={str(log_dir)!r}, display='none'); "
-        "assert logs[0].status == 'success', logs[0].status"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=180, env={
-        **__import__("os").environ, "HF_HUB_OFFLINE": "1", "INSPECT_LOG_LEVEL": "warning"})
-    (log,) = list(log_dir.glob("*.eval"))
-    return log
 
 
 def api(user) -> APIClient:  # type: ignore[no-untyped-def]
