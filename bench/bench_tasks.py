@@ -35,3 +35,14 @@ def bench_echo(samples: int = 1000) -> Task:
         scorer=match(location="exact"),
         model=get_model("mockllm/model", custom_outputs=_answer, memoize=False),
     )
+
+
+@task
+def bench_prompts(samples: int = 20) -> Task:
+    """Short completion prompts for a real base model (no model of its own: pass --model)."""
+    stems = ["One, two, three,", "The capital of France is", "Monday, Tuesday,", "A, B, C,", "Red, green,"]
+    return Task(
+        dataset=[Sample(id=f"p{i}", input=stems[i % len(stems)], target="x") for i in range(samples)],
+        solver=generate(),
+        scorer=match(location="any"),
+    )

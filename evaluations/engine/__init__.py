@@ -18,6 +18,22 @@ Interface (stable; see docs/architecture.md):
         Checks an uploaded file before import (truncated zip, zip bomb, foreign JSON/zip, unknown format):
         raises ValueError with a message fit for the user; reads only headers and summaries.
 
+How to call (the Celery task):
+    - One run_item per process at a time (a second concurrent call raises RuntimeError); call it from a thread
+      without a running event loop (a prefork child's main thread). It restores the root logger, Inspect's
+      logger and sys.excepthook afterwards.
+    - Callbacks are called from worker threads (asyncio.to_thread), one at a time per kind; they may do
+      database I/O (each thread opens its own Django connection: close it with
+      django.db.close_old_connections() or connection.close() inside the callback when done). A callback that
+      raises is logged and ignored; it never fails the item.
+    - should_cancel() is polled every 0.5 s: keep it cheap (one indexed SELECT of the item's cancel flag,
+      or a Redis GET; or cache for a second). Cancel is seen within ~1 s and the log ends "cancelled".
+    - on_sample may fire for a sample that a cancel interrupted (its error says so); the sample rows come from
+      ingest_log only. A cancelled or failed item is retried with spec.retry_log = outcome.log_path; the new
+      log holds every sample (old finished ones carried over), so ingest it with upserts on
+      (item, sample_id, epoch). Keep the task module/file that the log names importable for retries.
+    - Never use Celery revoke(terminate=True) (it hung the pool); set the item's cancel flag instead.
+
 Changes since the first version (additive only):
     ItemSpec.retry_on_error, ItemSpec.model_args; validate_log_file; SampleRecord/LogSummary unchanged.
     on_start(total_samples=...) reports the item's whole total (samples x epochs), also on a retry, where
