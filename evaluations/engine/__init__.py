@@ -22,10 +22,10 @@ How to call (the Celery task):
     - One run_item per process at a time (a second concurrent call raises RuntimeError); call it from a thread
       without a running event loop (a prefork child's main thread). It restores the root logger, Inspect's
       logger and sys.excepthook afterwards.
-    - Callbacks are called from worker threads (asyncio.to_thread), one at a time per kind; they may do
-      database I/O (each thread opens its own Django connection: close it with
-      django.db.close_old_connections() or connection.close() inside the callback when done). A callback that
-      raises is logged and ignored; it never fails the item.
+    - All callbacks of an item (on_start, on_sample, should_cancel) run in one dedicated thread, one at a time,
+      in order, so they may do database I/O on one connection; the engine closes that thread's Django
+      connections when the item ends. A callback that raises is logged and ignored; it never fails the item.
+      A slow callback slows the evaluation (samples wait for on_sample): keep each to one short write.
     - should_cancel() is polled every 0.5 s: keep it cheap (one indexed SELECT of the item's cancel flag,
       or a Redis GET; or cache for a second). Cancel is seen within ~1 s and the log ends "cancelled".
     - on_sample may fire for a sample that a cancel interrupted (its error says so); the sample rows come from

@@ -35,7 +35,8 @@ import sys
 import tempfile
 import threading
 import zipfile
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from evaluations.engine import Callbacks, ItemOutcome, ItemSpec, SampleEvent
@@ -54,6 +55,29 @@ class _ItemContext:
     started: bool = False
     eval_id: str | None = None
     callback_error: BaseException | None = None
+    # every callback (on_start, on_sample, should_cancel) runs in this one thread, in order: the caller's
+    # database work then uses a single connection, closed when the item ends
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="portal-item-callbacks")
+    )
+
+    async def call(self, fn: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, contextvars.copy_context().run, fn)
+
+    def close(self) -> None:
+        try:
+            self.executor.submit(_close_thread_database_connections).result(timeout=30)
+        finally:
+            self.executor.shutdown(wait=True)
+
+
+def _close_thread_database_connections() -> None:
+    """Closes the Django connections the callbacks opened in their thread (the engine itself uses none)."""
+    if "django.db" in sys.modules:
+        from django.db import connections
+
+        connections.close_all()
 
 
 _current: contextvars.ContextVar[_ItemContext | None] = contextvars.ContextVar("portal_item", default=None)
@@ -137,10 +161,11 @@ def _register_hooks() -> None:
 
 
 async def _call_callback(ctx: _ItemContext, fn: Any) -> None:
-    # Callbacks may do I/O (database writes): run them in a thread so the event loop keeps serving the model.
+    # Callbacks may do I/O (database writes): run them in the item's callback thread so the event loop keeps
+    # serving the model.
     # A failing callback never fails the evaluation; the first error is reported in the outcome's log line.
     try:
-        await asyncio.to_thread(contextvars.copy_context().run, fn)
+        await ctx.call(fn)
     except Exception as ex:  # noqa: BLE001
         if ctx.callback_error is None:
             ctx.callback_error = ex
@@ -266,11 +291,12 @@ def run_item(spec: ItemSpec, callbacks: Callbacks) -> ItemOutcome:
         secret_token = _secret.set(spec.api_key or None)
         before = _log_files(spec.log_dir)
         try:
-            log, cancelled, error = asyncio.run(_run(spec, callbacks))
+            log, cancelled, error = asyncio.run(_run(spec, ctx))
         finally:
             _secret.reset(secret_token)
             _current.reset(token)
             _restore_logging(saved)
+            ctx.close()
         return _outcome(spec, ctx, log, cancelled, error, before)
     finally:
         _running_lock.release()
@@ -283,15 +309,16 @@ def _log_files(log_dir: str) -> set[str]:
         return set()
 
 
-async def _run(spec: ItemSpec, callbacks: Callbacks) -> tuple[Any, bool, BaseException | None]:
+async def _run(spec: ItemSpec, ctx: _ItemContext) -> tuple[Any, bool, BaseException | None]:
     """Returns (EvalLog or None, cancelled, exception raised by Inspect or None)."""
+    callbacks = ctx.callbacks
     work = asyncio.create_task(_evaluate(spec))
     cancel_requested = asyncio.Event()
 
     async def watch() -> None:
         while not work.done():
             try:
-                wanted = await asyncio.to_thread(callbacks.should_cancel)
+                wanted = bool(await ctx.call(callbacks.should_cancel))
             except Exception as ex:  # noqa: BLE001 - a flaky check must not kill the item
                 logger.warning("run item %s: should_cancel failed: %s", spec.item_id, type(ex).__name__)
                 wanted = False

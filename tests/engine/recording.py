@@ -16,16 +16,20 @@ class RecordingCallbacks:
         self.cancel_after_samples = cancel_after_samples
         self.cancel_requested_at: float | None = None
         self._lock = threading.Lock()
+        self.threads: set[int] = set()
 
     def on_start(self, *, total_samples: int | None) -> None:
+        self.threads.add(threading.get_ident())
         self.started += 1
         self.total_samples = total_samples
 
     def on_sample(self, event: SampleEvent) -> None:
+        self.threads.add(threading.get_ident())
         with self._lock:
             self.events.append(event)
 
     def should_cancel(self) -> bool:
+        self.threads.add(threading.get_ident())
         with self._lock:
             wanted = self.cancel_after_samples is not None and len(self.events) >= self.cancel_after_samples
         if wanted and self.cancel_requested_at is None:

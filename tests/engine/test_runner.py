@@ -38,6 +38,12 @@ def test_run_reports_every_sample_and_returns_metrics_with_stderr(finished_run):
     assert read_eval_log(outcome.log_path, header_only=True).status == "success"
 
 
+def test_callbacks_run_in_one_thread_that_is_not_the_callers(finished_run, cancelled_run):
+    for ran in (finished_run, cancelled_run):
+        assert len(ran.callbacks.threads) == 1
+        assert threading.get_ident() not in ran.callbacks.threads
+
+
 def test_cancel_stops_within_ten_seconds_and_keeps_finished_samples(cancelled_run):
     outcome = cancelled_run.outcome
     assert outcome.status == "cancelled"
