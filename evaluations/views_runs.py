@@ -69,7 +69,7 @@ def run_form_view(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     if run is None and not can(request.user, "create", Run):
         raise PermissionDenied("Only institute staff and approvers plan runs.")
     initial = RunForm.initial_for(run) if run else {}
-    form = RunForm(request.POST or None, user=request.user, initial=initial)
+    form = RunForm(request.POST if request.method == "POST" else None, user=request.user, initial=initial)
     if run is not None:
         form.fields["exercise"].disabled = True
     if request.method == "POST" and form.is_valid():
@@ -147,7 +147,7 @@ def run_action_view(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     run = get_visible_or_404(request.user, _runs(), pk=pk)
     if not can(request.user, action, run):
         raise PermissionDenied(f"You may not {action} this run.")
-    form = ReasonForm(request.POST or None)
+    form = ReasonForm(request.POST if request.method == "POST" else None)
     item_id = request.POST.get("item") or request.GET.get("item")
     if request.method == "POST" and form.is_valid():
         reason = form.cleaned_data.get("reason") or ""
@@ -256,7 +256,8 @@ def run_import_view(request: HttpRequest) -> HttpResponse:
 
     if not can(request.user, "create", Run):
         raise PermissionDenied("Only institute staff and approvers import logs.")
-    form = ImportForm(request.POST or None, request.FILES or None, user=request.user)
+    form = ImportForm(request.POST if request.method == "POST" else None, request.FILES or None,
+                      user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             run = run_import(actor=request.user, exercise=form.cleaned_data["exercise"],

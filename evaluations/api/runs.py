@@ -277,9 +277,9 @@ class RunViewSet(viewsets.GenericViewSet):
     def import_log(self, request: Request) -> Response:
         from evaluations.services.runs_import import run_import
 
+        require(request.user, "create", Run)
         serializer = ImportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        require(request.user, "create", Run)
         exercise = Exercise.objects.filter(pk=serializer.validated_data["exercise"]).first()
         if exercise is None:
             raise serializers.ValidationError({"exercise": "No such exercise."})
