@@ -9,7 +9,8 @@ samples/<id>_epoch_<n>.json per sample), not with ``write_eval_log``: that needs
 objects in memory at once (several GB), which this shared machine cannot spare. The result is checked with
 Inspect's own readers (header, summaries, first and last sample) before any timing.
 
-Then, each in a fresh subprocess (so peak RSS is that phase's own, measured with resource.getrusage):
+Then, each in a fresh subprocess (so peak RSS is that phase's own: resource.getrusage's ru_maxrss, and
+/proc/self/status VmHWM, which unlike ru_maxrss never includes the image of the process it was forked from):
   inspect : for sample in read_eval_log_samples(path): pass, for the first --inspect-limit samples only.
             Inspect's streaming reader re-opens the zip and re-reads its central directory for every sample,
             so its cost per sample grows with the log: over all 100,000 it would take hours. Its ms/sample
@@ -137,19 +138,21 @@ else:
         count += len(batch)
     ingest_log(path, on_batch, batch_size=500)
 seconds = time.perf_counter() - t0
-print(count, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+# VmHWM is this process image's own peak; ru_maxrss on Linux also counts the parent image it was forked from
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
+print(count, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, hwm)
 """
 
 
-def run_phase(path: str, phase: str, limit: int = 0) -> tuple[int, float, float]:
+def run_phase(path: str, phase: str, limit: int = 0) -> tuple[int, float, float, float]:
     """Runs one phase in a fresh interpreter (imports done before the clock starts); returns count, s, MB."""
     code = PHASE.format(base=str(BASE_DIR), path=path, phase=phase, limit=limit)
     env = dict(os.environ, PYTHONPATH=str(BASE_DIR), HF_HUB_OFFLINE="1")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
     if out.returncode != 0:
         raise SystemExit(f"{phase} failed:\n{out.stderr[-3000:]}")
-    count, seconds, rss = out.stdout.strip().splitlines()[-1].split()
-    return int(count), float(seconds), float(rss)
+    count, seconds, rss, hwm = out.stdout.strip().splitlines()[-1].split()
+    return int(count), float(seconds), float(rss), float(hwm)
 
 
 def main() -> None:
@@ -172,18 +175,20 @@ def main() -> None:
         print(f"built {path} ({os.path.getsize(path) / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f} s")
     if args.db:
         raise SystemExit("--db: the database ingestion (workflow) has not landed yet; see docs/benchmarks.md")
-    insp_n, insp_s, insp_rss = run_phase(path, "inspect", args.inspect_limit)
-    read_n, read_s, read_rss = run_phase(path, "read")
-    ingest_n, ingest_s, ingest_rss = run_phase(path, "ingest")
+    insp_n, insp_s, insp_rss, insp_hwm = run_phase(path, "inspect", args.inspect_limit)
+    read_n, read_s, read_rss, read_hwm = run_phase(path, "read")
+    ingest_n, ingest_s, ingest_rss, ingest_hwm = run_phase(path, "ingest")
     assert read_n == ingest_n == args.samples, (read_n, ingest_n)
     per = insp_s / max(insp_n, 1)
     print(f"samples                 {args.samples}  ({os.path.getsize(path) / 1e6:.0f} MB .eval)")
     print(
         f"read_eval_log_samples   {per * 1000:8.1f} ms/sample over the first {insp_n} "
-        f"(whole log ~{per * args.samples / 60:.0f} min)   peak RSS {insp_rss:6.0f} MB"
+        f"(whole log ~{per * args.samples / 60:.0f} min)   peak RSS {insp_rss:6.0f} MB (VmHWM {insp_hwm:.0f})"
     )
-    print(f"read, zip opened once   {read_s:8.1f} s   peak RSS {read_rss:6.0f} MB")
-    print(f"ingest_log (no-op sink) {ingest_s:8.1f} s   peak RSS {ingest_rss:6.0f} MB")
+    print(f"read, zip opened once   {read_s:8.1f} s   peak RSS {read_rss:6.0f} MB (VmHWM {read_hwm:.0f})")
+    print(
+        f"ingest_log (no-op sink) {ingest_s:8.1f} s   peak RSS {ingest_rss:6.0f} MB (VmHWM {ingest_hwm:.0f})"
+    )
     print(f"ratio ingest/read       {ingest_s / read_s:8.2f}   (target <= 1.5)")
     print(f"ingest peak RSS         {ingest_rss:8.0f} MB (target < 500 MB)")
 
