@@ -470,7 +470,8 @@ def run_items_dispatch() -> list[int]:
         free = max_in_flight - len(in_flight)
         if free <= 0:
             return sent
-        waiting = list(RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=True)
+        waiting = list(RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=True,
+                                              run__state__in=[RunState.QUEUED, RunState.RUNNING])
                        .select_related("run", "model_version").order_by("queued_at", "pk")[:1000])
         now = timezone.now()
         for item in dispatch_order(waiting):
