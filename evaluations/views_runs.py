@@ -322,3 +322,18 @@ def log_viewer_view(request: HttpRequest, pk: int, path: str = "") -> HttpRespon
     response = FileResponse(open(target, "rb"), content_type=content_type)  # noqa: SIM115
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notification_list_view(request: HttpRequest) -> HttpResponse:
+    """The user's own notices about runs; POST marks them all read."""
+    from evaluations.models import Notification
+
+    notices = visible_to(request.user, Notification.objects.select_related("run"))
+    if request.method == "POST":
+        services.notifications_mark_all_read(actor=request.user)
+        return redirect("notification-list")
+    page = Paginator(notices, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "evaluations/runs/notifications.html", {
+        "page": page, "unread": notices.filter(read_at__isnull=True).count()})

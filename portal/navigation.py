@@ -10,6 +10,7 @@ from django.urls import NoReverseMatch, reverse
 NAV: list[tuple[str, str, Any]] = [
     ("Home", "home", lambda user: True),
     ("Runs", "run-list", lambda user: _institute_member(user)),
+    ("Notifications", "notification-list", lambda user: _institute_member(user)),
 ]
 
 

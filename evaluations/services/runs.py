@@ -409,8 +409,8 @@ def notify(*, users: Iterable[Any], run: Run | None, kind: str, text: str) -> No
 
 
 @transaction.atomic
-def notification_mark_read(*, actor: Any, notification: Notification) -> None:
-    Notification.objects.filter(pk=notification.pk, user=actor, read_at__isnull=True).update(read_at=timezone.now())
+def notifications_mark_all_read(*, actor: Any) -> int:
+    return Notification.objects.filter(user=actor, read_at__isnull=True).update(read_at=timezone.now())
 
 
 # --- Execution bookkeeping (called by the worker tasks) -----------------------------------------------------

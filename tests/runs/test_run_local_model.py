@@ -20,8 +20,9 @@ def api(user) -> APIClient:  # type: ignore[no-untyped-def]
     return sign_in(APIClient(), user)
 
 
-def test_gemma_run_through_the_api_is_approved_executed_and_ingested(  # noqa: F811
-        llama_server, settings, tmp_path, exercise, uk_staff, uk_approver, us_approver, redis_client):
+def test_gemma_run_through_the_api_is_approved_executed_and_ingested(
+        llama_server,  # noqa: F811
+        settings, tmp_path, exercise, uk_staff, uk_approver, us_approver, redis_client):
     settings.MEDIA_ROOT = tmp_path / "media"
     registered = RegisteredModel.objects.create(name="gemma3-270m", owner=uk_staff.organisation, created_by=uk_staff)
     registered.exercises.add(exercise)

@@ -123,3 +123,11 @@ def test_compare_page_shows_intervals(sign_in, finished_run, us_staff):
 def test_runs_appear_in_the_navigation_for_institute_members_only(sign_in, uk_staff, partner_viewer):
     assert 'href="/runs/"' in browser(sign_in, uk_staff).get("/").content.decode()
     assert 'href="/runs/"' not in browser(sign_in, partner_viewer).get("/").content.decode()
+
+
+def test_approvers_read_their_notifications_and_mark_them_read(sign_in, uk_approver, submitted_run):
+    client = browser(sign_in, uk_approver)
+    body = client.get("/notifications/").content.decode()
+    assert "waits for your institute" in body and "New" in body
+    assert client.post("/notifications/").status_code == 302
+    assert "Mark all" not in client.get("/notifications/").content.decode()

@@ -63,6 +63,7 @@ ROWS: list[tuple[str, str, str, dict[str, int]]] = [
                                                       us_approver=200, admin_user=403, partner_viewer=404,
                                                       other_partner_viewer=404, anonymous=302)),
     ("sample-detail", "/samples/{sample}/", "get", everyone(200, 404)),
+    ("notification-list", "/notifications/", "get", everyone(200, 200)),
     ("run-item-log", "/run-items/{item}/log.eval", "get", everyone(200, 404)),
     ("run-item-viewer", "/run-items/{item}/viewer/", "get", everyone(302, 404)),
     ("run-item-viewer-file", "/run-items/{item}/viewer/assets/index.css", "get", everyone(200, 404)),
