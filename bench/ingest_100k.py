@@ -71,7 +71,11 @@ def build_log(path: str, n: int) -> None:
     ids = [f"b{i:06d}" for i in range(n)]
     tmp_path = path + ".tmp"
     new_summaries = []
-    with zipfile.ZipFile(tmp_path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=5) as out:
+    try:  # the compression Inspect itself writes .eval members with (zstd in 0.3.285)
+        from inspect_ai._util.zipfile import zipfile_compress_kwargs as compress
+    except ImportError:
+        compress = {"compression": zipfile.ZIP_DEFLATED, "compresslevel": 5}
+    with zipfile.ZipFile(tmp_path, "w", **compress) as out:
         for i, sample_id in enumerate(ids):
             sample = dict(templates[i % len(templates)])
             old_id = str(sample["id"])

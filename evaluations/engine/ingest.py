@@ -266,6 +266,8 @@ def _sniff(path: str) -> str:
 
 
 def _check_zip(path: str) -> None:
+    import inspect_ai.log  # noqa: F401 - installs Inspect's zstd support into zipfile (.eval members use it)
+
     try:
         zf = zipfile.ZipFile(path)
     except zipfile.BadZipFile as ex:

@@ -7,8 +7,9 @@ Design notes (measured facts in /work/shared/design/INSPECT-NOTES.md):
   running event loop (a Celery prefork child's main thread is fine).
 - Credentials: the model is built per call with ``get_model(..., api_key=..., memoize=False)``; nothing goes to
   ``os.environ``. Inspect never writes ``api_key`` model args to the log. While the item runs, every log record
-  created in this process is scrubbed of the key, and the outcome's error text too. If the key nevertheless
-  appears in the finished log (e.g. a server that echoes it in an error body), the log is rewritten without it.
+  created in this process is scrubbed of the key and of the extra headers' values, and so is the outcome's
+  error text. If one nevertheless appears in the finished log (a server that echoes the key in an error body;
+  extra headers, which Inspect records with the model args), the log is rewritten without it.
 - Progress: the ``@hooks``-registered ``_PortalHooks`` forwards ``on_sample_end`` to the callbacks of the item
   running in the current context (a ``ContextVar`` set before the eval).
 - Cancel: a watcher coroutine polls ``callbacks.should_cancel()`` every ``CANCEL_POLL_SECONDS`` (in a worker
@@ -28,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import copy
+import json
 import logging
 import os
 import shutil
@@ -81,7 +83,8 @@ def _close_thread_database_connections() -> None:
 
 
 _current: contextvars.ContextVar[_ItemContext | None] = contextvars.ContextVar("portal_item", default=None)
-_secret: contextvars.ContextVar[str | None] = contextvars.ContextVar("portal_secret", default=None)
+_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("portal_secrets", default=())
+MIN_SECRET_LENGTH = 8  # shorter header values are not scrubbed (they would redact ordinary words)
 _running_lock = threading.Lock()
 _hooks_registered = False
 _record_factory_installed = False
@@ -91,11 +94,20 @@ _record_factory_installed = False
 # secrets
 
 
-def scrub(text: str | None, secret: str | None) -> str | None:
-    """Removes ``secret`` from ``text`` (and its JSON-escaped form)."""
-    if text is None or not secret:
+def secrets_of(spec: ItemSpec) -> tuple[str, ...]:
+    """The values that must never leave this call: the API key and the extra headers' values."""
+    values = [spec.api_key or "", *spec.extra_headers.values()]
+    return tuple(v for v in values if len(v) >= MIN_SECRET_LENGTH)
+
+
+def scrub(text: str | None, secrets: str | tuple[str, ...] | None) -> str | None:
+    """Replaces every secret in ``text`` with "[redacted]"."""
+    if text is None or not secrets:
         return text
-    return text.replace(secret, "[redacted]")
+    for secret in (secrets,) if isinstance(secrets, str) else secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
 
 
 def _install_record_factory() -> None:
@@ -107,18 +119,18 @@ def _install_record_factory() -> None:
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        secret = _secret.get()
-        if secret:
+        secrets = _secrets.get()
+        if secrets:
             try:
                 message = record.getMessage()
             except Exception:  # a malformed record: leave it to the handler
                 return record
-            if secret in message:
-                record.msg, record.args = scrub(message, secret), None
+            if any(s in message for s in secrets):
+                record.msg, record.args = scrub(message, secrets), None
             if record.exc_info and record.exc_info[1] is not None:
                 text = logging.Formatter().formatException(record.exc_info)
-                if secret in text:
-                    record.exc_text = scrub(text, secret)
+                if any(s in text for s in secrets):
+                    record.exc_text = scrub(text, secrets)
         return record
 
     logging.setLogRecordFactory(factory)
@@ -154,7 +166,7 @@ def _register_hooks() -> None:
             ctx = _current.get()
             if ctx is None:
                 return
-            event = sample_event(data.sample, secret=ctx.spec.api_key)
+            event = sample_event(data.sample, secrets=secrets_of(ctx.spec))
             await _call_callback(ctx, lambda: ctx.callbacks.on_sample(event))
 
     _hooks_registered = True
@@ -198,7 +210,7 @@ def _usage_totals(model_usage: dict[str, Any] | None) -> tuple[int, int, int]:
     return inp, out, tot
 
 
-def sample_event(sample: Any, *, secret: str | None = None) -> SampleEvent:
+def sample_event(sample: Any, *, secrets: tuple[str, ...] = ()) -> SampleEvent:
     inp, out, tot = _usage_totals(sample.model_usage)
     scores = {}
     for name, score in (sample.scores or {}).items():
@@ -210,7 +222,7 @@ def sample_event(sample: Any, *, secret: str | None = None) -> SampleEvent:
         input_tokens=inp,
         output_tokens=out,
         total_tokens=tot,
-        error=scrub(sample.error.message, secret) if sample.error else None,
+        error=scrub(sample.error.message, secrets) if sample.error else None,
         working_time=sample.working_time,
     )
 
@@ -288,12 +300,12 @@ def run_item(spec: ItemSpec, callbacks: Callbacks) -> ItemOutcome:
         saved = _save_logging()
         ctx = _ItemContext(spec=spec, callbacks=callbacks)
         token = _current.set(ctx)
-        secret_token = _secret.set(spec.api_key or None)
+        secret_token = _secrets.set(secrets_of(spec))
         before = _log_files(spec.log_dir)
         try:
             log, cancelled, error = asyncio.run(_run(spec, ctx))
         finally:
-            _secret.reset(secret_token)
+            _secrets.reset(secret_token)
             _current.reset(token)
             _restore_logging(saved)
             ctx.close()
@@ -506,12 +518,12 @@ def _outcome(
 ) -> ItemOutcome:
     from inspect_ai.log import read_eval_log
 
-    secret = spec.api_key
+    secrets = secrets_of(spec)
     path = _find_log(spec, ctx, log, before)
     header = None
     if path is not None:
-        if secret:
-            scrub_log_file(path, secret)
+        if secrets:
+            scrub_log_file(path, secrets)
         try:
             header = read_eval_log(path, header_only=True)
         except Exception as ex:  # noqa: BLE001
@@ -547,7 +559,7 @@ def _outcome(
         total_samples=total,
         completed_samples=completed,
         metrics=metrics,
-        error=scrub(message, secret),
+        error=scrub(message, secrets),
     )
 
 
@@ -562,20 +574,35 @@ def _count_completed(path: str | None) -> int:
         return 0
 
 
-def scrub_log_file(path: str, secret: str) -> bool:
-    """Rewrites an ``.eval`` (zip) or ``.json`` log if it contains ``secret``; returns True if it did."""
-    needle = secret.encode()
+def _replace_all(data: bytes, needles: list[bytes]) -> bytes:
+    for needle in needles:
+        data = data.replace(needle, b"[redacted]")
+    return data
+
+
+def scrub_log_file(path: str, secrets: str | tuple[str, ...]) -> bool:
+    """Rewrites an ``.eval`` (zip) or ``.json`` log if it contains a secret; returns True if it did.
+
+    Reads every member once (streamed); rewrites only when something is found (the common case is a scan).
+    """
+    import inspect_ai.log  # noqa: F401 - installs Inspect's zstd support into zipfile (its .eval members use it)
+
+    items = (secrets,) if isinstance(secrets, str) else secrets
+    needles = [s.encode() for s in items if s] + [json.dumps(s)[1:-1].encode() for s in items if s]
+    needles = list(dict.fromkeys(needles))
+    if not needles:
+        return False
     if path.endswith(".json"):
         with open(path, "rb") as f:
             data = f.read()
-        if needle not in data:
+        if not any(n in data for n in needles):
             return False
         with open(path, "wb") as f:
-            f.write(data.replace(needle, b"[redacted]"))
+            f.write(_replace_all(data, needles))
         return True
     try:
         with zipfile.ZipFile(path) as zf:
-            dirty = [info.filename for info in zf.infolist() if _member_contains(zf, info, needle)]
+            dirty = [info.filename for info in zf.infolist() if _member_contains(zf, info, needles)]
             if not dirty:
                 return False
             fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", suffix=".tmp")
@@ -584,7 +611,7 @@ def scrub_log_file(path: str, secret: str) -> bool:
                 for info in zf.infolist():
                     data = zf.read(info)
                     if info.filename in dirty:
-                        data = data.replace(needle, b"[redacted]")
+                        data = _replace_all(data, needles)
                     out.writestr(info, data, compress_type=info.compress_type)
     except zipfile.BadZipFile:
         return False
@@ -592,11 +619,13 @@ def scrub_log_file(path: str, secret: str) -> bool:
     return True
 
 
-def _member_contains(zf: zipfile.ZipFile, info: zipfile.ZipInfo, needle: bytes) -> bool:
+def _member_contains(zf: zipfile.ZipFile, info: zipfile.ZipInfo, needles: list[bytes]) -> bool:
+    keep = max(len(n) for n in needles)
     overlap = b""
     with zf.open(info) as member:
         while chunk := member.read(1 << 20):
-            if needle in overlap + chunk:
+            window = overlap + chunk
+            if any(n in window for n in needles):
                 return True
-            overlap = chunk[-len(needle) :]
+            overlap = window[-keep:]
     return False
