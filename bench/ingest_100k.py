@@ -4,7 +4,7 @@
 
 Builds the log once (cached at --log): a real 100-sample evaluation (bench/bench_tasks.py, mockllm) is run, and
 its samples are replicated under new ids into a new .eval file. The file is written entry by entry with the
-same layout Inspect writes (header.json with the sample ids, summaries.json, reductions.json, one
+same layout and compression (zstd) Inspect writes (header.json with the sample ids, summaries.json, reductions.json, one
 samples/<id>_epoch_<n>.json per sample), not with ``write_eval_log``: that needs all 100,000 EvalSample
 objects in memory at once (several GB), which this shared machine cannot spare. The result is checked with
 Inspect's own readers (header, summaries, first and last sample) before any timing.
