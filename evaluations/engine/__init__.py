@@ -32,6 +32,11 @@ How to call (the Celery task):
       ingest_log only. A cancelled or failed item is retried with spec.retry_log = outcome.log_path; the new
       log holds every sample (old finished ones carried over), so ingest it with upserts on
       (item, sample_id, epoch). Keep the task module/file that the log names importable for retries.
+    - spec.task: a registered @task name (module imported in the worker) or "path/to/file.py@name". Inspect
+      records a task file relative to the working directory and a retry rebuilds the task from it, so run
+      workers from the project root.
+    - KeyboardInterrupt and Celery's SoftTimeLimitExceeded propagate (Inspect still writes its log as
+      "cancelled"); every other failure comes back as an outcome with status "error" and a scrubbed message.
     - Never use Celery revoke(terminate=True) (it hung the pool); set the item's cancel flag instead.
 
 Changes since the first version (additive only):

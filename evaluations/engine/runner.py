@@ -550,7 +550,7 @@ def _outcome(
         status = "error"
     if error is not None and not cancelled:
         status = "error"
-        message = message or f"{type(error).__name__}: {error}"
+        message = message or f"{type(error).__name__}: {error} (task {spec.task!r}, model {spec.model!r})"
     if status == "error" and message is None:
         message = "the evaluation failed without an error message" if path else "the evaluation wrote no log"
     return ItemOutcome(

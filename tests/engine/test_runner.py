@@ -166,3 +166,18 @@ def test_run_item_refuses_to_run_inside_an_event_loop(tmp_path):
 
     with pytest.raises(RuntimeError, match="running event loop"):
         asyncio.run(inside())
+
+
+def test_unknown_task_gives_error_outcome_instead_of_raising(tmp_path):
+    spec = echo_spec(str(tmp_path), task="no_such_task_anywhere")
+    outcome = run_item(spec, RecordingCallbacks())
+    assert outcome.status == "error"
+    assert outcome.log_path is None
+    assert "no_such_task_anywhere" in outcome.error
+
+
+def test_cancel_requested_before_start_gives_cancelled_outcome(tmp_path):
+    callbacks = RecordingCallbacks(cancel_after_samples=0)
+    outcome = run_item(echo_spec(str(tmp_path), task_args={"samples": 3, "delay": 0.5}), callbacks)
+    assert outcome.status == "cancelled"
+    assert outcome.completed_samples == 0
