@@ -20,7 +20,7 @@ from typing import Any
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import close_old_connections, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from evaluations import engine
@@ -240,7 +240,9 @@ def item_claim(*, item_id: int, owner: str) -> RunItem | None:
     kept = SampleResult.objects.filter(item_id=item_id, error="").count() if item.previous_log_path else 0
     fresh: dict[str, Any] = {} if item.previous_log_path else {"input_tokens": 0, "output_tokens": 0, "cost": 0}
     claimed = RunItem.objects.filter(
-        Q(state=ItemState.QUEUED) | Q(state=ItemState.RUNNING, lease_owner=owner), pk=item_id,
+        # queued; or ours already (a retry after a database error); or a dead worker's whose lease ran out
+        Q(state=ItemState.QUEUED) | Q(state=ItemState.RUNNING, lease_owner=owner)
+        | Q(state=ItemState.RUNNING, lease_expires_at__lt=now, cancel_requested_at__isnull=True), pk=item_id,
     ).update(state=ItemState.RUNNING, lease_owner=owner, attempts=F("attempts") + 1, started_at=now,
              lease_expires_at=now + timedelta(seconds=run_services.lease_seconds()),
              done_samples=kept, error_samples=0, eta_seconds=None, **fresh)
@@ -284,8 +286,13 @@ def item_execute(*, item_id: int, hostname: str = "") -> str | None:
     if item is None:
         return None
     run = item.run
+    # Budgets are the run's: what its other items already used is taken off this item's share.
+    others = RunItem.objects.filter(run=run).exclude(pk=item.pk).aggregate(
+        tokens=Sum(F("input_tokens") + F("output_tokens")), cost=Sum("cost"))
+    token_budget = max(run.token_budget - (others["tokens"] or 0), 1) if run.token_budget else None
+    cost_budget = max(run.cost_budget - (others["cost"] or 0), Decimal("0.000001")) if run.cost_budget else None
     callbacks = ItemCallbacks(item=item, owner=owner, lease=run_services.lease_seconds(),
-                              token_budget=run.token_budget, cost_budget=run.cost_budget)
+                              token_budget=token_budget, cost_budget=cost_budget)
     log_dir, prefix = _log_dir(item)
     outcome: engine.ItemOutcome | None = None
     error = ""
