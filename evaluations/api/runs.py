@@ -168,7 +168,7 @@ class RunViewSet(viewsets.GenericViewSet):
         exercise = params.get("exercise")
         return run_list(user=self.request.user, exercise_id=int(exercise) if exercise and exercise.isdigit() else None,
                         state=params.get("status") or params.get("state"), q=params.get("q")).prefetch_related(
-            "items", "approvals__approver", "approvals__institute")
+            "items", "model_versions", "task_versions", "approvals__approver", "approvals__institute")
 
     def get_object(self) -> Run:
         return get_visible_or_404(self.request.user, self.get_queryset(), pk=self.kwargs["pk"])

@@ -184,3 +184,23 @@ def test_log_download_supports_range_and_is_access_checked(submitted_run, us_sta
     assert b"".join(tail.streaming_content) == inspect_log.read_bytes()[-10:]
     assert client.head(url).status_code == 200
     assert api(partner_viewer).get(url).status_code == 404
+
+
+def test_run_list_queries_do_not_grow_with_the_number_of_runs(exercise, uk_staff, us_staff, mock_model,
+                                                              counting_task, django_assert_max_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from evaluations.services.runs import run_create
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert api(us_staff).get("/api/v1/runs/").status_code == 200
+        return len(queries)
+
+    for _ in range(2):
+        run_create(actor=uk_staff, exercise=exercise, models=[mock_model], tasks=[counting_task], options={})
+    small = count()
+    for _ in range(5):
+        run_create(actor=uk_staff, exercise=exercise, models=[mock_model], tasks=[counting_task], options={})
+    assert count() == small
