@@ -220,8 +220,9 @@ class ItemCallbacks:
             while not self._stop.wait(PROGRESS_INTERVAL):
                 try:
                     self.flush()
-                except Exception:
+                except Exception:  # a database blip: log it, drop the broken connection, try again next tick
                     logger.exception("progress write for item %s failed", self.item.pk)
+                    close_old_connections()
         finally:
             connection.close()
 

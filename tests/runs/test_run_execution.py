@@ -182,3 +182,30 @@ def test_an_item_whose_message_vanished_from_redis_still_runs(settings, tmp_path
         wait_for(finished(run, "succeeded", "failed"), timeout=120, message="the run to finish")
     assert run.state == Run.State.SUCCEEDED
     assert SampleResult.objects.filter(item=item).count() == 2
+
+
+def test_a_database_blip_while_an_item_runs_does_not_fail_the_run(settings, tmp_path, exercise, uk_staff,
+                                                                  uk_approver, us_approver, redis_client):
+    """Every server connection of the worker is terminated mid-item (as when PostgreSQL restarts): the worker
+    reconnects and the item still finishes with one row per sample."""
+    from django.db import connection
+
+    trace = tmp_path / "trace.txt"
+    with celery_worker(extra_env=worker_env(settings)):
+        run = approved_run(exercise=exercise, uk_staff=uk_staff, uk_approver=uk_approver, us_approver=us_approver,
+                           args={"samples": 6, "delay": 0.5, "trace_file": str(trace)}, max_samples=1)
+        item = run.items.get()
+        wait_for(lambda: RunItem.objects.filter(pk=item.pk, done_samples__gte=1).exists(), timeout=90,
+                 message="the item to start")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            (terminated,) = cursor.fetchone()
+        assert terminated >= 1
+        wait_for(finished(run, "succeeded", "failed", "partially_succeeded"), timeout=120,
+                 message="the run to finish")
+    item.refresh_from_db()
+    assert run.state == Run.State.SUCCEEDED, item.error
+    assert SampleResult.objects.filter(item=item).count() == 6
+    assert one_row_per_sample(item)
