@@ -47,7 +47,9 @@ class RunRule(Rule):
         own = run.created_by_id == user.pk
         if action == "create":
             return True
-        if action in {"edit", "submit"}:
+        if action == "edit":  # while a draft, or submitted (an edit voids the approvals and makes it a draft)
+            return own and run.origin == Run.Origin.PORTAL and run.state in (RunState.DRAFT, RunState.SUBMITTED)
+        if action == "submit":
             return own and run.origin == Run.Origin.PORTAL
         if action in {"approve", "reject"}:
             return is_approver(user) and not own
@@ -96,5 +98,3 @@ class NotificationRule(Rule):
     def can(self, user: Any, action: str, obj: Any) -> bool:
         return not isinstance(obj, type) and action in {"view", "edit"} and obj.user_id == user.pk
 
-
-ACTIVE_STATES = (RunState.APPROVED, RunState.QUEUED, RunState.RUNNING)

@@ -275,3 +275,14 @@ def test_two_approvers_of_one_institute_racing_record_one_approval(exercise, uk_
         t.join(30)
     assert sorted(outcomes) == ["ok", "refused"]
     assert RunApproval.objects.filter(run=run, decision="approved").count() == 1
+
+
+def test_an_approved_run_can_no_longer_be_edited(submitted_run, uk_staff, uk_approver, us_approver,
+                                                 django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        run_approve(actor=uk_approver, run=submitted_run)
+        run_approve(actor=us_approver, run=submitted_run)
+    submitted_run.refresh_from_db()
+    assert not can(uk_staff, "edit", submitted_run)
+    with pytest.raises(PermissionDenied):
+        run_update(actor=uk_staff, run=submitted_run, options={"epochs": 2})
