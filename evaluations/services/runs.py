@@ -454,7 +454,6 @@ def dispatch_order(items: Sequence[RunItem]) -> list[RunItem]:
 def run_items_dispatch() -> list[int]:
     """Send the next queued items to the workers, fairly, within each model version's connection limit and
     the portal's limit of items in flight. Serialised by an advisory lock; safe to call any time."""
-    from evaluations import tasks_runs
 
     max_in_flight = int(getattr(settings, "RUNS_MAX_ITEMS_IN_FLIGHT", 8))
     sent: list[int] = []
@@ -486,8 +485,39 @@ def run_items_dispatch() -> list[int]:
                 used[item.model_version_id] += need
                 sent.append(item.pk)
         ids = list(sent)
-        transaction.on_commit(lambda: [tasks_runs.run_item_execute.delay(pk) for pk in ids])
+        transaction.on_commit(lambda: _send(ids))
     return sent
+
+
+def _marker(item_id: int) -> str:
+    return f"runs:enqueued:{item_id}"
+
+
+def _send(item_ids: list[int]) -> None:
+    """Send the items' messages and leave a marker beside them in Redis: if Redis loses its data, the marker goes
+    with the messages, and the reconciler knows to send them again."""
+    from django.core.cache import cache
+
+    from evaluations import tasks_runs
+
+    for pk in item_ids:
+        tasks_runs.run_item_execute.delay(pk)
+        try:
+            cache.set(_marker(pk), 1, timeout=int(getattr(settings, "CELERY_VISIBILITY_TIMEOUT", 86400)))
+        except Exception:  # the message went out; without a marker the reconciler merely sends it again
+            logger.warning("could not mark item %s as enqueued", pk)
+
+
+def _lost_messages(item_ids: list[int]) -> list[int]:
+    from django.core.cache import cache
+
+    if not item_ids:
+        return []
+    try:
+        present = cache.get_many([_marker(pk) for pk in item_ids])
+    except Exception:  # Redis unreachable: nothing can be sent anyway
+        return []
+    return [pk for pk in item_ids if _marker(pk) not in present]
 
 
 def queue_position(item: RunItem) -> int | None:
@@ -506,13 +536,17 @@ def queue_position(item: RunItem) -> int | None:
 
 
 def run_items_reconcile(*, queued_grace: timedelta | None = None) -> dict[str, int]:
-    """Idempotent repair, run periodically: re-send queued items whose message may have vanished (sent longer
-    than ``queued_grace`` ago and never claimed), re-queue running items whose lease expired (a killed worker),
+    """Idempotent repair, run periodically: re-send queued items whose message vanished (their marker is gone from
+    Redis, or they were sent longer than ``queued_grace`` ago and never claimed), re-queue running items whose lease expired (a killed worker),
     start approved "at" runs whose time has come, then dispatch."""
     now = timezone.now()
     grace = queued_grace if queued_grace is not None else timedelta(
-        seconds=int(getattr(settings, "RUNS_QUEUED_GRACE_SECONDS", 120)))
-    resent = RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__lt=now - grace).update(enqueued_at=None)
+        seconds=int(getattr(settings, "RUNS_QUEUED_GRACE_SECONDS", 1800)))
+    sent = RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=False)
+    # Sent a while ago but its marker is gone from Redis (data lost), or never claimed for very long: send again.
+    settled = list(sent.filter(enqueued_at__lt=now - timedelta(seconds=5)).values_list("pk", flat=True))
+    lost = _lost_messages(settled)
+    resent = sent.filter(Q(pk__in=lost) | Q(enqueued_at__lt=now - grace)).update(enqueued_at=None)
     expired = RunItem.objects.filter(state=ItemState.RUNNING, lease_expires_at__lt=now)
     requeued = 0
     for item_id in list(expired.values_list("pk", flat=True)):

@@ -166,6 +166,8 @@ def test_an_item_whose_message_vanished_from_redis_still_runs(settings, tmp_path
                                                               us_approver, redis_client):
     from datetime import timedelta
 
+    from django.utils import timezone
+
     run = approved_run(exercise=exercise, uk_staff=uk_staff, uk_approver=uk_approver, us_approver=us_approver,
                        args={"samples": 2})
     # No worker yet: the dispatch message waits in Redis; dispatch here so the item's own message is sent too.
@@ -175,9 +177,11 @@ def test_an_item_whose_message_vanished_from_redis_still_runs(settings, tmp_path
     item = run.items.get()
     item.refresh_from_db()
     assert item.state == RunItem.State.QUEUED and item.enqueued_at is not None
+    RunItem.objects.filter(pk=item.pk).update(enqueued_at=timezone.now() - timedelta(seconds=10))
+    assert run_items_reconcile()["resent"] == 0, "a message still in Redis is not sent twice"
     redis_client.flushdb()  # Redis restarted with its data gone: every message is lost
     with celery_worker(extra_env=worker_env(settings)):
-        result = run_items_reconcile(queued_grace=timedelta(0))
+        result = run_items_reconcile()
         assert result["resent"] == 1 and result["dispatched"] == 1
         wait_for(finished(run, "succeeded", "failed"), timeout=120, message="the run to finish")
     assert run.state == Run.State.SUCCEEDED
