@@ -43,5 +43,11 @@ services-up: install
 services-down: install
 	$(PY) -m portal.devservices down
 
+# The real small model (gemma3-270m, a base model) on 127.0.0.1:8765 for the demo: register it as
+# openai-api-completions/llamacpp/gemma3-270m with base URL http://127.0.0.1:8765/v1 (any key). `make local-model PORT=9000`.
+LOCAL_MODEL_PORT := $(if $(filter command line environment,$(origin PORT)),$(PORT),8765)
+local-model: install
+	$(PY) -m tests.llama --port $(LOCAL_MODEL_PORT)
+
 clean:
 	rm -rf staticfiles build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -6,7 +6,8 @@ class EvaluationsConfig(AppConfig):
     verbose_name = "Evaluations, runs and findings"
 
     def ready(self) -> None:
-        from evaluations import (
-            rules,  # noqa: F401  (registers the exercise access rule)
-            rules_registry,  # noqa: F401 - registers the registry/catalogue access rules
+        from evaluations import (  # noqa: F401 - each module registers access rules
+            rules,
+            rules_registry,
+            rules_runs,
         )

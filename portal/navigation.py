@@ -25,6 +25,8 @@ NAV: list[tuple[str, str, Any]] = [
     ("Exercises", "exercise_list", lambda user: True),
     ("Models", "model-list", _is_institute_member),
     ("Evaluations", "task-list", _is_institute_member),
+    ("Runs", "run-list", _is_institute_member),
+    ("Notifications", "notification-list", _is_institute_member),
     ("Audit trail", "audit_list", _is_institute_member),
     ("Organisations", "manage_organisations", _is_admin),
     ("People", "manage_users", _is_admin),

@@ -13,6 +13,36 @@ Interface (stable; see docs/architecture.md):
 
     ingest_log(log_path: str, on_batch: Callable[[list[SampleRecord]], None], batch_size: int = 500) -> LogSummary
         Streams samples from an Inspect .eval/.json log in batches (bounded memory) and returns its summary.
+
+    validate_log_file(log_path: str) -> LogSummary
+        Checks an uploaded file before import (truncated zip, zip bomb, foreign JSON/zip, unknown format):
+        raises ValueError with a message fit for the user; reads only headers and summaries.
+
+How to call (the Celery task):
+    - One run_item per process at a time (a second concurrent call raises RuntimeError); call it from a thread
+      without a running event loop (a prefork child's main thread). It restores the root logger, Inspect's
+      logger and sys.excepthook afterwards.
+    - All callbacks of an item (on_start, on_sample, should_cancel) run in one dedicated thread, one at a time,
+      in order, so they may do database I/O on one connection; the engine closes that thread's Django
+      connections when the item ends. A callback that raises is logged and ignored; it never fails the item.
+      A slow callback slows the evaluation (samples wait for on_sample): keep each to one short write.
+    - should_cancel() is polled every 0.5 s: keep it cheap (one indexed SELECT of the item's cancel flag,
+      or a Redis GET; or cache for a second). Cancel is seen within ~1 s and the log ends "cancelled".
+    - on_sample may fire for a sample that a cancel interrupted (its error says so); the sample rows come from
+      ingest_log only. A cancelled or failed item is retried with spec.retry_log = outcome.log_path; the new
+      log holds every sample (old finished ones carried over), so ingest it with upserts on
+      (item, sample_id, epoch). Keep the task module/file that the log names importable for retries.
+    - spec.task: a registered @task name (module imported in the worker) or "path/to/file.py@name". Inspect
+      records a task file relative to the working directory and a retry rebuilds the task from it, so run
+      workers from the project root.
+    - KeyboardInterrupt and Celery's SoftTimeLimitExceeded propagate (Inspect still writes its log as
+      "cancelled"); every other failure comes back as an outcome with status "error" and a scrubbed message.
+    - Never use Celery revoke(terminate=True) (it hung the pool); set the item's cancel flag instead.
+
+Changes since the first version (additive only):
+    ItemSpec.retry_on_error, ItemSpec.model_args; validate_log_file; SampleRecord/LogSummary unchanged.
+    on_start(total_samples=...) reports the item's whole total (samples x epochs), also on a retry, where
+    on_sample then fires only for the re-run samples.
 """
 
 from __future__ import annotations
@@ -41,9 +71,12 @@ class ItemSpec:
     seed: int | None = None
     token_limit: int | None = None
     fail_on_error: bool | float = False
+    retry_on_error: int | None = None  # (added) re-run an errored sample up to N times inside the eval
     retry_log: str | None = None  # path of an earlier log of this item to retry
     tags: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # (added) extra provider args for get_model, e.g. mockllm's custom_outputs in tests; not for secrets
+    model_args: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -117,3 +150,9 @@ def ingest_log(log_path: str, on_batch: Callable[[list[SampleRecord]], None], ba
     from evaluations.engine.ingest import ingest_log as _ingest_log
 
     return _ingest_log(log_path, on_batch, batch_size=batch_size)
+
+
+def validate_log_file(log_path: str) -> LogSummary:
+    from evaluations.engine.ingest import validate_log_file as _validate_log_file
+
+    return _validate_log_file(log_path)

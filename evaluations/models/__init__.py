@@ -4,7 +4,9 @@
 from evaluations.models.catalogue import EvalTask, TaskVersion
 from evaluations.models.exercises import Exercise
 from evaluations.models.registry import ConnectionTest, ModelCredential, ModelVersion, RegisteredModel
+from evaluations.models.runs import Notification, Run, RunApproval, RunItem, SampleResult
 
 __all__ = [
-    "ConnectionTest", "EvalTask", "Exercise", "ModelCredential", "ModelVersion", "RegisteredModel", "TaskVersion",
+    "ConnectionTest", "EvalTask", "Exercise", "ModelCredential", "ModelVersion", "Notification", "RegisteredModel",
+    "Run", "RunApproval", "RunItem", "SampleResult", "TaskVersion",
 ]

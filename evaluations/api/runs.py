@@ -1,0 +1,363 @@
+"""REST API for runs (CONTRACT.md): runs/, its actions, runs/{id}/samples/, runs/import/, compare/, item logs."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.access import get_visible_or_404, require, visible_to
+from evaluations.models import (
+    EvalTask,
+    Exercise,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+    RunApproval,
+    RunItem,
+    SampleResult,
+    TaskVersion,
+)
+from evaluations.selectors.runs import items_compare, run_list, sample_list
+from evaluations.services import runs as services
+from evaluations.services.runs import queue_position
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The object changed; read it again."
+    default_code = "conflict"
+
+
+def _conflict(exc: services.InvalidTransition) -> Conflict:
+    return Conflict(detail=str(exc))
+
+
+# --- Serializers ------------------------------------------------------------------------------------------
+
+class RunItemSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model_label")
+    task = serializers.CharField(source="task_label")
+    status = serializers.CharField(source="state")
+    progress = serializers.SerializerMethodField()
+    log_url = serializers.SerializerMethodField()
+    queue_position = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RunItem
+        fields = ["id", "model", "task", "model_version", "task_version", "status", "progress", "metrics",
+                  "log_url", "queue_position", "error", "attempts", "started_at", "finished_at"]
+
+    def get_progress(self, item: RunItem) -> dict[str, Any]:
+        return {"total": item.total_samples, "done": item.done_samples, "errors": item.error_samples,
+                "input_tokens": item.input_tokens, "output_tokens": item.output_tokens, "cost": str(item.cost),
+                "eta_seconds": item.eta_seconds, "fraction": item.progress}
+
+    def get_log_url(self, item: RunItem) -> str | None:
+        if not item.log_path:
+            return None
+        url = reverse("api-run-item-log", kwargs={"pk": item.pk})
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request is not None else url
+
+    def get_queue_position(self, item: RunItem) -> int | None:
+        return queue_position(item)
+
+
+class RunApprovalSerializer(serializers.ModelSerializer):
+    approver = serializers.EmailField(source="approver.email")
+    institute = serializers.CharField(source="institute.name")
+
+    class Meta:
+        model = RunApproval
+        fields = ["revision", "approver", "institute", "decision", "reason", "voided_at", "created_at"]
+
+
+class RunSerializer(serializers.ModelSerializer):
+    exercise = serializers.PrimaryKeyRelatedField(queryset=Exercise.objects.all())
+    models = serializers.ListField(child=serializers.IntegerField(), write_only=True, required=False,
+                                   help_text="Registered model ids (their current version is pinned).")
+    model_versions = serializers.PrimaryKeyRelatedField(many=True, required=False,
+                                                        queryset=ModelVersion.objects.all())
+    tasks = serializers.ListField(child=serializers.IntegerField(), write_only=True, required=False,
+                                  help_text="Evaluation task ids (their current version is pinned).")
+    task_versions = serializers.PrimaryKeyRelatedField(many=True, required=False,
+                                                       queryset=TaskVersion.objects.all())
+    status = serializers.CharField(source="state", read_only=True)
+    created_by = serializers.EmailField(source="created_by.email", read_only=True)
+    items = RunItemSerializer(many=True, read_only=True)
+    approvals = RunApprovalSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Run
+        fields = ["id", "exercise", "name", "status", "origin", "revision", "created_by", "owner", "models",
+                  "model_versions", "tasks", "task_versions", "limit", "sample_ids", "epochs", "max_samples",
+                  "max_connections", "seed", "token_budget", "cost_budget", "fail_on_error", "schedule", "run_at",
+                  "cron", "approval_valid_until", "rejection_reason", "parent", "created_at", "submitted_at",
+                  "approved_at", "started_at", "finished_at", "items", "approvals"]
+        extra_kwargs = {"name": {"required": False}}  # noqa: RUF012
+        read_only_fields = ["owner", "origin", "revision", "rejection_reason", "parent", "created_at",
+                            "submitted_at", "approved_at", "started_at", "finished_at"]
+
+    def _pinned(self, attrs: dict[str, Any], key: str, versions_key: str, parent: Any, label: str,
+                user: Any) -> list[Any] | None:
+        ids = attrs.pop(key, None)
+        versions = attrs.pop(versions_key, None)
+        if ids is None and versions is None:
+            return None
+        chosen = list(versions or [])
+        for pk in ids or []:
+            # run_create checks that each version belongs to the run's exercise (which the user takes part in).
+            obj = parent.objects.filter(pk=pk, archived_at__isnull=True).first()
+            version = obj.current_version if obj is not None else None
+            if version is None:
+                raise serializers.ValidationError({key: f"No {label} {pk} with a version that you may use."})
+            chosen.append(version)
+        return list(dict.fromkeys(chosen))
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        user = self.context["request"].user
+        attrs["_models"] = self._pinned(attrs, "models", "model_versions", RegisteredModel, "model", user)
+        attrs["_tasks"] = self._pinned(attrs, "tasks", "task_versions", EvalTask, "evaluation", user)
+        return attrs
+
+
+class SampleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SampleResult
+        fields = ["id", "item", "sample_id", "epoch", "input", "target", "output", "scores", "score",
+                  "explanation", "input_tokens", "output_tokens", "total_tokens", "total_time", "working_time",
+                  "error", "metadata"]
+
+
+class SampleDetailSerializer(SampleSerializer):
+    class Meta(SampleSerializer.Meta):
+        fields = [*SampleSerializer.Meta.fields, "messages"]
+
+
+class ImportSerializer(serializers.Serializer):
+    exercise = serializers.IntegerField()
+    file = serializers.FileField()
+
+
+# --- Views ------------------------------------------------------------------------------------------------
+
+def _options(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k in services.OPTION_FIELDS}
+
+
+class RunViewSet(viewsets.GenericViewSet):
+    serializer_class = RunSerializer
+    queryset = Run.objects.all()
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        params = self.request.query_params
+        exercise = params.get("exercise")
+        return run_list(user=self.request.user, exercise_id=int(exercise) if exercise and exercise.isdigit() else None,
+                        state=params.get("status") or params.get("state"), q=params.get("q")).prefetch_related(
+            "items", "model_versions", "task_versions", "approvals__approver", "approvals__institute")
+
+    def get_object(self) -> Run:
+        return get_visible_or_404(self.request.user, self.get_queryset(), pk=self.kwargs["pk"])
+
+    def _respond(self, run: Run, code: int = status.HTTP_200_OK) -> Response:
+        run = self.get_queryset().get(pk=run.pk)
+        return Response(RunSerializer(run, context={"request": self.request}).data, status=code)
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(RunSerializer(page, many=True, context={"request": request}).data)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return self._respond(self.get_object())
+
+    def create(self, request: Request) -> Response:
+        require(request.user, "create", Run)
+        serializer = RunSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        exercise = data.pop("exercise")
+        run = services.run_create(actor=request.user, exercise=exercise, models=data.pop("_models") or [],
+                                  tasks=data.pop("_tasks") or [], options=_options(data), request=request._request,
+                                  submit=bool(isinstance(request.data, dict) and request.data.get("submit")))
+        return self._respond(run, status.HTTP_201_CREATED)
+
+    def update(self, request: Request, pk: str) -> Response:
+        run = self.get_object()
+        require(request.user, "edit", run)
+        serializer = RunSerializer(run, data=request.data, partial=True, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data.pop("exercise", None)
+        try:
+            run = services.run_update(actor=request.user, run=run, models=data.pop("_models", None),
+                                      tasks=data.pop("_tasks", None), options=_options(data),
+                                      request=request._request)
+        except services.InvalidTransition as exc:
+            raise _conflict(exc) from None
+        return self._respond(run)
+
+    partial_update = update
+
+    def _act(self, request: Request, fn: Any, **kwargs: Any) -> Response:
+        run = self.get_object()
+        try:
+            fn(actor=request.user, run=run, request=request._request, **kwargs)
+        except services.InvalidTransition as exc:
+            raise _conflict(exc) from None
+        return self._respond(run)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def submit(self, request: Request, pk: str) -> Response:
+        return self._act(request, services.run_submit)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str) -> Response:
+        data = request.data if isinstance(request.data, dict) else {}
+        revision = data.get("revision")
+        return self._act(request, services.run_approve, revision=int(revision) if revision else None,
+                         reason=str(data.get("reason", "")))
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str) -> Response:
+        data = request.data if isinstance(request.data, dict) else {}
+        return self._act(request, services.run_reject, reason=str(data.get("reason", "")))
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        return self._act(request, services.run_cancel)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        run = self.get_object()
+        data = request.data if isinstance(request.data, dict) else {}
+        item_id = data.get("item")
+        try:
+            if item_id:
+                item = get_visible_or_404(request.user, RunItem.objects.filter(run=run), pk=item_id)
+                services.run_item_retry(actor=request.user, item=item, request=request._request)
+            else:
+                require(request.user, "retry", run)
+                services.run_retry_failed_items(actor=request.user, run=run, request=request._request)
+        except services.InvalidTransition as exc:
+            raise _conflict(exc) from None
+        return self._respond(run)
+
+    @action(detail=True, methods=["get"], serializer_class=SampleSerializer)
+    def samples(self, request: Request, pk: str) -> Response:
+        run = self.get_object()
+        params = request.query_params
+        item = params.get("item")
+        samples = sample_list(user=request.user, run=run, item_id=int(item) if item and item.isdigit() else None,
+                              score=params.get("score"), error=params.get("error"), text=params.get("text"))
+        page = self.paginate_queryset(samples)
+        return self.get_paginated_response(SampleSerializer(page, many=True).data)
+
+    @extend_schema(request={"multipart/form-data": ImportSerializer})
+    @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser],
+            serializer_class=ImportSerializer)
+    def import_log(self, request: Request) -> Response:
+        from evaluations.services.runs_import import run_import
+
+        require(request.user, "create", Run)
+        serializer = ImportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        exercise = Exercise.objects.filter(pk=serializer.validated_data["exercise"]).first()
+        if exercise is None:
+            raise serializers.ValidationError({"exercise": "No such exercise."})
+        run = run_import(actor=request.user, exercise=exercise, upload=serializer.validated_data["file"],
+                         request=request._request)
+        return self._respond(run, status.HTTP_201_CREATED)
+
+
+class SampleDetailView(APIView):
+    def get(self, request: Request, pk: int) -> Response:
+        sample = get_visible_or_404(request.user, SampleResult.objects.select_related("item__run"), pk=pk)
+        return Response(SampleDetailSerializer(sample).data)
+
+
+class CompareView(APIView):
+    def get(self, request: Request) -> Response:
+        raw = request.query_params.get("items", "")
+        ids = [int(part) for part in raw.split(",") if part.strip().isdigit()]
+        if not 1 <= len(ids) <= 20:
+            raise serializers.ValidationError({"items": "Give 1 to 20 run item ids, comma-separated."})
+        found = {item.pk: item for item in visible_to(request.user, RunItem.objects.filter(pk__in=ids))}
+        if len(found) != len(set(ids)):
+            raise Http404
+        return Response(items_compare(items=[found[pk] for pk in ids]))
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def log_file_response(request: Any, item: RunItem) -> HttpResponseBase:
+    """The item's .eval log with HTTP Range support (Inspect's viewer asks with HEAD and Range)."""
+    if not item.log_path or not default_storage.exists(item.log_path):
+        raise Http404("This item has no log yet.")
+    size = default_storage.size(item.log_path)
+    filename = os.path.basename(item.log_path)
+    content_type = "application/json" if filename.endswith(".json") else "application/zip"
+    header = request.headers.get("Range", "") if hasattr(request, "headers") else ""
+    match = _RANGE.match(header.strip()) if header else None
+    if match and (match.group(1) or match.group(2)):
+        start_s, end_s = match.groups()
+        if start_s:
+            start, end = int(start_s), min(int(end_s) if end_s else size - 1, size - 1)
+        else:
+            start, end = max(size - int(end_s), 0), size - 1
+        if start >= size or start > end:
+            response = HttpResponse(status=416)
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        handle = default_storage.open(item.log_path, "rb")
+        handle.seek(start)
+        length = end - start + 1
+
+        def chunks(remaining: int = length):  # type: ignore[no-untyped-def]
+            try:
+                while remaining > 0:
+                    data = handle.read(min(65536, remaining))
+                    if not data:
+                        break
+                    remaining -= len(data)
+                    yield data
+            finally:
+                handle.close()
+
+        partial = StreamingHttpResponse(chunks(), status=206, content_type=content_type)
+        partial["Content-Range"] = f"bytes {start}-{end}/{size}"
+        partial["Content-Length"] = str(length)
+        partial["Accept-Ranges"] = "bytes"
+        return partial
+    full = FileResponse(default_storage.open(item.log_path, "rb"), content_type=content_type,
+                        as_attachment=request.GET.get("download") == "1", filename=filename)
+    full["Accept-Ranges"] = "bytes"
+    full["Content-Length"] = str(size)
+    return full
+
+
+class RunItemLogView(APIView):
+    """GET/HEAD the item's Inspect log (access-checked; Range requests answered with 206)."""
+
+    def get(self, request: Request, pk: int) -> HttpResponseBase:
+        item = get_visible_or_404(request.user, RunItem.objects.select_related("run"), pk=pk)
+        return log_file_response(request, item)

@@ -1,0 +1,620 @@
+"""Writes for joint test runs. Every state change is a conditional UPDATE (``filter(pk=, state=).update()``);
+losing one raises ``InvalidTransition``. Every service is one transaction with its audit event inside.
+
+Run states:
+    draft -> submitted                      run_submit (the creator)
+    submitted -> draft                      run_update (an edit voids approvals; revision += 1)
+    draft -> draft                          run_update
+    submitted -> approved                   run_approve, once one approver of each taking-part institute approved
+    submitted -> rejected                   run_reject (reason)
+    approved -> queued                      run_start (schedule "now": at approval; "at": at run_at; recurring:
+                                            each cron firing creates an execution run that starts approved)
+    queued -> running                       first item claimed by a worker
+    queued|running -> succeeded | partially_succeeded | failed | cancelled   run_refresh_state, once all items ended
+    draft|submitted|approved|queued|running -> cancelled                     run_cancel
+    succeeded|partially_succeeded|failed|cancelled -> queued                 run_item_retry (one item re-queued)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict, deque
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.db import connection, transaction
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+
+from accounts.access import require
+from evaluations.models import Exercise, ModelVersion, Notification, Run, RunApproval, RunItem, TaskVersion
+from evaluations.models.runs import ItemState, RunState
+from portal.audit import audit_record
+
+logger = logging.getLogger(__name__)
+
+EDITABLE_STATES = (RunState.DRAFT, RunState.SUBMITTED)
+CANCELLABLE_STATES = (RunState.DRAFT, RunState.SUBMITTED, RunState.APPROVED, RunState.QUEUED, RunState.RUNNING)
+FINISHED_STATES = (RunState.SUCCEEDED, RunState.PARTIALLY_SUCCEEDED, RunState.FAILED, RunState.CANCELLED)
+OPTION_FIELDS = (
+    "name", "limit", "sample_ids", "epochs", "max_samples", "max_connections", "seed", "token_budget",
+    "cost_budget", "fail_on_error", "schedule", "run_at", "cron", "approval_valid_until",
+)
+_DISPATCH_LOCK_KEY = 0x52554E44  # pg_advisory_xact_lock key serialising the dispatcher
+
+
+class InvalidTransition(Exception):
+    """The run or item was not in the state the action needs (another request changed it first)."""
+
+
+def _transition(model: type[Any], pk: int, from_states: Iterable[str], to_state: str, **fields: Any) -> None:
+    from_states = tuple(from_states)
+    updated = model.objects.filter(pk=pk, state__in=from_states).update(state=to_state, **fields)
+    if not updated:
+        current = model.objects.filter(pk=pk).values_list("state", flat=True).first()
+        raise InvalidTransition(
+            f"{model._meta.verbose_name.capitalize()} {pk} is {current or 'gone'}; this needs it to be "
+            f"{' or '.join(from_states)}."
+        )
+
+
+def _snapshot(run: Run) -> dict[str, Any]:
+    return {
+        "state": run.state,
+        "revision": run.revision,
+        "name": run.name,
+        "models": sorted(run.model_versions.values_list("pk", flat=True)),
+        "tasks": sorted(run.task_versions.values_list("pk", flat=True)),
+        **{name: getattr(run, name) for name in OPTION_FIELDS if name != "name"},
+    }
+
+
+def _institutes_taking_part(run: Run) -> list[int]:
+    return list(run.exercise.institutes.values_list("pk", flat=True))
+
+
+# --- Planning -------------------------------------------------------------------------------------------
+
+def _clean_options(*, exercise: Exercise, models: Sequence[ModelVersion], tasks: Sequence[TaskVersion],
+                   options: dict[str, Any]) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    unknown = set(options) - set(OPTION_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "Unknown option."))
+    if not models:
+        errors["models"] = "Choose at least one model."
+    if not tasks:
+        errors["tasks"] = "Choose at least one evaluation."
+    for mv in models:
+        if not mv.registered_model.exercises.filter(pk=exercise.pk).exists():
+            errors["models"] = f"{mv} is not registered in this exercise."
+    for tv in tasks:
+        if not tv.eval_task.exercises.filter(pk=exercise.pk).exists():
+            errors["tasks"] = f"{tv} is not in this exercise's catalogue."
+    if options.get("limit") is not None and options.get("sample_ids"):
+        errors["limit"] = "Give a sample limit or chosen sample ids, not both."
+    if options.get("max_connections") and models:
+        ceiling = min(mv.max_connections for mv in models)
+        if options["max_connections"] > ceiling:
+            errors["max_connections"] = f"At most {ceiling}: the lowest connection limit of the chosen models."
+    fail_on_error = options.get("fail_on_error")
+    if fail_on_error is not None and fail_on_error < 0:
+        errors["fail_on_error"] = "Give a fraction between 0 and 1, or a number of samples."
+    schedule = options.get("schedule") or Run.Schedule.NOW
+    if schedule not in Run.Schedule.values:
+        errors["schedule"] = "Choose now, at or recurring."
+    if schedule == Run.Schedule.AT and not options.get("run_at"):
+        errors["run_at"] = "Give the time to run at."
+    if schedule == Run.Schedule.RECURRING:
+        cron = (options.get("cron") or "").split()
+        if len(cron) != 5:
+            errors["cron"] = "Give a cron expression of five fields: minute hour day-of-month month day-of-week."
+        if not options.get("approval_valid_until"):
+            errors["approval_valid_until"] = "Give the date until which the approval allows repeats."
+        elif options["approval_valid_until"] <= timezone.now():
+            errors["approval_valid_until"] = "The approval must stay valid until a time in the future."
+    if errors:
+        raise ValidationError(errors)
+    return options
+
+
+def _expand_items(run: Run) -> None:
+    RunItem.objects.filter(run=run).delete()
+    RunItem.objects.bulk_create([
+        RunItem(run=run, model_version=mv, task_version=tv, model_label=mv.provider_model,
+                task_label=tv.registry_name or tv.eval_task.name)
+        for mv in run.model_versions.select_related("registered_model").order_by("pk")
+        for tv in run.task_versions.select_related("eval_task").order_by("pk")
+    ])
+
+
+@transaction.atomic
+def run_create(*, actor: Any, exercise: Exercise, models: Sequence[ModelVersion], tasks: Sequence[TaskVersion],
+               options: dict[str, Any], request: HttpRequest | None = None, submit: bool = False) -> Run:
+    require(actor, "create", Run)
+    if not exercise.institutes.filter(pk=actor.organisation_id).exists():
+        raise PermissionDenied("Your institute does not take part in this exercise.")
+    options = _clean_options(exercise=exercise, models=models, tasks=tasks, options=dict(options))
+    name = options.pop("name", None) or f"Run of {len(models)} model(s) × {len(tasks)} evaluation(s)"
+    run = Run.objects.create(exercise=exercise, created_by=actor, owner_id=actor.organisation_id, name=name,
+                             **{k: v for k, v in options.items() if v is not None})
+    run.model_versions.set(models)
+    run.task_versions.set(tasks)
+    _expand_items(run)
+    audit_record(actor=actor, action="run.create", obj=run, after=_snapshot(run), request=request,
+                 exercise_id=exercise.pk)
+    if submit:
+        run_submit(actor=actor, run=run, request=request)
+        run.refresh_from_db()
+    return run
+
+
+@transaction.atomic
+def run_update(*, actor: Any, run: Run, models: Sequence[ModelVersion] | None = None,
+               tasks: Sequence[TaskVersion] | None = None, options: dict[str, Any] | None = None,
+               request: HttpRequest | None = None) -> Run:
+    """Edit a draft or submitted run: the revision goes up, approvals are voided and the run is a draft again."""
+    require(actor, "edit", run)
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    before = _snapshot(run)
+    new_models = list(models) if models is not None else list(run.model_versions.all())
+    new_tasks = list(tasks) if tasks is not None else list(run.task_versions.all())
+    current = {name: getattr(run, name) for name in OPTION_FIELDS}
+    merged = {**current, **(options or {})}
+    _clean_options(exercise=run.exercise, models=new_models, tasks=new_tasks, options=merged)
+    now = timezone.now()
+    _transition(Run, run.pk, EDITABLE_STATES, RunState.DRAFT, revision=run.revision + 1, submitted_at=None,
+                updated_at=now, **{k: v for k, v in merged.items() if k != "sample_ids" or v is not None})
+    RunApproval.objects.filter(run=run, voided_at__isnull=True).update(voided_at=now)
+    run.refresh_from_db()
+    run.model_versions.set(new_models)
+    run.task_versions.set(new_tasks)
+    _expand_items(run)
+    audit_record(actor=actor, action="run.update", obj=run, before=before, after=_snapshot(run), request=request,
+                 exercise_id=run.exercise_id)
+    return run
+
+
+@transaction.atomic
+def run_submit(*, actor: Any, run: Run, request: HttpRequest | None = None) -> Run:
+    require(actor, "submit", run)
+    if not run.items.exists():
+        raise ValidationError("The run has no models × evaluations to run.")
+    _transition(Run, run.pk, [RunState.DRAFT], RunState.SUBMITTED, submitted_at=timezone.now())
+    run.refresh_from_db()
+    audit_record(actor=actor, action="run.submit", obj=run, before={"state": RunState.DRAFT},
+                 after={"state": run.state, "revision": run.revision}, request=request, exercise_id=run.exercise_id)
+    approvers = _approvers_for(run).exclude(pk=actor.pk)
+    notify(users=approvers, run=run, kind=Notification.Kind.APPROVAL_NEEDED,
+           text=f"{run.name} by {actor.email} waits for your institute's approval.")
+    return run
+
+
+def _approvers_for(run: Run) -> Any:
+    from accounts.models import User
+
+    return User.objects.filter(organisation__in=_institutes_taking_part(run), role=User.Role.APPROVER,
+                               is_active=True)
+
+
+@transaction.atomic
+def run_approve(*, actor: Any, run: Run, revision: int | None = None, reason: str = "",
+                request: HttpRequest | None = None) -> RunApproval:
+    """Record the approver's institute's approval of the run's current revision. The run row is locked so two
+    approvers racing serialise: exactly one of them moves the run on once every institute has approved."""
+    require(actor, "approve", run, "You may not approve this run (approvers only, never your own run).")
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    if run.state != RunState.SUBMITTED:
+        raise InvalidTransition(f"The run is {run.get_state_display().lower()}; only a submitted run is approved.")
+    if revision is not None and revision != run.revision:
+        raise InvalidTransition("The run changed since you read it; read it again before approving.")
+    institutes = _institutes_taking_part(run)
+    if actor.organisation_id not in institutes:
+        raise PermissionDenied("Your institute does not take part in this exercise.")
+    if RunApproval.objects.filter(run=run, revision=run.revision, institute_id=actor.organisation_id,
+                                  decision=RunApproval.Decision.APPROVED, voided_at__isnull=True).exists():
+        raise InvalidTransition("Your institute has already approved this revision of the run.")
+    approval = RunApproval.objects.create(run=run, revision=run.revision, approver=actor,
+                                          institute_id=actor.organisation_id,
+                                          decision=RunApproval.Decision.APPROVED, reason=reason)
+    audit_record(actor=actor, action="run.approve", obj=run, before={"state": run.state},
+                 after={"state": run.state, "revision": run.revision, "institute": actor.organisation_id},
+                 request=request, exercise_id=run.exercise_id)
+    approved_by = set(RunApproval.objects.filter(
+        run=run, revision=run.revision, decision=RunApproval.Decision.APPROVED, voided_at__isnull=True,
+    ).values_list("institute_id", flat=True))
+    if approved_by >= set(institutes):
+        now = timezone.now()
+        _transition(Run, run.pk, [RunState.SUBMITTED], RunState.APPROVED, approved_at=now)
+        run.refresh_from_db()
+        audit_record(actor=actor, action="run.approved", obj=run, before={"state": RunState.SUBMITTED},
+                     after={"state": RunState.APPROVED, "revision": run.revision}, request=request,
+                     exercise_id=run.exercise_id)
+        notify(users=[run.created_by], run=run, kind=Notification.Kind.APPROVED,
+               text=f"{run.name} was approved by every institute taking part.")
+        _schedule(run=run)
+    return approval
+
+
+def _schedule(*, run: Run) -> None:
+    from evaluations import tasks_runs
+
+    if run.schedule == Run.Schedule.NOW:
+        run_start(run=run)
+    elif run.schedule == Run.Schedule.AT:
+        run_id = run.pk
+        eta = run.run_at or timezone.now()
+        # The ETA message is a shortcut; the reconciler also starts approved runs whose time has come.
+        transaction.on_commit(lambda: tasks_runs.run_start_task.apply_async(args=(run_id,), eta=eta))
+    else:
+        _periodic_task_create(run=run)
+
+
+def _periodic_task_create(*, run: Run) -> None:
+    import json
+
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    minute, hour, day_of_month, month_of_year, day_of_week = run.cron.split()
+    crontab, _ = CrontabSchedule.objects.get_or_create(
+        minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year,
+        day_of_week=day_of_week, timezone=settings.TIME_ZONE,
+    )
+    periodic = PeriodicTask.objects.create(
+        name=f"run-{run.pk}-rev-{run.revision}", task="evaluations.run_recurring_fire", crontab=crontab,
+        args=json.dumps([run.pk]), expires=run.approval_valid_until, queue=settings.CELERY_TASK_DEFAULT_QUEUE,
+    )
+    Run.objects.filter(pk=run.pk).update(periodic_task=periodic)
+
+
+@transaction.atomic
+def run_recurring_fire(*, run_id: int) -> Run | None:
+    """One firing of an approved recurring run: a fresh execution run (already approved) that starts now,
+    while the approval holds. Past ``approval_valid_until`` the schedule is switched off instead."""
+    run = Run.objects.select_for_update().filter(pk=run_id).first()
+    if run is None or run.state != RunState.APPROVED or run.schedule != Run.Schedule.RECURRING:
+        return None
+    if run.approval_valid_until is None or run.approval_valid_until <= timezone.now():
+        if run.periodic_task_id:
+            from django_celery_beat.models import PeriodicTask
+
+            PeriodicTask.objects.filter(pk=run.periodic_task_id).update(enabled=False)
+        return None
+    number = run.executions.count() + 1
+    execution = Run.objects.create(
+        exercise=run.exercise, created_by=run.created_by, owner=run.owner, name=f"{run.name} #{number}",
+        parent=run, state=RunState.APPROVED, revision=run.revision, approved_at=run.approved_at,
+        submitted_at=run.submitted_at, **{name: getattr(run, name) for name in OPTION_FIELDS
+                                          if name not in {"name", "schedule", "cron", "run_at"}},
+    )
+    execution.model_versions.set(run.model_versions.all())
+    execution.task_versions.set(run.task_versions.all())
+    _expand_items(execution)
+    audit_record(actor=None, actor_email="scheduler", action="run.execution_create", obj=execution,
+                 after={"parent": run.pk, "revision": run.revision}, exercise_id=run.exercise_id)
+    run_start(run=execution)
+    return execution
+
+
+@transaction.atomic
+def run_start(*, run: Run) -> Run:
+    """approved -> queued: its items join the queue; the dispatcher sends them to workers fairly."""
+    now = timezone.now()
+    _transition(Run, run.pk, [RunState.APPROVED], RunState.QUEUED)
+    RunItem.objects.filter(run=run, state=ItemState.PENDING).update(state=ItemState.QUEUED, queued_at=now)
+    audit_record(actor=None, actor_email="scheduler", action="run.start", obj=run,
+                 before={"state": RunState.APPROVED}, after={"state": RunState.QUEUED}, exercise_id=run.exercise_id)
+    dispatch_on_commit()
+    run.refresh_from_db()
+    return run
+
+
+@transaction.atomic
+def run_reject(*, actor: Any, run: Run, reason: str, request: HttpRequest | None = None) -> Run:
+    require(actor, "reject", run, "You may not reject this run (approvers only, never your own run).")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the run is rejected."})
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    _transition(Run, run.pk, [RunState.SUBMITTED], RunState.REJECTED, rejection_reason=reason)
+    RunApproval.objects.create(run=run, revision=run.revision, approver=actor, institute_id=actor.organisation_id,
+                               decision=RunApproval.Decision.REJECTED, reason=reason)
+    audit_record(actor=actor, action="run.reject", obj=run, before={"state": RunState.SUBMITTED},
+                 after={"state": RunState.REJECTED, "reason": reason}, request=request, exercise_id=run.exercise_id)
+    notify(users=[run.created_by], run=run, kind=Notification.Kind.REJECTED,
+           text=f"{run.name} was rejected by {actor.email}: {reason}")
+    run.refresh_from_db()
+    return run
+
+
+@transaction.atomic
+def run_cancel(*, actor: Any, run: Run, request: HttpRequest | None = None) -> Run:
+    """Queued and pending items are cancelled at once; running items get ``cancel_requested_at`` and their
+    worker stops them (the engine polls it) within seconds, keeping what finished."""
+    require(actor, "cancel", run)
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    before = run.state
+    if before not in CANCELLABLE_STATES:
+        raise InvalidTransition(f"The run is {run.get_state_display().lower()}; it can no longer be cancelled.")
+    now = timezone.now()
+    RunItem.objects.filter(run=run, state__in=[ItemState.PENDING, ItemState.QUEUED]).update(
+        state=ItemState.CANCELLED, cancel_requested_at=now, finished_at=now)
+    RunItem.objects.filter(run=run, state=ItemState.RUNNING).update(cancel_requested_at=now)
+    if run.periodic_task_id:
+        from django_celery_beat.models import PeriodicTask
+
+        PeriodicTask.objects.filter(pk=run.periodic_task_id).update(enabled=False)
+    if not RunItem.objects.filter(run=run, state=ItemState.RUNNING).exists():
+        _transition(Run, run.pk, [before], RunState.CANCELLED, finished_at=now)
+    audit_record(actor=actor, action="run.cancel", obj=run, before={"state": before},
+                 after={"state": RunState.CANCELLED, "cancel_requested_at": now}, request=request,
+                 exercise_id=run.exercise_id)
+    run.refresh_from_db()
+    return run
+
+
+@transaction.atomic
+def run_item_retry(*, actor: Any, item: RunItem, request: HttpRequest | None = None) -> RunItem:
+    """A failed or cancelled item runs again with only its unfinished samples (the engine retries its log)."""
+    require(actor, "retry", item)
+    run = Run.objects.select_for_update().get(pk=item.run_id)
+    if run.state not in FINISHED_STATES:
+        raise InvalidTransition("Retry an item once its run has finished.")
+    item.refresh_from_db()
+    _transition(RunItem, item.pk, [ItemState.FAILED, ItemState.CANCELLED], ItemState.QUEUED,
+                queued_at=timezone.now(), enqueued_at=None, cancel_requested_at=None, lease_owner="",
+                lease_expires_at=None, previous_log_path=item.log_path, error="", finished_at=None)
+    _transition(Run, run.pk, FINISHED_STATES, RunState.QUEUED, finished_at=None)
+    audit_record(actor=actor, action="run.item_retry", obj=run, before={"state": run.state, "item": item.pk},
+                 after={"state": RunState.QUEUED, "item": item.pk}, request=request, exercise_id=run.exercise_id)
+    dispatch_on_commit()
+    item.refresh_from_db()
+    return item
+
+
+def run_retry_failed_items(*, actor: Any, run: Run, request: HttpRequest | None = None) -> list[RunItem]:
+    with transaction.atomic():
+        items = list(run.items.filter(state__in=[ItemState.FAILED, ItemState.CANCELLED]))
+        if not items:
+            raise InvalidTransition("No failed or cancelled item to retry.")
+        return [run_item_retry(actor=actor, item=item, request=request) for item in items]
+
+
+# --- Notifications ---------------------------------------------------------------------------------------
+
+def notify(*, users: Iterable[Any], run: Run | None, kind: str, text: str) -> None:
+    """In-portal notices now; e-mails once the transaction commits (a rolled back action sends nothing)."""
+    recipients = list(users)
+    Notification.objects.bulk_create([Notification(user=u, run=run, kind=kind, text=text) for u in recipients])
+    emails = [u.email for u in recipients if u.email]
+    if not emails:
+        return
+    link = f"{settings.SITE_URL}/runs/{run.pk}/" if run is not None else settings.SITE_URL
+
+    def send() -> None:
+        for email in emails:
+            try:
+                send_mail(subject=f"Joint Testing Portal: {text[:80]}", message=f"{text}\n\n{link}\n",
+                          from_email=None, recipient_list=[email])
+            except Exception:  # an e-mail outage never undoes the action
+                logger.exception("notification e-mail to %s failed", email)
+
+    transaction.on_commit(send)
+
+
+@transaction.atomic
+def notifications_mark_all_read(*, actor: Any) -> int:
+    return Notification.objects.filter(user=actor, read_at__isnull=True).update(read_at=timezone.now())
+
+
+# --- Execution bookkeeping (called by the worker tasks) -----------------------------------------------------
+
+def lease_seconds() -> int:
+    return int(getattr(settings, "RUNS_LEASE_SECONDS", 60))
+
+
+def dispatch_on_commit() -> None:
+    from evaluations import tasks_runs
+
+    transaction.on_commit(lambda: tasks_runs.run_items_dispatch_task.delay())
+
+
+def _item_connections(item: RunItem) -> int:
+    ceiling = item.model_version.max_connections if item.model_version else 1
+    return max(1, min(item.run.max_connections or ceiling, ceiling))
+
+
+def dispatch_order(items: Sequence[RunItem]) -> list[RunItem]:
+    """Round-robin over institutes, and within an institute over its runs: one big run never starves others."""
+    by_owner: dict[int, dict[int, deque[RunItem]]] = defaultdict(lambda: defaultdict(deque))
+    for item in items:
+        by_owner[item.run.owner_id][item.run_id].append(item)
+    owners = deque(sorted(by_owner, key=lambda o: min(i.queued_at or timezone.now()
+                                                       for q in by_owner[o].values() for i in q)))
+    run_cycles = {owner: deque(runs) for owner, runs in by_owner.items()}
+    ordered: list[RunItem] = []
+    while owners:
+        owner = owners.popleft()
+        runs = run_cycles[owner]
+        run_id = runs.popleft()
+        ordered.append(by_owner[owner][run_id].popleft())
+        if by_owner[owner][run_id]:
+            runs.append(run_id)
+        if runs:
+            owners.append(owner)
+    return ordered
+
+
+def run_items_dispatch() -> list[int]:
+    """Send the next queued items to the workers, fairly, within each model version's connection limit and
+    the portal's limit of items in flight. Serialised by an advisory lock; safe to call any time."""
+
+    max_in_flight = int(getattr(settings, "RUNS_MAX_ITEMS_IN_FLIGHT", 8))
+    sent: list[int] = []
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_DISPATCH_LOCK_KEY])
+        in_flight = list(RunItem.objects.filter(
+            Q(state=ItemState.RUNNING) | Q(state=ItemState.QUEUED, enqueued_at__isnull=False)
+        ).select_related("run", "model_version"))
+        used: dict[int | None, int] = defaultdict(int)
+        for item in in_flight:
+            used[item.model_version_id] += _item_connections(item)
+        free = max_in_flight - len(in_flight)
+        if free <= 0:
+            return sent
+        waiting = list(RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=True,
+                                              run__state__in=[RunState.QUEUED, RunState.RUNNING])
+                       .select_related("run", "model_version").order_by("queued_at", "pk")[:1000])
+        now = timezone.now()
+        for item in dispatch_order(waiting):
+            if len(sent) >= free:
+                break
+            need = _item_connections(item)
+            limit = item.model_version.max_connections if item.model_version else need
+            if used[item.model_version_id] + need > limit:
+                continue
+            if RunItem.objects.filter(pk=item.pk, state=ItemState.QUEUED, enqueued_at__isnull=True).update(
+                    enqueued_at=now):
+                used[item.model_version_id] += need
+                sent.append(item.pk)
+        ids = list(sent)
+        transaction.on_commit(lambda: _send(ids))
+    return sent
+
+
+def _marker(item_id: int) -> str:
+    return f"runs:enqueued:{item_id}"
+
+
+def _send(item_ids: list[int]) -> None:
+    """Send the items' messages and leave a marker beside them in Redis: if Redis loses its data, the marker goes
+    with the messages, and the reconciler knows to send them again."""
+    from django.core.cache import cache
+
+    from evaluations import tasks_runs
+
+    for pk in item_ids:
+        tasks_runs.run_item_execute.delay(pk)
+        try:
+            cache.set(_marker(pk), 1, timeout=int(getattr(settings, "CELERY_VISIBILITY_TIMEOUT", 86400)))
+        except Exception:  # the message went out; without a marker the reconciler merely sends it again
+            logger.warning("could not mark item %s as enqueued", pk)
+
+
+def _lost_messages(item_ids: list[int]) -> list[int]:
+    from django.core.cache import cache
+
+    if not item_ids:
+        return []
+    try:
+        present = cache.get_many([_marker(pk) for pk in item_ids])
+    except Exception:  # Redis unreachable: nothing can be sent anyway
+        return []
+    return [pk for pk in item_ids if _marker(pk) not in present]
+
+
+def queue_position(item: RunItem) -> int | None:
+    """1-based place of a queued item in the dispatcher's order (items already sent to a worker come first)."""
+    if item.state != ItemState.QUEUED:
+        return None
+    if item.enqueued_at is not None:
+        return 1
+    waiting = list(RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=True)
+                   .select_related("run").order_by("queued_at", "pk")[:1000])
+    ahead = RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=False).count()
+    for index, other in enumerate(dispatch_order(waiting)):
+        if other.pk == item.pk:
+            return ahead + index + 1
+    return None
+
+
+def run_items_reconcile(*, queued_grace: timedelta | None = None) -> dict[str, int]:
+    """Idempotent repair, run periodically: re-send queued items whose message vanished (their marker is gone from
+    Redis, or they were sent longer than ``queued_grace`` ago and never claimed), re-queue running items whose lease expired (a killed worker),
+    start approved "at" runs whose time has come, then dispatch."""
+    now = timezone.now()
+    grace = queued_grace if queued_grace is not None else timedelta(
+        seconds=int(getattr(settings, "RUNS_QUEUED_GRACE_SECONDS", 1800)))
+    sent = RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=False)
+    # Sent a while ago but its marker is gone from Redis (data lost), or never claimed for very long: send again.
+    settled = list(sent.filter(enqueued_at__lt=now - timedelta(seconds=5)).values_list("pk", flat=True))
+    lost = _lost_messages(settled)
+    resent = sent.filter(Q(pk__in=lost) | Q(enqueued_at__lt=now - grace)).update(enqueued_at=None)
+    expired = RunItem.objects.filter(state=ItemState.RUNNING, lease_expires_at__lt=now)
+    requeued = 0
+    for item_id in list(expired.values_list("pk", flat=True)):
+        requeued += RunItem.objects.filter(pk=item_id, state=ItemState.RUNNING, lease_expires_at__lt=now).update(
+            state=ItemState.QUEUED, lease_owner="", lease_expires_at=None, enqueued_at=None, queued_at=now,
+            error="The worker running this item stopped; it was queued again.")
+    started = 0
+    for run in Run.objects.filter(state=RunState.APPROVED, schedule=Run.Schedule.AT, run_at__lte=now):
+        try:
+            run_start(run=run)
+            started += 1
+        except InvalidTransition:
+            pass
+    # Items cancelled while their worker was gone.
+    for run_id in set(RunItem.objects.filter(state=ItemState.QUEUED, cancel_requested_at__isnull=False)
+                      .values_list("run_id", flat=True)):
+        RunItem.objects.filter(run_id=run_id, state=ItemState.QUEUED, cancel_requested_at__isnull=False).update(
+            state=ItemState.CANCELLED, finished_at=now)
+        run_refresh_state(run_id=run_id)
+    dispatched = run_items_dispatch()
+    return {"resent": resent, "requeued": requeued, "started": started, "dispatched": len(dispatched)}
+
+
+@transaction.atomic
+def run_refresh_state(*, run_id: int) -> str:
+    """Set the run's state from its items: running while any runs; once all ended, the aggregate outcome."""
+    run = Run.objects.select_for_update().get(pk=run_id)
+    states = list(run.items.values_list("state", flat=True))
+    if run.state not in (RunState.QUEUED, RunState.RUNNING, RunState.CANCELLED, RunState.APPROVED):
+        return run.state
+    if any(s in (ItemState.QUEUED, ItemState.RUNNING, ItemState.PENDING) for s in states):
+        if any(s == ItemState.RUNNING for s in states) and run.state == RunState.QUEUED:
+            _transition(Run, run.pk, [RunState.QUEUED], RunState.RUNNING, started_at=run.started_at or timezone.now())
+            return RunState.RUNNING
+        return run.state
+    if not states:
+        outcome = RunState.FAILED
+    elif all(s == ItemState.SUCCEEDED for s in states):
+        outcome = RunState.SUCCEEDED
+    elif run.state == RunState.CANCELLED or any(s == ItemState.CANCELLED for s in states):
+        outcome = RunState.CANCELLED
+    elif any(s == ItemState.SUCCEEDED for s in states):
+        outcome = RunState.PARTIALLY_SUCCEEDED
+    else:
+        outcome = RunState.FAILED
+    if run.state == outcome:
+        return outcome
+    before = run.state
+    _transition(Run, run.pk, [before], outcome, finished_at=timezone.now())
+    audit_record(actor=None, actor_email="worker", action="run.finish", obj=run, before={"state": before},
+                 after={"state": outcome}, exercise_id=run.exercise_id)
+    kind = Notification.Kind.FAILED if outcome == RunState.FAILED else Notification.Kind.FINISHED
+    label = dict(RunState.choices)[outcome].lower()
+    notify(users=[run.created_by], run=run, kind=kind, text=f"{run.name} has finished: {label}.")
+    return outcome
+
+
+def item_cost(item: RunItem, input_tokens: int, output_tokens: int) -> Decimal:
+    mv = item.model_version
+    if mv is None:
+        return Decimal(0)
+    cost = Decimal(0)
+    if mv.price_input_per_million:
+        cost += mv.price_input_per_million * input_tokens / Decimal(1_000_000)
+    if mv.price_output_per_million:
+        cost += mv.price_output_per_million * output_tokens / Decimal(1_000_000)
+    return cost
+
+
+def as_datetime(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) else None
