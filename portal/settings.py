@@ -330,6 +330,7 @@ DEFAULT_FROM_EMAIL = env.get_str("DEFAULT_FROM_EMAIL", "portal@localhost")
 
 # --- Model endpoints ----------------------------------------------------------------------------------
 MODEL_ENDPOINT_ALLOWLIST = env.get_networks("MODEL_ENDPOINT_ALLOWLIST")
+DATASET_UPLOAD_MAX_BYTES = env.get_int("DATASET_UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
 
 # --- Logging ------------------------------------------------------------------------------------------
 LOG_LEVEL = env.get_str("LOG_LEVEL", "INFO")
