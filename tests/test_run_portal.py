@@ -32,11 +32,13 @@ def free_port() -> int:
 
 def get(url: str) -> tuple[int, bytes]:
     try:
-        with urlopen(url, timeout=5) as response:  # noqa: S310 - local test server
+        with urlopen(url, timeout=15) as response:  # noqa: S310 - local test server
             return response.status, response.read()
     except URLError as exc:
         status = getattr(exc, "code", 0)
         return status, b""
+    except OSError:  # a read timed out or the connection dropped while the portal starts: not ready yet
+        return 0, b""
 
 
 def test_run_portal_serves_with_a_live_worker_and_ctrl_c_stops_everything():
