@@ -1,6 +1,6 @@
 """Matrix rows for the model registry and the evaluation catalogue (issue 5): pages and API. Row format: see
-matrix.py. Ported from the registry branch's own table (tests/test_registry_permissions.py), plus the writes
-it did not send (form POSTs, the credential form, reading a credential through the API).
+matrix.py. Replaces the registry branch's own table (tests/test_registry_permissions.py, every row ported), plus
+the writes it did not send (form POSTs, the credential form, reading a credential through the API).
 
 Objects (``add_registry``): ``ctx.model`` (UK AISI's, in ``ctx.exercise``, with a credential and one succeeded
 connection test ``ctx.connection_test``), ``ctx.uk_only_model`` (UK AISI's, in ``ctx.uk_only_exercise``: the US

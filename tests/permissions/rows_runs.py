@@ -1,6 +1,6 @@
 """Matrix rows for runs (issue 6): run pages, actions, samples, logs and Inspect's viewer, notifications, and the
-runs API. Row format: see matrix.py. Ported from the runs branch's own table (tests/runs/test_run_permissions.py),
-plus runs in the other states an action depends on and the writes it did not send.
+runs API. Row format: see matrix.py. Replaces the runs branch's own table (tests/runs/test_run_permissions.py,
+every row ported), plus runs in the other states an action depends on and the writes it did not send.
 
 Objects (``add_runs``), all created by uk_staff in ``ctx.exercise`` unless said otherwise:
 ``ctx.run`` (submitted; one item ``ctx.item`` with a log file and a sample ``ctx.sample``), ``ctx.draft_run``,
