@@ -13,6 +13,8 @@ HOW TO ADD ROWS (every area has its own module ``tests/permissions/rows_<area>.p
             method="GET",                            # GET (default), POST, PUT, PATCH or DELETE
             kwargs=lambda ctx: {"pk": ctx.exercise.pk},   # path parameters; ctx is a MatrixContext (below)
             data=lambda ctx: {...},                  # optional request body (JSON for api/ routes, form otherwise)
+            query=lambda ctx: f"items={ctx.item.pk}",  # optional query string
+            multipart=False,                         # True: a multipart body even for an api/ route (uploads)
             expect=expect(anonymous=302, uk_staff=200, us_staff=200, uk_approver=200, us_approver=200,
                           admin=200, partner_viewer=200, other_partner_viewer=404),
         ),
@@ -27,7 +29,7 @@ Actors: anonymous; uk_staff, us_staff, uk_approver, us_approver (institutes taki
 admin (UK AISI staff with the admin flag); partner_viewer (Partner Institute CA, invited to ctx.exercise);
 other_partner_viewer (Partner Institute JP, not invited). Signed-in actors go through ``sign_in`` (MFA passed).
 
-MatrixContext (built fresh for every row): orgs ``uk``, ``us``, ``partner``, ``other_partner``; users by actor
+MatrixContext (built ONCE for the whole matrix; every actor's request is rolled back): orgs ``uk``, ``us``, ``partner``, ``other_partner``; users by actor
 name; ``exercise`` (UK+US, CA invited); ``uk_only_exercise`` (UK + a third institute, nobody else invited);
 ``invitation`` (pending) and its plain ``invitation_token``; ``token`` (uk_staff's); ``audit_event`` (an event of ``exercise``, by uk_staff);
 ``admin_event`` (an event by admin, no exercise). Areas add their own objects with ``@context_extension``:
@@ -82,6 +84,8 @@ class Row:
     kwargs: Callable[[Any], dict[str, Any]] = field(default=lambda ctx: {})
     data: Callable[[Any], Any] | None = None
     note: str = ""
+    query: Callable[[Any], str] | None = None  # a query string (without "?")
+    multipart: bool = False  # send ``data`` as a multipart form even to the API (upload endpoints)
 
     @property
     def id(self) -> str:

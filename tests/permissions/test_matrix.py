@@ -72,9 +72,11 @@ def test_no_row_names_a_route_that_does_not_exist() -> None:
 
 def request_as(client: Client, row: Row, ctx: MatrixContext) -> int:
     path = build_path(row.route, row.kwargs(ctx))
+    if row.query:
+        path += "?" + row.query(ctx)
     method = row.method.lower()
     data = row.data(ctx) if row.data else None
-    if path.startswith("/api/v1/"):
+    if path.startswith("/api/v1/") and not row.multipart:
         body = json.dumps(data) if data is not None else None
         if method == "get":
             response = client.get(path, HTTP_ACCEPT="application/json")
@@ -84,19 +86,48 @@ def request_as(client: Client, row: Row, ctx: MatrixContext) -> int:
     elif method == "get":
         response = client.get(path)
     else:
-        response = getattr(client, method)(path, data=data or {})
+        response = getattr(client, method)(path, data=data or {})  # a multipart form
     return response.status_code
 
 
 ROWS = [row for row in ALL_ROWS if isinstance(row, Row)]
 
 
+@pytest.fixture(scope="module")
+def world(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """ONE world for the whole matrix, built inside a transaction rolled back when the module ends: the
+    MatrixContext (with every area's extension), and a signed-in (MFA-passed) session cookie per actor. Each
+    actor's request then runs in a savepoint rolled back afterwards, so no row changes what another sees."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    media = override_settings(MEDIA_ROOT=str(tmp_path_factory.mktemp("matrix-media")))
+    with django_db_blocker.unblock(), media:
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            ctx = MatrixContext()
+            cookies: dict[str, str] = {}
+            client = Client()
+            for actor in ACTORS[1:]:
+                client.cookies.clear()
+                sign_in(client, ctx.users[actor])
+                cookies[actor] = client.cookies[settings.SESSION_COOKIE_NAME].value
+            # One client for every row: building a request handler (the middleware chain) costs more than a
+            # request; its cookies are replaced per actor.
+            yield ctx, cookies, client
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("row", ROWS, ids=[row.id + (f" [{row.note}]" if row.note else "") for row in ROWS])
-def test_permission_matrix(row: Row) -> None:
-    ctx = MatrixContext()
+def test_permission_matrix(world: Any, row: Row) -> None:
+    from django.conf import settings
+
+    ctx, cookies, client = world
     actual: dict[str, int] = {}
-    client = Client()  # one client (building a handler is slow); its cookies are cleared per actor
     for actor in ACTORS:
         # Each actor's request runs in a savepoint rolled back afterwards: a POST by one actor does not
         # change what the next one sees.
@@ -104,7 +135,7 @@ def test_permission_matrix(row: Row) -> None:
         try:
             client.cookies.clear()
             if actor != "anonymous":
-                sign_in(client, ctx.users[actor])
+                client.cookies[settings.SESSION_COOKIE_NAME] = cookies[actor]
             actual[actor] = request_as(client, row, ctx)
         finally:
             transaction.savepoint_rollback(savepoint)
