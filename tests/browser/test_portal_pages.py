@@ -392,3 +392,78 @@ def test_a_running_runs_page_polls_its_items_under_the_real_csp(strict_page, str
     strict_page.locator("#run-items", has_text="4 of 5").wait_for(timeout=6000)
     assert _csp_problems(strict_page, problems) == []
     assert problems.failed_requests == []
+
+
+def test_sign_in_and_account_pages_have_no_accessibility_violations(tour, page, uk_staff, admin_user, uk_aisi):
+    """The allauth pages in the portal's layout: signing in (a wrong password, then the MFA step with a wrong
+    code), invitations, and the signed-in account pages."""
+    from accounts.services import invitation_create
+    from tests.factories import DEFAULT_PASSWORD
+    from tests.helpers import enrol_totp, sign_in_password_only
+
+    invitation = invitation_create(actor=admin_user, email="invited@example.org", organisation=uk_aisi, role="staff")
+    enrol_totp(uk_staff)
+    tour.visit(f"/invitations/accept/{invitation.token}/", expect="password")
+    tour.visit("/invitations/accept/forged/", status=400)
+    tour.visit("/accounts/signup/")
+    tour.visit("/accounts/password/reset/")
+    tour.visit("/accounts/login/")
+    page.fill("input[name=login]", uk_staff.email)
+    page.fill("input[name=password]", "not the password")
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="Sign in").click()
+    tour.check_current("/accounts/login/ (wrong password)")
+    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="Sign in").click()
+    tour.check_current("/accounts/2fa/authenticate/")
+    page.fill("input[name=code]", "000000")
+    with page.expect_navigation(wait_until="load"):
+        page.locator("main form button[type=submit]").first.click()
+    tour.check_current("/accounts/2fa/authenticate/ (wrong code)")
+
+    tour.as_user(uk_staff)
+    for path in ["/accounts/email/", "/accounts/password/change/", "/accounts/logout/", "/accounts/2fa/",
+                 "/accounts/2fa/reauthenticate/", "/accounts/sessions/"]:
+        tour.visit(path)
+    # A newcomer who has a password but no authenticator yet is sent to set one up.
+    newcomer = UserFactory(email="newcomer@example.org", organisation=uk_aisi)
+    client = sign_in_password_only(Client(), newcomer, just_set_password=True)
+    page.context.clear_cookies()
+    page.context.add_cookies([{"name": django_settings.SESSION_COOKIE_NAME,
+                               "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
+                               "url": tour.base}])
+    tour.visit("/accounts/2fa/totp/activate/")
+    page.fill("input[name=code]", "000000")
+    with page.expect_navigation(wait_until="load"):
+        page.locator("main form button[type=submit]").first.click()
+    tour.check_current("/accounts/2fa/totp/activate/ (wrong code)")
+    tour.assert_clean()
+
+
+def test_long_lists_and_their_pagination_have_no_accessibility_violations(tour, portal, uk_staff, exercise):
+    """Lists longer than a page: the pagination links and the current page text pass axe (contrast included)."""
+    from evaluations.models import EvalTask, Notification, RegisteredModel, Run, SampleResult
+    from portal.audit import audit_record
+
+    good = portal["good_item"]
+    Run.objects.bulk_create([Run(exercise=exercise, created_by=uk_staff, owner=uk_staff.organisation,
+                                 name=f"Nightly run {n}", state="succeeded") for n in range(30)])
+    SampleResult.objects.bulk_create([SampleResult(item=good, sample_id=f"extra-{n}", epoch=1, input_text=f"Q{n}",
+                                                   output="A", score=1.0) for n in range(30)])
+    Notification.objects.bulk_create([Notification(user=uk_staff, run=portal["finished"], kind="finished",
+                                                   text=f"Run {n} finished.") for n in range(30)])
+    for n in range(30):
+        registered = RegisteredModel.objects.create(name=f"Model {n:02d}", owner=uk_staff.organisation,
+                                                    created_by=uk_staff)
+        registered.exercises.add(exercise)
+        task = EvalTask.objects.create(name=f"Task {n:02d}", owner=uk_staff.organisation, created_by=uk_staff)
+        task.exercises.add(exercise)
+    for n in range(60):
+        audit_record(actor=uk_staff, action="test.pagination", exercise_id=exercise.pk, after={"n": n})
+    tour.as_user(uk_staff)
+    for path in ["/runs/", "/runs/?page=2", f"/runs/{portal['finished'].pk}/samples/?page=2", "/notifications/",
+                 "/notifications/?page=2", "/models/", "/models/?page=2", "/tasks/", "/tasks/?page=2",
+                 "/tasks/catalogue/?page=2", "/audit/", "/audit/?page=2"]:
+        tour.visit(path)
+    tour.assert_clean()
