@@ -319,6 +319,34 @@ def _serve(html: str, status: int) -> Callable[[Any], None]:
     return handler
 
 
+WIDEST_ELEMENTS = """() => [...document.querySelectorAll('body *')]
+  .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.portal-table-wrapper > *'))
+  .slice(0, 3).map((e) => `${e.tagName.toLowerCase()}.${e.className}`)"""
+
+
+def test_pages_reflow_at_320_css_pixels_without_scrolling_sideways(tour, portal, dataset_task, uk_staff, page):
+    """WCAG 1.4.10 Reflow: at 320 CSS px (400% zoom) the page does not scroll sideways; a wide table scrolls
+    inside its own focusable region, named by its caption."""
+    p = portal
+    tour.as_user(uk_staff)
+    page.set_viewport_size({"width": 320, "height": 640})
+    wide: list[str] = []
+    for path in ["/", "/exercises/", "/models/", f"/models/{p['mock'].registered_model.pk}/", "/models/new/",
+                 "/tasks/", "/tasks/catalogue/", f"/tasks/{dataset_task.pk}/", "/tasks/new/dataset/", "/runs/",
+                 "/runs/new/", f"/runs/{p['finished'].pk}/", f"/runs/{p['finished'].pk}/samples/",
+                 f"/samples/{p['sample'].pk}/", f"/runs/compare/?items={p['good_item'].pk},{p['good_item'].pk}",
+                 f"/runs/{p['submitted'].pk}/submit/", "/notifications/", "/profile/", "/audit/"]:
+        page.goto(tour.base + path, wait_until="load")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 320:
+            wide.append(f"{path}: {width} px wide, because of {page.evaluate(WIDEST_ELEMENTS)}")
+    assert wide == [], "\n".join(wide)
+    regions = page.locator(".portal-table-wrapper[role=region][tabindex='0']")
+    assert regions.count() >= 1
+    caption_id = regions.first.get_attribute("aria-labelledby")
+    assert caption_id and page.locator(f"caption#{caption_id}").count() == 1
+
+
 # --- the real CSP -------------------------------------------------------------------------------------------
 
 @pytest.fixture
