@@ -4,7 +4,7 @@ under the real CSP (no bypass), including htmx polling on a running run's page."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -288,7 +288,7 @@ def test_forms_with_validation_errors_have_no_accessibility_violations(tour, por
 def test_profile_token_page_has_no_accessibility_violations(tour, uk_staff, page):
     tour.as_user(uk_staff)
     tour.visit("/profile/")
-    page.fill("#id_name", "My script") if page.locator("#id_name").count() else None
+    page.fill("#id_name", "My script")
     with page.expect_navigation(wait_until="load"):
         page.locator("form[action$='/profile/tokens/'] button[type=submit]").click()
     tour.check_current("/profile/tokens/ (token created)")
