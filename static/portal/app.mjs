@@ -4,9 +4,39 @@ function csrfToken() {
   return document.body.dataset.csrfToken || "";
 }
 
+let captionCount = 0;
+
+// Wide tables scroll inside their own region instead of making the whole page scroll sideways (WCAG 1.4.10
+// Reflow at 320 CSS px). The region can be focused, so keyboard users can scroll it, and is named by the caption.
+function wrapTables(root) {
+  const tables = root.matches && root.matches("table.govuk-table") ? [root] : root.querySelectorAll("table.govuk-table");
+  tables.forEach((table) => {
+    if (table.parentElement.classList.contains("portal-table-wrapper")) {
+      return;
+    }
+    const wrapper = document.createElement("div");
+    wrapper.className = "portal-table-wrapper";
+    wrapper.setAttribute("role", "region");
+    wrapper.tabIndex = 0;
+    const caption = table.querySelector("caption");
+    if (caption) {
+      captionCount += 1;
+      caption.id = caption.id || `portal-table-caption-${captionCount}`;
+      wrapper.setAttribute("aria-labelledby", caption.id);
+    } else {
+      wrapper.setAttribute("aria-label", "Table");
+    }
+    table.parentNode.insertBefore(wrapper, table);
+    wrapper.appendChild(table);
+  });
+}
+
 function start() {
   document.body.classList.add("govuk-frontend-supported");
   initAll();
+  wrapTables(document);
+  // Content swapped in by htmx (a run's items, a connection test) gets the same treatment.
+  document.body.addEventListener("htmx:load", (event) => wrapTables(event.detail.elt));
   // htmx requests carry the CSRF token; a confirmation attribute asks before destructive actions.
   document.body.addEventListener("htmx:configRequest", (event) => {
     event.detail.headers["X-CSRFToken"] = csrfToken();

@@ -72,7 +72,9 @@ def visit_and_check(page: Any) -> Callable[..., Any]:
     def visit(url: str, expected_status: int = 200) -> Any:
         problems = PageProblems()
         problems.watch(page)
-        response = page.goto(url, wait_until="networkidle")
+        # "load": the page's scripts (deferred and module ones included) have run; "networkidle" would add
+        # half a second to every page and never settle on a page that polls.
+        response = page.goto(url, wait_until="load")
         assert response is not None and response.status == expected_status, (
             f"{url} answered {response.status if response else None}, expected {expected_status}")
         check_page(page, url, problems)
