@@ -19,7 +19,11 @@ Then, each in a fresh subprocess (so peak RSS is that phase's own: resource.getr
             EvalSample.model_validate of every sample (events included, as read_eval_log_samples does).
             This is the floor for any reader and the baseline of the ratio.
   ingest  : ingest_log(path, on_batch=<does nothing>)                     (the portal's path, no database)
-  db      : (--db) not yet: the workflow's bulk insert into PostgreSQL plugs in as on_batch here.
+  db      : (--db) samples_ingest(item_id=, log_path=) of evaluations/services/runs_execution.py, the very call
+            the worker makes after run_item: ingest_log with an on_batch doing
+            SampleResult.objects.bulk_create(batches of 500, update_conflicts on (item, sample_id, epoch)) into
+            PostgreSQL (DATABASE_URL), for a throwaway run item created (before the clock) in the database; its
+            rows are counted after the clock, then the item, its run and its rows are deleted.
 Prints the times, the ratio ingest/read (target <= 1.5) and the ingest peak RSS (target < 500 MB, VmHWM: run
 from this script, ru_maxrss was seen to report ~1.2 GB in every phase, even one reading 100 samples, while the
 same ingest started on its own from a shell reports 321 MB by both measures).
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -150,11 +155,50 @@ print(count, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
 """
 
 
+DB_PHASE = r"""
+import os, resource, sys, time, uuid
+sys.path.insert(0, {base!r})
+from bench.portal_path import _environment
+_environment({media!r})
+import django
+django.setup()
+from accounts.models import Organisation, User
+from evaluations.models import Exercise, Run, RunItem, SampleResult
+from evaluations.services.runs_execution import samples_ingest
+path = {path!r}
+tag = uuid.uuid4().hex[:8]
+org = Organisation.objects.create(name=f"Bench ingest {{tag}}", kind="institute", country_code="GB")
+user = User.objects.create_user(f"bench.ingest.{{tag}}@example.org", None, organisation=org, role="staff")
+exercise = Exercise.objects.create(name=f"Bench ingest {{tag}}", status=Exercise.Status.ACTIVE)
+run = Run.objects.create(exercise=exercise, created_by=user, owner=org, name="Bench ingest (throwaway)")
+item = RunItem.objects.create(run=run, model_label="mockllm/model", task_label="bench_echo")
+try:
+    t0 = time.perf_counter()
+    samples_ingest(item_id=item.pk, log_path=path)
+    seconds = time.perf_counter() - t0
+    count = SampleResult.objects.filter(item=item).count()
+finally:
+    SampleResult.objects.filter(item=item).delete()
+    run.delete()
+    exercise.delete()
+    user.delete()
+    org.delete()
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
+print(count, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, hwm)
+"""
+
+
 def run_phase(path: str, phase: str, limit: int = 0) -> tuple[int, float, float, float]:
     """Runs one phase in a fresh interpreter (imports done before the clock starts); returns count, s, MB."""
-    code = PHASE.format(base=str(BASE_DIR), path=path, phase=phase, limit=limit)
+    if phase == "db":
+        media = tempfile.mkdtemp(prefix="portal-bench-media-")
+        code = DB_PHASE.format(base=str(BASE_DIR), path=path, media=media)
+    else:
+        code = PHASE.format(base=str(BASE_DIR), path=path, phase=phase, limit=limit)
     env = dict(os.environ, PYTHONPATH=str(BASE_DIR), HF_HUB_OFFLINE="1")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    if phase == "db":
+        shutil.rmtree(media, ignore_errors=True)
     if out.returncode != 0:
         raise SystemExit(f"{phase} failed:\n{out.stderr[-3000:]}")
     count, seconds, rss, hwm = out.stdout.strip().splitlines()[-1].split()
@@ -170,7 +214,9 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--inspect-limit", type=int, default=300, help="samples read with Inspect's reader")
     parser.add_argument(
-        "--db", action="store_true", help="also time the database insert (needs the workflow)"
+        "--db",
+        action="store_true",
+        help="also time samples_ingest into PostgreSQL (DATABASE_URL, REDIS_URL; migrated database)",
     )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -180,7 +226,9 @@ def main() -> None:
         build_log(path, args.samples)
         print(f"built {path} ({os.path.getsize(path) / 1e6:.0f} MB) in {time.perf_counter() - t0:.0f} s")
     if args.db:
-        raise SystemExit("--db: the database ingestion (workflow) has not landed yet; see docs/benchmarks.md")
+        for name in ("DATABASE_URL", "REDIS_URL"):
+            if not os.environ.get(name):
+                raise SystemExit(f"--db needs {name} (or run under `python -m portal.devservices run --`)")
     insp_n, insp_s, insp_rss, insp_hwm = run_phase(path, "inspect", args.inspect_limit)
     read_n, read_s, read_rss, read_hwm = run_phase(path, "read")
     ingest_n, ingest_s, ingest_rss, ingest_hwm = run_phase(path, "ingest")
@@ -197,6 +245,15 @@ def main() -> None:
     )
     print(f"ratio ingest/read       {ingest_s / read_s:8.2f}   (target <= 1.5)")
     print(f"ingest peak RSS         {ingest_hwm:8.0f} MB VmHWM (target < 500 MB)")
+    if args.db:
+        db_n, db_s, db_rss, db_hwm = run_phase(path, "db")
+        assert db_n == args.samples, (db_n, args.samples)
+        print(
+            f"samples_ingest -> PostgreSQL {db_s:6.1f} s   {db_n} SampleResult rows   "
+            f"peak RSS {db_rss:6.0f} MB (VmHWM {db_hwm:.0f})"
+        )
+        print(f"ratio db ingest/read    {db_s / read_s:8.2f}   (target <= 1.5)")
+        print(f"db ingest peak RSS      {db_hwm:8.0f} MB VmHWM (target < 500 MB)")
 
 
 if __name__ == "__main__":

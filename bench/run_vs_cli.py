@@ -12,10 +12,8 @@ Same task, same model, same defaults on both paths:
             are called (per-sample hook, thread hop, cancel watcher polling every 0.5 s).
 Prints the times and the ratio engine/cli (target <= 1.10) and engine/library (the engine's own overhead).
 
-Not yet measured (the workflow lands it): the portal's remaining parts, from the last approval to ingestion
-done: approval service -> on_commit enqueue -> Celery queue -> worker task (lease, spec from the database)
--> run_item with database callbacks -> ingest_log into PostgreSQL with bulk inserts. Time them by replacing
-``engine_once`` with: approve the run as the second approver, then poll the item row until ingestion is done.
+The whole portal path (last approval -> Celery/Redis -> worker -> ingestion into PostgreSQL) is measured by
+bench/portal_path.py, which imports ``cli_once`` from here.
 """
 
 from __future__ import annotations
