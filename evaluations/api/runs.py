@@ -121,7 +121,10 @@ class RunSerializer(serializers.ModelSerializer):
         chosen = list(versions or [])
         for pk in ids or []:
             # run_create checks that each version belongs to the run's exercise (which the user takes part in).
-            obj = parent.objects.filter(pk=pk, archived_at__isnull=True).first()
+            # Picked through the access layer: an invisible one reads as unknown; an archived one is refused.
+            obj = visible_to(user, parent.objects.filter(pk=pk)).first()
+            if obj is not None and obj.archived_at is not None:
+                raise serializers.ValidationError({key: f"{obj.name} is archived: it cannot be chosen for a run."})
             version = obj.current_version if obj is not None else None
             if version is None:
                 raise serializers.ValidationError({key: f"No {label} {pk} with a version that you may use."})

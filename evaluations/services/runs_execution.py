@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from evaluations import engine
 from evaluations.credentials import credential_for
+from evaluations.mock_outputs import mockllm_model_args
 from evaluations.models import RunItem, SampleResult
 from evaluations.models.runs import ItemState
 from evaluations.services import runs as run_services
@@ -277,6 +278,7 @@ def item_spec(item: RunItem, log_dir: str) -> engine.ItemSpec:
         retry_log=local_path(item.previous_log_path) if item.previous_log_path else None,
         tags=[f"run:{run.pk}", f"item:{item.pk}"],
         metadata={"portal_run": run.pk, "portal_item": item.pk, "exercise": run.exercise_id},
+        model_args=mockllm_model_args(mv.provider_model),
     )
 
 
@@ -299,6 +301,8 @@ def item_execute(*, item_id: int, hostname: str = "") -> str | None:
     error = ""
     callbacks.start()
     try:
+        import evaluations.inspect_tasks  # noqa: F401 - registers the built-in @task functions (also for retries)
+
         outcome = engine.run_item(item_spec(item, log_dir), callbacks)
     except Exception as exc:
         logger.exception("item %s failed", item_id)
