@@ -19,7 +19,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.access import get_visible_or_404, require, visible_to
+from accounts.access import can, get_visible_or_404, require, visible_to
+from accounts.reauth import require_recent_auth
 from evaluations.models import (
     EvalTask,
     Exercise,
@@ -215,8 +216,11 @@ class RunViewSet(viewsets.GenericViewSet):
 
     partial_update = update
 
-    def _act(self, request: Request, fn: Any, **kwargs: Any) -> Response:
+    def _act(self, request: Request, fn: Any, reauth: str = "", **kwargs: Any) -> Response:
         run = self.get_object()
+        if reauth and can(request.user, reauth, run):
+            # approve/reject: a browser session must have authenticated recently (a write token is not asked)
+            require_recent_auth(request)
         try:
             fn(actor=request.user, run=run, request=request._request, **kwargs)
         except services.InvalidTransition as exc:
@@ -233,14 +237,14 @@ class RunViewSet(viewsets.GenericViewSet):
     def approve(self, request: Request, pk: str) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
         revision = data.get("revision")
-        return self._act(request, services.run_approve, revision=int(revision) if revision else None,
+        return self._act(request, services.run_approve, reauth="approve", revision=int(revision) if revision else None,
                          reason=str(data.get("reason", "")))
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
-        return self._act(request, services.run_reject, reason=str(data.get("reason", "")))
+        return self._act(request, services.run_reject, reauth="reject", reason=str(data.get("reason", "")))
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
