@@ -10,7 +10,8 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
@@ -295,13 +296,52 @@ class RunViewSet(viewsets.GenericViewSet):
         return self._respond(run, status.HTTP_201_CREATED)
 
 
+class MeanCISerializer(serializers.Serializer):
+    n = serializers.IntegerField()
+    mean = serializers.FloatField(allow_null=True)
+    stderr = serializers.FloatField(allow_null=True)
+    ci95 = serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2, allow_null=True,
+                                 help_text="95% confidence interval (normal approximation)")
+
+
+class CompareItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    run = serializers.IntegerField()
+    model = serializers.CharField()
+    task = serializers.CharField()
+    metrics = serializers.JSONField()
+    score = MeanCISerializer()
+
+
+class CompareDifferenceSerializer(serializers.Serializer):
+    base = serializers.IntegerField(help_text="The first item given")
+    item = serializers.IntegerField()
+    shared_samples = serializers.IntegerField(help_text="(sample id, epoch) pairs scored in both items")
+    difference = MeanCISerializer(help_text="Mean paired difference (item - base)")
+
+
+class CompareSerializer(serializers.Serializer):
+    items = CompareItemSerializer(many=True)
+    differences = CompareDifferenceSerializer(many=True)
+
+
 class SampleDetailView(APIView):
+    serializer_class = SampleDetailSerializer
+
+    @extend_schema(responses=SampleDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:
         sample = get_visible_or_404(request.user, SampleResult.objects.select_related("item__run"), pk=pk)
         return Response(SampleDetailSerializer(sample).data)
 
 
 class CompareView(APIView):
+    serializer_class = CompareSerializer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("items", str, required=True,
+                                     description="1 to 20 run item ids, comma-separated; the first is the base")],
+        responses=CompareSerializer,
+    )
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("items", "")
         ids = [int(part) for part in raw.split(",") if part.strip().isdigit()]
@@ -365,6 +405,20 @@ def log_file_response(request: Any, item: RunItem) -> HttpResponseBase:
 class RunItemLogView(APIView):
     """GET/HEAD the item's Inspect log (access-checked; Range requests answered with 206)."""
 
+    @extend_schema(
+        parameters=[OpenApiParameter("download", str, required=False, enum=["1"],
+                                     description="1: as an attachment"),
+                    OpenApiParameter("Range", str, OpenApiParameter.HEADER, required=False,
+                                     description="bytes=START-END")],
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            (206, "application/zip"): OpenApiTypes.BINARY,
+            (200, "application/json"): OpenApiTypes.BINARY,
+            404: OpenApiResponse(description="No such item, or no log yet"),
+            416: OpenApiResponse(description="Range not satisfiable"),
+        },
+        description="The item's Inspect `.eval` log (or `.json` for an imported one), as stock Inspect tools read it.",
+    )
     def get(self, request: Request, pk: int) -> HttpResponseBase:
         item = get_visible_or_404(request.user, RunItem.objects.select_related("run"), pk=pk)
         return log_file_response(request, item)
