@@ -11,13 +11,13 @@ from portal.audit import audit_record
 
 DEMO_MODEL_NAME = "Demo mock model"
 # A second configuration, so the demo evaluation runs on two models (mockllm: offline, answers with token usage).
-DEMO_MODELS = {
+DEMO_MODELS: dict[str, tuple[str, str, dict[str, Any], str]] = {
     DEMO_MODEL_NAME: ("mockllm/model", "", {"max_tokens": 16}, "Inspect's mock model: answers without a network."),
     "Demo mock model (sampling)": ("mockllm/model", "", {"max_tokens": 16, "temperature": 0.7, "seed": 7},
                                    "The mock model with another generation configuration."),
 }
 # ``make local-model`` serves gemma3-270m here; when it answers, seed_demo registers it too.
-LOCAL_MODEL = ("Gemma 3 270M (local llama.cpp)", "openai-api-completions/llamacpp/gemma3-270m",
+LOCAL_MODEL: tuple[str, str, str, dict[str, Any], str] = ("Gemma 3 270M (local llama.cpp)", "openai-api-completions/llamacpp/gemma3-270m",
                "http://127.0.0.1:8765/v1", {"max_tokens": 8, "temperature": 0.0, "timeout": 60},
                "A small base model served on 127.0.0.1 by `make local-model`.")
 
