@@ -203,6 +203,7 @@ def test_run_list_queries_do_not_grow_with_the_number_of_runs(exercise, uk_staff
 
     for _ in range(2):
         run_create(actor=uk_staff, exercise=exercise, models=[mock_model], tasks=[counting_task], options={})
+    count()  # warm-up: the session's first request writes its once-only rows
     small = count()
     for _ in range(5):
         run_create(actor=uk_staff, exercise=exercise, models=[mock_model], tasks=[counting_task], options={})
