@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 
+from accounts.access import visible_to
 from evaluations.models import Exercise, ModelVersion, Run, TaskVersion
 
 
@@ -40,12 +41,12 @@ class RunForm(forms.Form):
         super().__init__(*args, **kwargs)
         exercises = Exercise.objects.filter(institutes=user.organisation_id)
         self.fields["exercise"].queryset = exercises  # type: ignore[attr-defined]
-        self.fields["model_versions"].queryset = ModelVersion.objects.filter(  # type: ignore[attr-defined]
+        self.fields["model_versions"].queryset = visible_to(user, ModelVersion.objects.filter(  # type: ignore[attr-defined]
             registered_model__exercises__in=exercises, registered_model__archived_at__isnull=True,
-        ).select_related("registered_model").distinct()
-        self.fields["task_versions"].queryset = TaskVersion.objects.filter(  # type: ignore[attr-defined]
+        )).select_related("registered_model").distinct()
+        self.fields["task_versions"].queryset = visible_to(user, TaskVersion.objects.filter(  # type: ignore[attr-defined]
             eval_task__exercises__in=exercises, eval_task__archived_at__isnull=True,
-        ).select_related("eval_task").distinct()
+        )).select_related("eval_task").distinct()
 
     def clean_sample_ids(self) -> list[str]:
         raw = self.cleaned_data.get("sample_ids") or ""

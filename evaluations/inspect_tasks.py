@@ -142,16 +142,31 @@ def build_scorer(name: str, args: dict[str, Any], grader_model: Any = None) -> S
 def portal_dataset(task_version_id: int) -> Task:
     """The evaluation of an uploaded dataset (TaskVersion of kind "dataset"): its samples, solver and scorer.
     Needs Django set up (it runs inside a portal worker)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
     from evaluations.models import TaskVersion
     from evaluations.services.catalogue import dataset_samples_load, grader_model_for
 
-    version = TaskVersion.objects.get(pk=task_version_id, kind=TaskVersion.Kind.DATASET)
+    def load() -> tuple[Any, list[dict[str, Any]], Any]:
+        # Inspect builds tasks inside its event loop, where Django refuses database queries: read in a thread.
+        try:
+            version = TaskVersion.objects.select_related("eval_task").get(pk=task_version_id,
+                                                                          kind=TaskVersion.Kind.DATASET)
+            rows = dataset_samples_load(version)
+            grader = grader_model_for(version) if version.scorer == "model_graded_qa" else None
+            return version, rows, grader
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        version, rows, grader = pool.submit(load).result()
     samples = [
         Sample(id=row["id"], input=row["input"], target=row["target"], choices=row.get("choices") or None,
                metadata=row.get("metadata") or None)
-        for row in dataset_samples_load(version)
+        for row in rows
     ]
-    grader = grader_model_for(version) if version.scorer == "model_graded_qa" else None
     return Task(
         dataset=MemoryDataset(samples, name=f"{version.eval_task.name} v{version.number}"),
         solver=build_solver(version.solver, version.solver_args),

@@ -23,6 +23,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_http_methods
 
 from accounts.access import can, get_visible_or_404, visible_to
+from accounts.reauth import reauthentication_redirect, recently_authenticated
 from evaluations.api.runs import log_file_response
 from evaluations.forms_runs import ImportForm, ReasonForm, RunForm
 from evaluations.models import Run, RunItem, SampleResult
@@ -138,6 +139,9 @@ ACTIONS = {
 }
 
 
+REAUTH_ACTIONS = {"approve", "reject"}  # the decision needs a recent authentication (accounts/reauth.py)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def run_action_view(request: HttpRequest, pk: int, action: str) -> HttpResponse:
@@ -147,6 +151,8 @@ def run_action_view(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     run = get_visible_or_404(request.user, _runs(), pk=pk)
     if not can(request.user, action, run):
         raise PermissionDenied(f"You may not {action} this run.")
+    if action in REAUTH_ACTIONS and not recently_authenticated(request):
+        return reauthentication_redirect(request)
     form = ReasonForm(request.POST if request.method == "POST" else None)
     item_id = request.POST.get("item") or request.GET.get("item")
     if request.method == "POST" and form.is_valid():

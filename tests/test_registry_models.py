@@ -176,7 +176,7 @@ def test_seed_evaluations_is_idempotent(uk_staff, exercise):
 
     seed_evaluations(exercise=exercise, created_by=uk_staff)
     seed_evaluations(exercise=exercise, created_by=uk_staff)
-    assert RegisteredModel.objects.filter(versions__provider_model="mockllm/model").count() == 1
+    assert RegisteredModel.objects.filter(versions__provider_model="mockllm/model").count() == 2  # two demo configs
     assert sorted(EvalTask.objects.values_list("versions__registry_name", flat=True)) == [
         "arithmetic", "capital_cities", "instruction_following"]
 

@@ -38,9 +38,10 @@ class TaskWriteSerializer(serializers.Serializer):
     registry_name = serializers.CharField(required=False, allow_blank=True)
     args = serializers.JSONField(required=False)
     dataset = serializers.FileField(required=False, write_only=True)
-    solver = serializers.ChoiceField(choices=list(services.SOLVERS), required=False)
+    # blank for a registry task (only uploaded-dataset tasks have a solver and a scorer)
+    solver = serializers.ChoiceField(choices=list(services.SOLVERS), required=False, allow_blank=True)
     system_prompt = serializers.CharField(required=False, allow_blank=True)
-    scorer = serializers.ChoiceField(choices=list(services.SCORERS), required=False)
+    scorer = serializers.ChoiceField(choices=list(services.SCORERS), required=False, allow_blank=True)
     pattern = serializers.CharField(required=False, allow_blank=True)
     grader_model_version = serializers.IntegerField(required=False, allow_null=True)
 
@@ -120,7 +121,7 @@ class EvalTaskViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
         if d.get("dataset") is not None:
             task = services.task_create_dataset(
                 user=request.user, name=d.get("name", ""), exercises=exercises, upload=d["dataset"],
-                solver=d.get("solver", "generate"), scorer=d.get("scorer", "includes"),
+                solver=d.get("solver") or "generate", scorer=d.get("scorer") or "includes",
                 solver_args={"system_prompt": d.get("system_prompt", "")}, scorer_args={"pattern": d.get("pattern", "")},
                 grader_model_version=d.get("grader_model_version"), description=d.get("description", ""),
                 request=request._request)
@@ -140,7 +141,8 @@ class EvalTaskViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
         ser.is_valid(raise_exception=True)
         d = ser.validated_data
         changes: dict[str, Any] = {k: d[k] for k in ("name", "description", "solver", "scorer",
-                                                      "grader_model_version") if k in d}
+                                                      "grader_model_version")
+                                   if k in d and not (k in ("solver", "scorer") and d[k] == "")}
         if "args" in d:
             changes["args"] = _args(d["args"])
         if "system_prompt" in d:

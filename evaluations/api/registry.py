@@ -13,7 +13,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.access import get_visible_or_404, is_institute_member, visible_to
+from accounts.access import can, get_visible_or_404, is_institute_member, visible_to
+from accounts.reauth import require_recent_auth
 from evaluations.models import ConnectionTest, ModelVersion, RegisteredModel
 from evaluations.selectors import registry as selectors
 from evaluations.services import registry as services
@@ -152,6 +153,8 @@ class RegisteredModelViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
         from accounts.access import CREATE, require
 
         require(request.user, CREATE, RegisteredModel)
+        if hasattr(request.data, "get") and request.data.get("api_key"):
+            require_recent_auth(request)  # setting a credential (a write token is not asked)
         ser = RegisteredModelSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         d = ser.validated_data
@@ -169,6 +172,8 @@ class RegisteredModelViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
         from accounts.access import EDIT, require
 
         require(request.user, EDIT, model)
+        if hasattr(request.data, "get") and request.data.get("api_key") and can(request.user, "set_credential", model):
+            require_recent_auth(request)  # changing a credential
         ser = RegisteredModelSerializer(data=request.data, partial=True)
         ser.is_valid(raise_exception=True)
         d = ser.validated_data
@@ -212,7 +217,10 @@ class RegisteredModelViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
     @extend_schema(request=None, responses=None)
     @action(detail=True, methods=["delete"], url_path="credential")
     def credential(self, request: Request, pk: str | None = None) -> Response:
-        services.credential_clear(user=request.user, registered_model=self.get_object(), request=request._request)
+        model = self.get_object()
+        if can(request.user, "set_credential", model):
+            require_recent_auth(request)
+        services.credential_clear(user=request.user, registered_model=model, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -10,7 +10,8 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
@@ -19,7 +20,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.access import get_visible_or_404, require, visible_to
+from accounts.access import can, get_visible_or_404, require, visible_to
+from accounts.reauth import require_recent_auth
 from evaluations.models import (
     EvalTask,
     Exercise,
@@ -121,7 +123,10 @@ class RunSerializer(serializers.ModelSerializer):
         chosen = list(versions or [])
         for pk in ids or []:
             # run_create checks that each version belongs to the run's exercise (which the user takes part in).
-            obj = parent.objects.filter(pk=pk, archived_at__isnull=True).first()
+            # Picked through the access layer: an invisible one reads as unknown; an archived one is refused.
+            obj = visible_to(user, parent.objects.filter(pk=pk)).first()
+            if obj is not None and obj.archived_at is not None:
+                raise serializers.ValidationError({key: f"{obj.name} is archived: it cannot be chosen for a run."})
             version = obj.current_version if obj is not None else None
             if version is None:
                 raise serializers.ValidationError({key: f"No {label} {pk} with a version that you may use."})
@@ -212,8 +217,11 @@ class RunViewSet(viewsets.GenericViewSet):
 
     partial_update = update
 
-    def _act(self, request: Request, fn: Any, **kwargs: Any) -> Response:
+    def _act(self, request: Request, fn: Any, reauth: str = "", **kwargs: Any) -> Response:
         run = self.get_object()
+        if reauth and can(request.user, reauth, run):
+            # approve/reject: a browser session must have authenticated recently (a write token is not asked)
+            require_recent_auth(request)
         try:
             fn(actor=request.user, run=run, request=request._request, **kwargs)
         except services.InvalidTransition as exc:
@@ -230,14 +238,14 @@ class RunViewSet(viewsets.GenericViewSet):
     def approve(self, request: Request, pk: str) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
         revision = data.get("revision")
-        return self._act(request, services.run_approve, revision=int(revision) if revision else None,
+        return self._act(request, services.run_approve, reauth="approve", revision=int(revision) if revision else None,
                          reason=str(data.get("reason", "")))
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
-        return self._act(request, services.run_reject, reason=str(data.get("reason", "")))
+        return self._act(request, services.run_reject, reauth="reject", reason=str(data.get("reason", "")))
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
@@ -288,13 +296,52 @@ class RunViewSet(viewsets.GenericViewSet):
         return self._respond(run, status.HTTP_201_CREATED)
 
 
+class MeanCISerializer(serializers.Serializer):
+    n = serializers.IntegerField()
+    mean = serializers.FloatField(allow_null=True)
+    stderr = serializers.FloatField(allow_null=True)
+    ci95 = serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2, allow_null=True,
+                                 help_text="95% confidence interval (normal approximation)")
+
+
+class CompareItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    run = serializers.IntegerField()
+    model = serializers.CharField()
+    task = serializers.CharField()
+    metrics = serializers.JSONField()
+    score = MeanCISerializer()
+
+
+class CompareDifferenceSerializer(serializers.Serializer):
+    base = serializers.IntegerField(help_text="The first item given")
+    item = serializers.IntegerField()
+    shared_samples = serializers.IntegerField(help_text="(sample id, epoch) pairs scored in both items")
+    difference = MeanCISerializer(help_text="Mean paired difference (item - base)")
+
+
+class CompareSerializer(serializers.Serializer):
+    items = CompareItemSerializer(many=True)
+    differences = CompareDifferenceSerializer(many=True)
+
+
 class SampleDetailView(APIView):
+    serializer_class = SampleDetailSerializer
+
+    @extend_schema(responses=SampleDetailSerializer)
     def get(self, request: Request, pk: int) -> Response:
         sample = get_visible_or_404(request.user, SampleResult.objects.select_related("item__run"), pk=pk)
         return Response(SampleDetailSerializer(sample).data)
 
 
 class CompareView(APIView):
+    serializer_class = CompareSerializer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("items", str, required=True,
+                                     description="1 to 20 run item ids, comma-separated; the first is the base")],
+        responses=CompareSerializer,
+    )
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("items", "")
         ids = [int(part) for part in raw.split(",") if part.strip().isdigit()]
@@ -358,6 +405,20 @@ def log_file_response(request: Any, item: RunItem) -> HttpResponseBase:
 class RunItemLogView(APIView):
     """GET/HEAD the item's Inspect log (access-checked; Range requests answered with 206)."""
 
+    @extend_schema(
+        parameters=[OpenApiParameter("download", str, required=False, enum=["1"],
+                                     description="1: as an attachment"),
+                    OpenApiParameter("Range", str, OpenApiParameter.HEADER, required=False,
+                                     description="bytes=START-END")],
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            (206, "application/zip"): OpenApiTypes.BINARY,
+            (200, "application/json"): OpenApiTypes.BINARY,
+            404: OpenApiResponse(description="No such item, or no log yet"),
+            416: OpenApiResponse(description="Range not satisfiable"),
+        },
+        description="The item's Inspect `.eval` log (or `.json` for an imported one), as stock Inspect tools read it.",
+    )
     def get(self, request: Request, pk: int) -> HttpResponseBase:
         item = get_visible_or_404(request.user, RunItem.objects.select_related("run"), pk=pk)
         return log_file_response(request, item)

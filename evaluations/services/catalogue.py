@@ -515,7 +515,9 @@ def grader_model_for(version: TaskVersion) -> Any:
     grader = version.grader_model_version
     if grader is None:
         return None
-    return inspect_model_for(grader, credential_for(grader))
+    from evaluations.mock_outputs import mockllm_model_args
+
+    return inspect_model_for(grader, credential_for(grader), **mockllm_model_args(grader.provider_model))
 
 
 # --- Services --------------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.access import require
+from accounts.access import require, visible_to
 from evaluations.models import Exercise, ModelVersion, Notification, Run, RunApproval, RunItem, TaskVersion
 from evaluations.models.runs import ItemState, RunState
 from portal.audit import audit_record
@@ -81,8 +81,34 @@ def _institutes_taking_part(run: Run) -> list[int]:
 
 # --- Planning -------------------------------------------------------------------------------------------
 
+def _choices_check(*, actor: Any, exercise: Exercise, models: Sequence[ModelVersion],
+                   tasks: Sequence[TaskVersion]) -> dict[str, str]:
+    """Models and evaluations are picked through the access layer: each must be visible to the actor, belong to
+    the run's exercise and not be archived. An invisible one is reported like an unknown one (no existence leak)."""
+    errors: dict[str, str] = {}
+    visible_models = set(visible_to(actor, ModelVersion.objects.filter(pk__in=[mv.pk for mv in models]))
+                         .values_list("pk", flat=True))
+    for mv in models:
+        if mv.pk not in visible_models:
+            errors["models"] = f"Model version {mv.pk} does not exist."
+        elif mv.registered_model.archived_at is not None:
+            errors["models"] = f"{mv.registered_model.name} is archived: it cannot be chosen for a new run."
+        elif not mv.registered_model.exercises.filter(pk=exercise.pk).exists():
+            errors["models"] = f"{mv} is not registered in this exercise."
+    visible_tasks = set(visible_to(actor, TaskVersion.objects.filter(pk__in=[tv.pk for tv in tasks]))
+                        .values_list("pk", flat=True))
+    for tv in tasks:
+        if tv.pk not in visible_tasks:
+            errors["tasks"] = f"Evaluation version {tv.pk} does not exist."
+        elif tv.eval_task.archived_at is not None:
+            errors["tasks"] = f"{tv.eval_task.name} is archived: it cannot be chosen for a new run."
+        elif not tv.eval_task.exercises.filter(pk=exercise.pk).exists():
+            errors["tasks"] = f"{tv} is not in this exercise's catalogue."
+    return errors
+
+
 def _clean_options(*, exercise: Exercise, models: Sequence[ModelVersion], tasks: Sequence[TaskVersion],
-                   options: dict[str, Any]) -> dict[str, Any]:
+                   options: dict[str, Any], actor: Any = None) -> dict[str, Any]:
     errors: dict[str, str] = {}
     unknown = set(options) - set(OPTION_FIELDS)
     if unknown:
@@ -91,12 +117,15 @@ def _clean_options(*, exercise: Exercise, models: Sequence[ModelVersion], tasks:
         errors["models"] = "Choose at least one model."
     if not tasks:
         errors["tasks"] = "Choose at least one evaluation."
-    for mv in models:
-        if not mv.registered_model.exercises.filter(pk=exercise.pk).exists():
-            errors["models"] = f"{mv} is not registered in this exercise."
-    for tv in tasks:
-        if not tv.eval_task.exercises.filter(pk=exercise.pk).exists():
-            errors["tasks"] = f"{tv} is not in this exercise's catalogue."
+    if actor is not None:
+        errors.update(_choices_check(actor=actor, exercise=exercise, models=models, tasks=tasks))
+    else:
+        for mv in models:
+            if not mv.registered_model.exercises.filter(pk=exercise.pk).exists():
+                errors["models"] = f"{mv} is not registered in this exercise."
+        for tv in tasks:
+            if not tv.eval_task.exercises.filter(pk=exercise.pk).exists():
+                errors["tasks"] = f"{tv} is not in this exercise's catalogue."
     if options.get("limit") is not None and options.get("sample_ids"):
         errors["limit"] = "Give a sample limit or chosen sample ids, not both."
     if options.get("max_connections") and models:
@@ -140,7 +169,7 @@ def run_create(*, actor: Any, exercise: Exercise, models: Sequence[ModelVersion]
     require(actor, "create", Run)
     if not exercise.institutes.filter(pk=actor.organisation_id).exists():
         raise PermissionDenied("Your institute does not take part in this exercise.")
-    options = _clean_options(exercise=exercise, models=models, tasks=tasks, options=dict(options))
+    options = _clean_options(exercise=exercise, models=models, tasks=tasks, options=dict(options), actor=actor)
     name = options.pop("name", None) or f"Run of {len(models)} model(s) × {len(tasks)} evaluation(s)"
     run = Run.objects.create(exercise=exercise, created_by=actor, owner_id=actor.organisation_id, name=name,
                              **{k: v for k, v in options.items() if v is not None})
@@ -167,7 +196,7 @@ def run_update(*, actor: Any, run: Run, models: Sequence[ModelVersion] | None = 
     new_tasks = list(tasks) if tasks is not None else list(run.task_versions.all())
     current = {name: getattr(run, name) for name in OPTION_FIELDS}
     merged = {**current, **(options or {})}
-    _clean_options(exercise=run.exercise, models=new_models, tasks=new_tasks, options=merged)
+    _clean_options(exercise=run.exercise, models=new_models, tasks=new_tasks, options=merged, actor=actor)
     now = timezone.now()
     _transition(Run, run.pk, EDITABLE_STATES, RunState.DRAFT, revision=run.revision + 1, submitted_at=None,
                 updated_at=now, **{k: v for k, v in merged.items() if k != "sample_ids" or v is not None})

@@ -25,9 +25,11 @@ from django.utils import timezone
 
 from evaluations import engine
 from evaluations.credentials import credential_for
+from evaluations.mock_outputs import mockllm_model_args
 from evaluations.models import RunItem, SampleResult
 from evaluations.models.runs import ItemState
 from evaluations.services import runs as run_services
+from evaluations.services.registry import SERVICE_PROVIDERS
 
 logger = logging.getLogger(__name__)
 
@@ -269,7 +271,10 @@ def item_spec(item: RunItem, log_dir: str) -> engine.ItemSpec:
         fail_on_error = True if run.fail_on_error == 0 else float(run.fail_on_error)
     return engine.ItemSpec(
         item_id=item.pk, model=mv.provider_model, task=task, log_dir=log_dir, base_url=mv.base_url or None,
-        api_key=credential.api_key if credential else None,
+        # A keyless local OpenAI-compatible server (e.g. `make local-model`): the client still wants some key, as
+        # in the registry's connection test; never a provider environment variable.
+        api_key=credential.api_key if credential else (
+            "none" if mv.provider_model.split("/")[0] in SERVICE_PROVIDERS else None),
         extra_headers=dict(credential.headers) if credential else {},
         model_config=dict(mv.config or {}), task_args=task_args, limit=run.limit,
         sample_ids=list(run.sample_ids) or None, epochs=run.epochs, max_samples=run.max_samples,
@@ -277,6 +282,7 @@ def item_spec(item: RunItem, log_dir: str) -> engine.ItemSpec:
         retry_log=local_path(item.previous_log_path) if item.previous_log_path else None,
         tags=[f"run:{run.pk}", f"item:{item.pk}"],
         metadata={"portal_run": run.pk, "portal_item": item.pk, "exercise": run.exercise_id},
+        model_args=mockllm_model_args(mv.provider_model),
     )
 
 
@@ -299,6 +305,8 @@ def item_execute(*, item_id: int, hostname: str = "") -> str | None:
     error = ""
     callbacks.start()
     try:
+        import evaluations.inspect_tasks  # noqa: F401 - registers the built-in @task functions (also for retries)
+
         outcome = engine.run_item(item_spec(item, log_dir), callbacks)
     except Exception as exc:
         logger.exception("item %s failed", item_id)

@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import CREATE, DELETE, EDIT, can, is_institute_member, require
+from accounts.reauth import reauthentication_redirect, recently_authenticated
 from evaluations.models import RegisteredModel
 from evaluations.selectors import registry as selectors
 from evaluations.selectors.common import exercises_user_may_add_to
@@ -141,6 +142,8 @@ def model_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def model_create(request: HttpRequest) -> HttpResponse:
     require(request.user, CREATE, RegisteredModel)
+    if request.method == "POST" and request.POST.get("api_key") and not recently_authenticated(request):
+        return reauthentication_redirect(request)  # setting a credential needs a recent authentication
     form = CreateModelForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -222,6 +225,8 @@ def model_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def model_credential(request: HttpRequest, pk: int) -> HttpResponse:
     model = selectors.model_get(user=request.user, pk=pk)
     require(request.user, "set_credential", model)
+    if request.method == "POST" and not recently_authenticated(request):
+        return reauthentication_redirect(request)  # setting or removing a credential needs a recent authentication
     form = CredentialForm(request.POST or None)
     if request.method == "POST" and request.POST.get("action") == "clear":
         services.credential_clear(user=request.user, registered_model=model, request=request)

@@ -1,4 +1,4 @@
-"""Factories for the registry/catalogue rows a run needs (created directly until the registry branch merges)."""
+"""Factories for the registry/catalogue rows a run needs (rows created directly, without the registry's services)."""
 
 from __future__ import annotations
 

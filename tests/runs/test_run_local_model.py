@@ -7,6 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from evaluations.models import EvalTask, ModelVersion, RegisteredModel, Run, SampleResult, TaskVersion
+from evaluations.services.registry import credential_set
 from tests.engine.fixture_tasks import FIXTURE_TASKS
 from tests.llama import LLAMA_MODEL, llama_server  # noqa: F401 - the session fixture
 from tests.workers import celery_worker, wait_for
@@ -22,7 +23,7 @@ def api(user) -> APIClient:  # type: ignore[no-untyped-def]
 
 def _register(exercise, user, base_url):  # type: ignore[no-untyped-def]
     registered = RegisteredModel.objects.create(name="gemma3-270m", owner=user.organisation, created_by=user)
-    registered.exercises.add(exercise)
+    registered.exercises.add(exercise)  # no credential: a keyless local server needs none
     ModelVersion.objects.create(registered_model=registered, number=1, provider_model=LLAMA_MODEL,
                                 base_url=base_url, max_connections=1, created_by=user,
                                 config={"max_tokens": 8, "temperature": 0.0, "max_retries": 1, "timeout": 60})
@@ -38,7 +39,7 @@ def test_a_runs_token_budget_stops_its_item(
         settings, tmp_path, exercise, uk_staff, uk_approver, us_approver, redis_client):
     settings.MEDIA_ROOT = tmp_path / "media"
     registered, eval_task = _register(exercise, uk_staff, llama_server.base_url)
-    env = {"MEDIA_ROOT": str(settings.MEDIA_ROOT), "LLAMACPP_API_KEY": "local-not-checked"}
+    env = {"MEDIA_ROOT": str(settings.MEDIA_ROOT)}  # the key comes from the registered model's credential
     with celery_worker(extra_env=env):
         created = api(uk_staff).post("/api/v1/runs/", {
             "exercise": exercise.pk, "models": [registered.pk], "tasks": [eval_task.pk], "submit": True,
@@ -67,8 +68,8 @@ def test_gemma_run_through_the_api_is_approved_executed_and_ingested(
     eval_task.exercises.add(exercise)
     TaskVersion.objects.create(eval_task=eval_task, number=1, kind="registry",
                                registry_name=f"{FIXTURE_TASKS}@completion_task", created_by=uk_staff)
-    # Until the registry branch's credentials merge, the provider's key comes from its environment variable.
-    env = {"MEDIA_ROOT": str(settings.MEDIA_ROOT), "LLAMACPP_API_KEY": "local-not-checked"}
+    credential_set(user=uk_staff, registered_model=registered, api_key="local-not-checked")
+    env = {"MEDIA_ROOT": str(settings.MEDIA_ROOT)}  # no LLAMACPP_API_KEY: the key is the registered credential
     with celery_worker(extra_env=env):
         created = api(uk_staff).post("/api/v1/runs/", {
             "exercise": exercise.pk, "models": [registered.pk], "tasks": [eval_task.pk], "submit": True,
