@@ -23,6 +23,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_http_methods
 
 from accounts.access import can, get_visible_or_404, visible_to
+from accounts.gates import institute_member_required
 from accounts.reauth import reauthentication_redirect, recently_authenticated
 from evaluations.api.runs import log_file_response
 from evaluations.forms_runs import ImportForm, ReasonForm, RunForm
@@ -48,6 +49,7 @@ def _errors(form: Any, exc: ValidationError) -> None:
 
 
 @login_required
+@institute_member_required
 def run_list_view(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state") or None
     q = request.GET.get("q") or None
@@ -62,6 +64,7 @@ def run_list_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@institute_member_required
 @require_http_methods(["GET", "POST"])
 def run_form_view(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     run = get_visible_or_404(request.user, _runs(), pk=pk) if pk else None
@@ -119,12 +122,14 @@ def _detail_context(request: HttpRequest, run: Run) -> dict[str, Any]:
 
 
 @login_required
+@institute_member_required
 def run_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_visible_or_404(request.user, _runs(), pk=pk)
     return render(request, "evaluations/runs/detail.html", _detail_context(request, run))
 
 
 @login_required
+@institute_member_required
 def run_items_partial(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_visible_or_404(request.user, _runs(), pk=pk)
     return render(request, "evaluations/runs/_items.html", _detail_context(request, run))
@@ -143,6 +148,7 @@ REAUTH_ACTIONS = {"approve", "reject"}  # the decision needs a recent authentica
 
 
 @login_required
+@institute_member_required
 @require_http_methods(["GET", "POST"])
 def run_action_view(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """GET: a confirmation page saying what is being done; POST: do it."""
@@ -186,6 +192,7 @@ def run_action_view(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 
 @login_required
+@institute_member_required
 def sample_list_view(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_visible_or_404(request.user, _runs(), pk=pk)
     item = request.GET.get("item")
@@ -223,6 +230,7 @@ def _message_text(message: dict[str, Any]) -> str:
 
 
 @login_required
+@institute_member_required
 def sample_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     sample = get_visible_or_404(request.user, SampleResult.objects.select_related("item__run__exercise"), pk=pk)
     transcript = []
@@ -243,6 +251,7 @@ def sample_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@institute_member_required
 def compare_view(request: HttpRequest) -> HttpResponse:
     raw = request.GET.get("items", "")
     ids = [int(part) for part in raw.split(",") if part.strip().isdigit()][:20]
@@ -256,6 +265,7 @@ def compare_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@institute_member_required
 @require_http_methods(["GET", "POST"])
 def run_import_view(request: HttpRequest) -> HttpResponse:
     from evaluations.services.runs_import import run_import
@@ -276,6 +286,7 @@ def run_import_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@institute_member_required
 def run_item_log_view(request: HttpRequest, pk: int, ext: str = "eval") -> HttpResponseBase:
     item = get_visible_or_404(request.user, RunItem.objects.select_related("run"), pk=pk)
     return log_file_response(request, item)
@@ -307,6 +318,7 @@ def viewer_csp() -> dict[str, Any]:
 
 
 @login_required
+@institute_member_required
 @csp_replace(viewer_csp())  # type: ignore[arg-type]
 def log_viewer_view(request: HttpRequest, pk: int, path: str = "") -> HttpResponseBase:
     """Inspect's own built log viewer for one item's log; its files are served behind the item's access check."""
@@ -331,6 +343,7 @@ def log_viewer_view(request: HttpRequest, pk: int, path: str = "") -> HttpRespon
 
 
 @login_required
+@institute_member_required
 @require_http_methods(["GET", "POST"])
 def notification_list_view(request: HttpRequest) -> HttpResponse:
     """The user's own notices about runs; POST marks them all read."""

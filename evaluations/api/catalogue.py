@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.access import CREATE, EDIT, get_visible_or_404, require
-from evaluations.api.registry import InstituteMembersOnly
+from accounts.gates import InstituteMembersOnly
 from evaluations.models import EvalTask, TaskVersion
 from evaluations.selectors import catalogue as selectors
 from evaluations.services import catalogue as services

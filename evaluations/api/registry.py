@@ -9,24 +9,15 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.access import can, get_visible_or_404, is_institute_member, visible_to
+from accounts.access import can, get_visible_or_404, visible_to
+from accounts.gates import InstituteMembersOnly
 from accounts.reauth import require_recent_auth
 from evaluations.models import ConnectionTest, ModelVersion, RegisteredModel
 from evaluations.selectors import registry as selectors
 from evaluations.services import registry as services
-
-
-class InstituteMembersOnly:
-    """Registry and catalogue endpoints exist only for institute members: anyone else gets 404 (ROLES.md)."""
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)  # type: ignore[misc]
-        if not is_institute_member(request.user):
-            raise NotFound()
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.access import can, get_visible_or_404, require, visible_to
+from accounts.gates import InstituteMembersOnly
 from accounts.reauth import require_recent_auth
 from evaluations.models import (
     EvalTask,
@@ -164,7 +165,7 @@ def _options(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in services.OPTION_FIELDS}
 
 
-class RunViewSet(viewsets.GenericViewSet):
+class RunViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
     serializer_class = RunSerializer
     queryset = Run.objects.all()
 
@@ -325,7 +326,7 @@ class CompareSerializer(serializers.Serializer):
     differences = CompareDifferenceSerializer(many=True)
 
 
-class SampleDetailView(APIView):
+class SampleDetailView(InstituteMembersOnly, APIView):
     serializer_class = SampleDetailSerializer
 
     @extend_schema(responses=SampleDetailSerializer)
@@ -334,7 +335,7 @@ class SampleDetailView(APIView):
         return Response(SampleDetailSerializer(sample).data)
 
 
-class CompareView(APIView):
+class CompareView(InstituteMembersOnly, APIView):
     serializer_class = CompareSerializer
 
     @extend_schema(
@@ -402,7 +403,7 @@ def log_file_response(request: Any, item: RunItem) -> HttpResponseBase:
     return full
 
 
-class RunItemLogView(APIView):
+class RunItemLogView(InstituteMembersOnly, APIView):
     """GET/HEAD the item's Inspect log (access-checked; Range requests answered with 206)."""
 
     @extend_schema(

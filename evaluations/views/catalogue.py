@@ -18,12 +18,13 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import CREATE, DELETE, EDIT, can, require
+from accounts.gates import institute_member_required
 from evaluations.models import EvalTask, TaskVersion
 from evaluations.selectors import catalogue as selectors
 from evaluations.selectors.common import exercises_user_may_add_to
 from evaluations.selectors.registry import grader_choices
 from evaluations.services import catalogue as services
-from evaluations.views.registry import PAGE_SIZE, apply_errors, institute_member_required
+from evaluations.views.registry import PAGE_SIZE, apply_errors
 
 
 class RegistryTaskForm(forms.Form):

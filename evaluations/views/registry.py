@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any
 
@@ -11,11 +10,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.access import CREATE, DELETE, EDIT, can, is_institute_member, require
+from accounts.access import CREATE, DELETE, EDIT, can, require
+from accounts.gates import institute_member_required
 from accounts.reauth import reauthentication_redirect, recently_authenticated
 from evaluations.models import RegisteredModel
 from evaluations.selectors import registry as selectors
@@ -23,18 +23,6 @@ from evaluations.selectors.common import exercises_user_may_add_to
 from evaluations.services import registry as services
 
 PAGE_SIZE = 25
-
-
-def institute_member_required(view: Any) -> Any:
-    """Registry and catalogue pages exist only for institute members: anyone else gets 404 (ROLES.md)."""
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not is_institute_member(request.user):
-            raise Http404("Not found.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 class ModelForm(forms.Form):

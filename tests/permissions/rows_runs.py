@@ -5,8 +5,8 @@ every row ported), plus runs in the other states an action depends on and the wr
 Objects (``add_runs``), all created by uk_staff in ``ctx.exercise`` unless said otherwise:
 ``ctx.run`` (submitted; one item ``ctx.item`` with a log file and a sample ``ctx.sample``), ``ctx.draft_run``,
 ``ctx.failed_run`` (its one item failed), ``ctx.uk_only_run`` (a draft in ``ctx.uk_only_exercise``: the US does not
-see it) and ``ctx.notification`` (uk_staff's). Partner viewers see no run, item, sample or log (404); list pages
-answer them 200 with nothing in them, and they may not start a run (403)."""
+see it) and ``ctx.notification`` (uk_staff's). Partner viewers get 404 from every runs page and endpoint, lists and "new"
+pages included (accounts/gates.py), as in the registry and catalogue."""
 
 from __future__ import annotations
 
@@ -90,12 +90,12 @@ def api_action(action: str) -> str:
 
 ROWS: list[Any] = [
     # --- Pages ----------------------------------------------------------------------------------------------
-    Row(route="runs/", expect=V(200, partners=200), note="partners: an empty list"),
-    Row(route="runs/new/", expect=E(200, 200, 200, 200, partners=403)),
-    Row(route="runs/new/", method="POST", data=lambda ctx: {}, expect=E(200, 200, 200, 200, partners=403),
+    Row(route="runs/", expect=V(200), note="partners: 404, the runs area does not exist for them"),
+    Row(route="runs/new/", expect=E(200, 200, 200, 200)),
+    Row(route="runs/new/", method="POST", data=lambda ctx: {}, expect=E(200, 200, 200, 200),
         note="empty form: errors"),
-    Row(route="runs/import/", expect=E(200, 200, 200, 200, partners=403)),
-    Row(route="runs/import/", method="POST", data=lambda ctx: {}, expect=E(200, 200, 200, 200, partners=403),
+    Row(route="runs/import/", expect=E(200, 200, 200, 200)),
+    Row(route="runs/import/", method="POST", data=lambda ctx: {}, expect=E(200, 200, 200, 200),
         note="no file: errors"),
     Row(route="runs/compare/", query=lambda ctx: f"items={ctx.item.pk}", expect=V(200)),
     Row(route="runs/<int:pk>/", kwargs=RUN, expect=V(200)),
@@ -124,8 +124,8 @@ ROWS: list[Any] = [
     Row(route=ACTION, kwargs=_action("run", "delete"), expect=E(404, 404, 404, 404, admin=404),
         note="no such action"),
     Row(route="samples/<int:pk>/", kwargs=SAMPLE, expect=V(200)),
-    Row(route="notifications/", expect=V(200, partners=200), note="one's own notices"),
-    Row(route="notifications/", method="POST", expect=V(302, partners=302), note="marks one's own notices read"),
+    Row(route="notifications/", expect=V(200), note="one's own notices"),
+    Row(route="notifications/", method="POST", expect=V(302), note="marks one's own notices read"),
     Row(route="run-items/<int:pk>/log.<str:ext>", kwargs=lambda ctx: {"pk": ctx.item.pk, "ext": "eval"},
         expect=V(200)),
     Row(route="run-items/<int:pk>/viewer/", kwargs=ITEM, expect=V(302), note="redirects to name its log file"),
@@ -134,11 +134,11 @@ ROWS: list[Any] = [
         expect=V(200)),
 
     # --- API ------------------------------------------------------------------------------------------------
-    Row(route="api/v1/^runs/$", expect=VA(200, partners=200)),
-    Row(route="api/v1/^runs/$", method="POST", data=lambda ctx: {}, expect=EA(400, 400, 400, 400, partners=403),
+    Row(route="api/v1/^runs/$", expect=VA(200)),
+    Row(route="api/v1/^runs/$", method="POST", data=lambda ctx: {}, expect=EA(400, 400, 400, 400),
         note="empty body: 400 for those who may create"),
     Row(route="api/v1/^runs/import/$", method="POST", data=lambda ctx: {}, multipart=True,
-        expect=EA(400, 400, 400, 400, partners=403), note="no file: 400 for those who may import"),
+        expect=EA(400, 400, 400, 400), note="no file: 400 for those who may import"),
     Row(route=API_RUN, kwargs=RUN, expect=VA(200)),
     Row(route=API_RUN, kwargs=UK_ONLY, expect=EA(200, 404, 200, 404, admin=200), note="US not in the exercise"),
     Row(route=API_RUN, method="PATCH", kwargs=RUN, data=lambda ctx: {}, expect=EA(200, 403, 403, 403)),

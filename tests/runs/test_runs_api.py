@@ -76,11 +76,13 @@ def test_reject_needs_a_reason(submitted_run, us_approver):
     assert body["status"] == "rejected" and body["rejection_reason"] == "Too costly"
 
 
-def test_partner_viewer_gets_404_for_runs_and_an_empty_list(submitted_run, partner_viewer):
+def test_partner_viewer_gets_404_for_runs_and_for_the_runs_list(submitted_run, partner_viewer):
     client = api(partner_viewer)
     assert client.get(f"/api/v1/runs/{submitted_run.pk}/").status_code == 404
     assert client.post(f"/api/v1/runs/{submitted_run.pk}/approve/").status_code == 404
-    assert client.get("/api/v1/runs/").json()["results"] == []
+    listing = client.get("/api/v1/runs/")
+    assert listing.status_code == 404
+    assert submitted_run.name not in listing.content.decode()
 
 
 def test_samples_filter_by_item_score_error_and_text(submitted_run, us_staff, inspect_log):
