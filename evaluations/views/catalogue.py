@@ -25,6 +25,7 @@ from evaluations.selectors.common import exercises_user_may_add_to
 from evaluations.selectors.registry import grader_choices
 from evaluations.services import catalogue as services
 from evaluations.views.registry import PAGE_SIZE, apply_errors
+from portal.forms import json_object_clean
 
 
 class RegistryTaskForm(forms.Form):
@@ -42,16 +43,7 @@ class RegistryTaskForm(forms.Form):
         self.fields["exercises"].queryset = exercises_user_may_add_to(user)  # type: ignore[attr-defined]
 
     def clean_args(self) -> Any:
-        raw = self.cleaned_data.get("args") or ""
-        if not raw.strip():
-            return {}
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            raise forms.ValidationError('Enter the arguments as a JSON object, e.g. {"limit": 5}.') from None
-        if not isinstance(value, dict):
-            raise forms.ValidationError('Enter the arguments as a JSON object, e.g. {"limit": 5}.')
-        return value
+        return json_object_clean(self.cleaned_data.get("args"), example='{"limit": 5}')
 
 
 class DatasetTaskForm(forms.Form):

@@ -21,6 +21,7 @@ from evaluations.models import RegisteredModel
 from evaluations.selectors import registry as selectors
 from evaluations.selectors.common import exercises_user_may_add_to
 from evaluations.services import registry as services
+from portal.forms import json_object_clean
 
 PAGE_SIZE = 25
 
@@ -58,16 +59,7 @@ class ModelForm(forms.Form):
         self.fields["exercises"].queryset = exercises_user_may_add_to(user)  # type: ignore[attr-defined]
 
     def clean_other_settings(self) -> dict[str, Any]:
-        raw = self.cleaned_data.get("other_settings") or ""
-        if not raw.strip():
-            return {}
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            raise forms.ValidationError("Enter a JSON object, e.g. {\"top_k\": 40}.") from None
-        if not isinstance(value, dict):
-            raise forms.ValidationError("Enter a JSON object, e.g. {\"top_k\": 40}.")
-        return value
+        return json_object_clean(self.cleaned_data.get("other_settings"), example='{"top_k": 40}')
 
     def config(self) -> dict[str, Any]:
         d = self.cleaned_data
