@@ -60,10 +60,12 @@ def test_a_run_item_log_is_uploaded_to_the_bucket_and_served_from_it(
                     "access_key": KEY_ID, "secret_key": SECRET, "default_acl": None,
                     "querystring_auth": True, "file_overwrite": False},
     }
+    worker_tmp = tmp_path / "worker-tmp"
+    worker_tmp.mkdir()
     worker_env = {"S3_BUCKET": BUCKET, "S3_ENDPOINT_URL": s3_endpoint, "S3_REGION": REGION,
                   "S3_ACCESS_KEY_ID": KEY_ID, "S3_SECRET_ACCESS_KEY": SECRET,
                   # nothing may land in the media root when the bucket is the storage
-                  "MEDIA_ROOT": str(tmp_path / "unused-media")}
+                  "MEDIA_ROOT": str(tmp_path / "unused-media"), "TMPDIR": str(worker_tmp)}
     with override_settings(STORAGES={**settings.STORAGES, "default": s3_storage}):
         with celery_worker(extra_env=worker_env):
             run = approved_run(exercise=exercise, uk_staff=uk_staff, uk_approver=uk_approver,
@@ -80,7 +82,8 @@ def test_a_run_item_log_is_uploaded_to_the_bucket_and_served_from_it(
         assert stored["ContentLength"] > 0
         keys = [entry["Key"] for entry in bucket.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
         assert keys == [item.log_path]
-        assert not (tmp_path / "unused-media").exists() or not any((tmp_path / "unused-media").rglob("*.eval"))
+        assert not any((tmp_path / "unused-media").rglob("*.eval"))
+        assert not any(worker_tmp.rglob("*.eval")), "the worker's temporary copy of the log is removed"
 
         page = sign_in(Client(), uk_staff)
         response = page.get(reverse("run-item-log", kwargs={"pk": item.pk, "ext": "eval"}))
