@@ -206,10 +206,33 @@ STATICFILES_DIRS = [
 # GOV.UK Frontend's compiled CSS asks for /assets/fonts and /assets/images at the site root.
 WHITENOISE_ROOT = NODE_MODULES / "govuk-frontend" / "dist" / "govuk"
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
-STORAGES = {
+STORAGES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Run logs and uploads go to an S3-compatible bucket (django-storages) when S3_BUCKET is set.
+S3_BUCKET = env.get_str("S3_BUCKET") or ""
+if S3_BUCKET:
+    _s3_access_key = env.get_str("S3_ACCESS_KEY_ID") or ""
+    _s3_secret_key = env.get_str("S3_SECRET_ACCESS_KEY") or ""
+    if not DEBUG and not (_s3_access_key and _s3_secret_key):
+        raise ImproperlyConfigured(
+            "S3_BUCKET is set but S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are not: set both to the bucket's "
+            "credentials, or unset S3_BUCKET to keep files under MEDIA_ROOT."
+        )
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": env.get_url("S3_ENDPOINT_URL", schemes=("http", "https")),
+            "region_name": env.get_str("S3_REGION"),
+            "access_key": _s3_access_key or None,
+            "secret_key": _s3_secret_key or None,
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
 MEDIA_ROOT = Path(env.get_str("MEDIA_ROOT", str(BASE_DIR / "media")) or BASE_DIR / "media")
 MEDIA_URL = "/media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

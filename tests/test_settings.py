@@ -75,6 +75,11 @@ def test_good_production_like_settings_start():
         pytest.param({"CELERY_TASK_TIME_LIMIT": "600", "CELERY_VISIBILITY_TIMEOUT": "600"},
                      "CELERY_VISIBILITY_TIMEOUT (600s) must be longer than CELERY_TASK_TIME_LIMIT (600s)",
                      id="visibility-timeout-not-above-hard-limit"),
+        pytest.param({"S3_BUCKET": "logs"}, "S3_BUCKET is set but S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY are not",
+                     id="s3-bucket-without-credentials"),
+        pytest.param({"S3_BUCKET": "logs", "S3_ACCESS_KEY_ID": "k", "S3_SECRET_ACCESS_KEY": "s",
+                      "S3_ENDPOINT_URL": "ftp://minio:9000"}, "S3_ENDPOINT_URL must be a URL starting with http://",
+                     id="s3-endpoint-bad-scheme"),
         pytest.param({"CELERY_TASK_TIME_LIMIT": "600", "CELERY_TASK_SOFT_TIME_LIMIT": "600"},
                      "CELERY_TASK_SOFT_TIME_LIMIT must be below CELERY_TASK_TIME_LIMIT", id="soft-limit-not-below-hard"),
     ],
@@ -113,3 +118,14 @@ def test_check_deploy_passes_with_production_like_settings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_s3_bucket_makes_the_default_storage_an_s3_storage():
+    code = ("import django; django.setup(); from django.core.files.storage import storages; "
+            "s = storages['default']; "
+            "print(type(s).__name__, s.bucket_name, s.endpoint_url, s.file_overwrite, s.default_acl, s.querystring_auth)")
+    result = start_django({"S3_BUCKET": "logs", "S3_ACCESS_KEY_ID": "k", "S3_SECRET_ACCESS_KEY": "s",
+                           "S3_ENDPOINT_URL": "https://minio.example.org:9000"},
+                          command=[sys.executable, "-c", code])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["S3Storage", "logs", "https://minio.example.org:9000", "False", "None", "True"]

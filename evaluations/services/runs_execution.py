@@ -56,15 +56,16 @@ def local_path(name: str) -> str:
         return tmp
 
 
-def _log_dir(item: RunItem) -> tuple[str, str]:
-    """(local directory for the engine, storage prefix)."""
+def _log_dir(item: RunItem) -> tuple[str, str, bool]:
+    """(local directory for the engine, storage prefix, whether the directory is a temporary one to remove)."""
     prefix = f"run-logs/{item.run_id}/{item.pk}/{item.attempts}"
+    temporary = False
     try:
         directory = default_storage.path(prefix)
     except NotImplementedError:
-        directory = tempfile.mkdtemp(prefix="run-log-")
+        directory, temporary = tempfile.mkdtemp(prefix="run-log-"), True
     Path(directory).mkdir(parents=True, exist_ok=True)
-    return directory, prefix
+    return directory, prefix, temporary
 
 
 def _store_log(log_path: str, prefix: str) -> str:
@@ -292,6 +293,16 @@ def item_execute(*, item_id: int, hostname: str = "") -> str | None:
     item = item_claim(item_id=item_id, owner=owner)
     if item is None:
         return None
+    log_dir, prefix, temporary = _log_dir(item)
+    try:
+        return _item_run(item=item, owner=owner, log_dir=log_dir, prefix=prefix)
+    finally:
+        if temporary:  # a remote storage: the log is uploaded (or the item lost); nothing stays on the worker
+            shutil.rmtree(log_dir, ignore_errors=True)
+
+
+def _item_run(*, item: RunItem, owner: str, log_dir: str, prefix: str) -> str | None:
+    item_id = item.pk
     run = item.run
     # Budgets are the run's: what its other items already used is taken off this item's share.
     others = RunItem.objects.filter(run=run).exclude(pk=item.pk).aggregate(
@@ -300,7 +311,6 @@ def item_execute(*, item_id: int, hostname: str = "") -> str | None:
     cost_budget = max(run.cost_budget - (others["cost"] or 0), Decimal("0.000001")) if run.cost_budget else None
     callbacks = ItemCallbacks(item=item, owner=owner, lease=run_services.lease_seconds(),
                               token_budget=token_budget, cost_budget=cost_budget)
-    log_dir, prefix = _log_dir(item)
     outcome: engine.ItemOutcome | None = None
     error = ""
     callbacks.start()
