@@ -11,7 +11,6 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -44,12 +43,13 @@ from accounts.services import (
 )
 from evaluations.models import Exercise
 from portal.models import AuditEvent
+from portal.pagination import page_of
 
 PAGE_SIZE = 25
 
 
 def _page(request: HttpRequest, queryset: Any, size: int = PAGE_SIZE) -> Any:
-    return Paginator(queryset, size).get_page(request.GET.get("page"))
+    return page_of(request, queryset, size)
 
 
 def _form_errors_from(form: Any, exc: ValidationError) -> None:

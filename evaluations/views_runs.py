@@ -14,7 +14,6 @@ from csp.decorators import csp_replace
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -32,6 +31,7 @@ from evaluations.models.runs import RunState
 from evaluations.selectors.runs import items_compare, run_list, sample_list
 from evaluations.services import runs as services
 from evaluations.services.runs import queue_position
+from portal.pagination import page_of
 
 PAGE_SIZE = 25
 
@@ -56,7 +56,7 @@ def run_list_view(request: HttpRequest) -> HttpResponse:
     exercise = request.GET.get("exercise")
     runs = run_list(user=request.user, state=state, q=q,
                     exercise_id=int(exercise) if exercise and exercise.isdigit() else None)
-    page = Paginator(runs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, runs, PAGE_SIZE)
     return render(request, "evaluations/runs/list.html", {
         "page": page, "states": RunState.choices, "state": state or "", "q": q or "",
         "may_create": can(request.user, "create", Run),
@@ -201,7 +201,7 @@ def sample_list_view(request: HttpRequest, pk: int) -> HttpResponse:
     samples = sample_list(user=request.user, run=run, item_id=int(item) if item and item.isdigit() else None,
                           score=filters["score"] or None, error=filters["error"] or None,
                           text=filters["text"] or None)
-    page = Paginator(samples, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, samples, PAGE_SIZE)
     query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
     return render(request, "evaluations/runs/samples.html", {
         "run": run, "page": page, "filters": filters, "items": run.items.all(), "query": query})
@@ -353,6 +353,6 @@ def notification_list_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         services.notifications_mark_all_read(actor=request.user)
         return redirect("notification-list")
-    page = Paginator(notices, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, notices, PAGE_SIZE)
     return render(request, "evaluations/runs/notifications.html", {
         "page": page, "unread": notices.filter(read_at__isnull=True).count()})

@@ -10,7 +10,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.forms.utils import ErrorDict
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -26,6 +25,7 @@ from evaluations.selectors.registry import grader_choices
 from evaluations.services import catalogue as services
 from evaluations.views.registry import PAGE_SIZE, apply_errors
 from portal.forms import json_object_clean
+from portal.pagination import page_of
 
 
 class RegistryTaskForm(forms.Form):
@@ -89,7 +89,7 @@ def _form_with_error(user: Any, message: str, *, editing: bool) -> DatasetTaskFo
 def task_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     sort = request.GET.get("sort", "name")
-    page = Paginator(selectors.task_list(user=request.user, q=q, sort=sort), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, selectors.task_list(user=request.user, q=q, sort=sort), PAGE_SIZE)
     return render(request, "evaluations/tasks/list.html", {
         "page": page, "q": q, "sort": sort, "may_create": can(request.user, CREATE, EvalTask),
     })
@@ -101,7 +101,7 @@ def task_catalogue(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     offline = request.GET.get("offline") == "1"
     entries = selectors.catalogue_search(q=q, offline_only=offline)
-    page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_of(request, entries, PAGE_SIZE)
     return render(request, "evaluations/tasks/catalogue.html", {
         "page": page, "q": q, "offline": offline, "may_create": can(request.user, CREATE, EvalTask),
     })

@@ -9,7 +9,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -22,6 +21,7 @@ from evaluations.selectors import registry as selectors
 from evaluations.selectors.common import exercises_user_may_add_to
 from evaluations.services import registry as services
 from portal.forms import json_object_clean
+from portal.pagination import page_of
 
 PAGE_SIZE = 25
 
@@ -103,7 +103,7 @@ def apply_errors(form: forms.Form, exc: ValidationError) -> None:
 
 
 def _page(request: HttpRequest, qs: Any) -> Any:
-    return Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return page_of(request, qs, PAGE_SIZE)
 
 
 @login_required
