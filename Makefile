@@ -47,7 +47,7 @@ services-down: install
 # openai-api-completions/llamacpp/gemma3-270m with base URL http://127.0.0.1:8765/v1 (any key). `make local-model PORT=9000`.
 LOCAL_MODEL_PORT := $(if $(filter command line environment,$(origin PORT)),$(PORT),8765)
 local-model: install
-	$(PY) -m tests.llama --port $(LOCAL_MODEL_PORT)
+	$(PY) -m portal.local_model --port $(LOCAL_MODEL_PORT)
 
 clean:
 	rm -rf staticfiles build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""/api/v1/ endpoints of the accounts area: me, organisations, exercises, audit-events, tokens."""
+"""/api/v1/ endpoints of the accounts area: me, organisations, audit-events, tokens."""
 
 from __future__ import annotations
 
@@ -21,12 +21,10 @@ from accounts.serializers import (
     ApiTokenCreateSerializer,
     ApiTokenSerializer,
     AuditEventSerializer,
-    ExerciseSerializer,
     MeSerializer,
     OrganisationSerializer,
 )
 from accounts.services import api_token_create, api_token_revoke, organisation_create, organisation_update
-from evaluations.models import Exercise
 from portal.models import AuditEvent
 
 
@@ -113,68 +111,6 @@ class OrganisationViewSet(
         org = organisation_update(actor=_user(request), organisation=org, request=request._request,
                                   **serializer.validated_data)
         return Response(self.get_serializer(org).data)
-
-
-@extend_schema_view(
-    list=extend_schema(parameters=[
-        OpenApiParameter("status", OpenApiTypes.STR, enum=Exercise.Status.values),
-        OpenApiParameter("q", OpenApiTypes.STR, description="Name contains."),
-        OpenApiParameter("archived", OpenApiTypes.BOOL, description="Include archived exercises."),
-    ]),
-    destroy=extend_schema(description="Archive the exercise (admins). Nothing is deleted."),
-)
-class ExerciseViewSet(viewsets.ModelViewSet):
-    """Exercises: admins V C E D; institute members V where their institute takes part; partner viewers V where
-    invited."""
-
-    serializer_class = ExerciseSerializer
-    queryset = Exercise.objects.all()
-
-    def get_queryset(self) -> QuerySet[Exercise]:
-        qs = access.visible_to(self.request.user, Exercise.objects.prefetch_related("institutes", "partners"))
-        if self.action == "list":
-            params = self.request.query_params
-            if _text_param(self.request, "status"):
-                qs = qs.filter(status=params["status"])
-            if _text_param(self.request, "q"):
-                qs = qs.filter(name__icontains=params["q"])
-            if params.get("archived", "").lower() not in ("1", "true", "yes"):
-                qs = qs.filter(archived_at__isnull=True)
-        return qs.order_by("-created_at", "-id")
-
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        from accounts.exercise_services import exercise_create
-
-        access.require(request.user, access.CREATE, Exercise, "Only admins create exercises.")
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        exercise = exercise_create(
-            actor=_user(request), request=request._request, name=data["name"], institutes=list(data["institutes"]),
-            partners=list(data.get("partners", [])), description=data.get("description", ""),
-            starts_on=data.get("starts_on"), ends_on=data.get("ends_on"),
-            status=data.get("status", Exercise.Status.PLANNING),
-        )
-        return Response(self.get_serializer(exercise).data, status=status.HTTP_201_CREATED)
-
-    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        from accounts.exercise_services import exercise_update
-
-        exercise = self.get_object()
-        access.require(request.user, access.EDIT, exercise, "Only admins edit exercises.")
-        serializer = self.get_serializer(exercise, data=request.data, partial=kwargs.get("partial", False))
-        serializer.is_valid(raise_exception=True)
-        exercise = exercise_update(actor=_user(request), exercise=exercise, request=request._request,
-                                   **serializer.validated_data)
-        return Response(self.get_serializer(exercise).data)
-
-    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        from accounts.exercise_services import exercise_archive
-
-        exercise = self.get_object()
-        access.require(request.user, access.DELETE, exercise, "Only admins archive exercises.")
-        exercise_archive(actor=_user(request), exercise=exercise, request=request._request)
-        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema_view(

@@ -5,7 +5,6 @@ from accounts import api
 
 router = SimpleRouter(trailing_slash=True)
 router.register("organisations", api.OrganisationViewSet, basename="api-organisation")
-router.register("exercises", api.ExerciseViewSet, basename="api-exercise")
 router.register("audit-events", api.AuditEventViewSet, basename="api-audit-event")
 router.register("tokens", api.ApiTokenViewSet, basename="api-token")
 

@@ -5,7 +5,6 @@ from typing import Any
 from django import forms
 
 from accounts.models import ApiToken, Organisation, User
-from evaluations.models import Exercise
 
 
 class InvitationAcceptForm(forms.Form):
@@ -39,26 +38,6 @@ class UserRoleForm(forms.Form):
     role = forms.ChoiceField(choices=User.Role.choices, label="Role")
     is_portal_admin = forms.BooleanField(label="Portal admin", required=False)
     is_active = forms.BooleanField(label="Account active", required=False)
-
-
-class ExerciseForm(forms.ModelForm):
-    institutes = forms.ModelMultipleChoiceField(
-        queryset=Organisation.objects.filter(kind=Organisation.Kind.INSTITUTE),
-        widget=forms.CheckboxSelectMultiple, label="Taking-part institutes", help_text="At least two.",
-    )
-    partners = forms.ModelMultipleChoiceField(
-        queryset=Organisation.objects.filter(kind=Organisation.Kind.PARTNER),
-        widget=forms.CheckboxSelectMultiple, label="Invited partner organisations", required=False,
-    )
-
-    class Meta:
-        model = Exercise
-        fields = ["name", "description", "institutes", "partners", "starts_on", "ends_on", "status"]
-        widgets = {
-            "starts_on": forms.DateInput(attrs={"type": "date"}),
-            "ends_on": forms.DateInput(attrs={"type": "date"}),
-        }
-        labels = {"starts_on": "Start date", "ends_on": "End date"}
 
 
 class TokenCreateForm(forms.Form):

@@ -1,16 +1,15 @@
-"""Access rules for organisations, users, invitations, API tokens and audit events (ROLES.md).
-Imported from AccountsConfig.ready()."""
+"""Access rules for organisations, users, invitations and API tokens (ROLES.md). Imported from
+AccountsConfig.ready(). The audit trail's rule is evaluations.rules.audit (it depends on exercises)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from accounts import access
 from accounts.access import Rule, register
 from accounts.models import ApiToken, Invitation, Organisation, User
-from portal.models import AuditEvent
 
 
 @register(Organisation)
@@ -95,25 +94,3 @@ class ApiTokenRule(Rule):
         if isinstance(obj, type):
             return False
         return action in (access.VIEW, access.DELETE) and obj.user_id == user.pk
-
-
-@register(AuditEvent)
-class AuditEventRule(Rule):
-    """Admins: V all. Approvers: V events of exercises their institute takes part in, and their own.
-    Staff: V their own actions. Partner viewers: none. Nobody edits or deletes (the database refuses)."""
-
-    def visible(self, user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if access.is_admin(user):
-            return queryset
-        if access.is_approver(user):
-            from evaluations.rules import exercise_ids_taking_part
-
-            return queryset.filter(Q(actor=user.pk) | Q(exercise_id__in=exercise_ids_taking_part(user)))
-        if access.is_institute_member(user):
-            return queryset.filter(actor=user.pk)
-        return queryset.none()
-
-    def can(self, user: Any, action: str, obj: Any) -> bool:
-        if action != access.VIEW or isinstance(obj, type):
-            return False
-        return self.visible(user, AuditEvent.objects.filter(pk=obj.pk)).exists()

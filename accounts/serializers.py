@@ -1,14 +1,10 @@
-"""API serializers for people, organisations, exercises, audit events and tokens. Thin: writes go through services."""
+"""API serializers for people, organisations, audit events and tokens. Thin: writes go through services."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from rest_framework import serializers
 
-from accounts import access
 from accounts.models import ApiToken, Organisation, User
-from evaluations.models import Exercise
 from portal.models import AuditEvent
 
 
@@ -26,32 +22,6 @@ class MeSerializer(serializers.ModelSerializer):
         model = User
         fields = ["id", "email", "full_name", "organisation", "role", "is_portal_admin"]
         read_only_fields = fields
-
-
-class ExerciseSerializer(serializers.ModelSerializer):
-    institutes = serializers.PrimaryKeyRelatedField(
-        many=True, queryset=Organisation.objects.filter(kind=Organisation.Kind.INSTITUTE)
-    )
-    partners = serializers.PrimaryKeyRelatedField(
-        many=True, queryset=Organisation.objects.filter(kind=Organisation.Kind.PARTNER), required=False
-    )
-
-    class Meta:
-        model = Exercise
-        fields = [
-            "id", "name", "description", "institutes", "partners", "starts_on", "ends_on", "status",
-            "archived_at", "created_at", "updated_at",
-        ]
-        read_only_fields = ["id", "archived_at", "created_at", "updated_at"]
-
-    def to_representation(self, instance: Exercise) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        request = self.context.get("request")
-        user = getattr(request, "user", None)
-        if user is not None and access.is_partner_viewer(user):
-            # A partner sees only its own invitation, not which other countries are invited.
-            data["partners"] = [pk for pk in data["partners"] if pk == user.organisation_id]
-        return data
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

@@ -13,11 +13,6 @@ urlpatterns = [
     path("manage/users/<int:pk>/", views.manage_user_edit, name="manage_user_edit"),
     path("manage/invitations/", views.manage_invitations, name="manage_invitations"),
     path("manage/invitations/<int:pk>/revoke/", views.manage_invitation_revoke, name="manage_invitation_revoke"),
-    path("exercises/", views.exercise_list, name="exercise_list"),
-    path("exercises/new/", views.exercise_create_view, name="exercise_create"),
-    path("exercises/<int:pk>/", views.exercise_detail, name="exercise_detail"),
-    path("exercises/<int:pk>/edit/", views.exercise_edit_view, name="exercise_edit"),
-    path("exercises/<int:pk>/archive/", views.exercise_archive_view, name="exercise_archive"),
     path("audit/", views.audit_list, name="audit_list"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
 ]

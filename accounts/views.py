@@ -1,4 +1,4 @@
-"""Pages of the accounts area: invitation acceptance, profile and tokens, admin pages, exercises, audit trail."""
+"""Pages of the accounts area: invitation acceptance, profile and tokens, admin pages, audit trail."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import access
 from accounts.forms import (
     AuditFilterForm,
-    ExerciseForm,
     InvitationAcceptForm,
     InvitationCreateForm,
     OrganisationForm,
@@ -41,24 +40,9 @@ from accounts.services import (
     organisation_update,
     user_role_change,
 )
-from evaluations.models import Exercise
+from portal.forms import form_errors_add
 from portal.models import AuditEvent
 from portal.pagination import page_of
-
-PAGE_SIZE = 25
-
-
-def _page(request: HttpRequest, queryset: Any, size: int = PAGE_SIZE) -> Any:
-    return page_of(request, queryset, size)
-
-
-def _form_errors_from(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
 
 # --- Invitation acceptance (public) ------------------------------------------------------------------------
 
@@ -141,7 +125,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
         except PermissionDenied as exc:
             form.add_error("scope", str(exc))
         except ValidationError as exc:
-            _form_errors_from(form, exc)
+            form_errors_add(form, exc)
         else:
             return render(request, "accounts/token_created.html", {"token": created.token, "plain": created.plain})
     return render(request, "accounts/profile.html", {**_profile_context(request), "token_form": form}, status=400)
@@ -172,13 +156,13 @@ def manage_organisations(request: HttpRequest) -> HttpResponse:
         try:
             organisation_create(actor=request.user, request=request, **form.cleaned_data)  # type: ignore[arg-type]
         except ValidationError as exc:
-            _form_errors_from(form, exc)
+            form_errors_add(form, exc)
         else:
             messages.success(request, "Organisation added.")
             return redirect("manage_organisations")
     organisations = access.visible_to(request.user, Organisation.objects.order_by("name"))
     return render(request, "accounts/manage_organisations.html",
-                  {"page": _page(request, organisations), "form": form})
+                  {"page": page_of(request, organisations), "form": form})
 
 
 @login_required
@@ -192,7 +176,7 @@ def manage_organisation_edit(request: HttpRequest, pk: int) -> HttpResponse:
             organisation_update(actor=request.user, organisation=organisation, request=request,  # type: ignore[arg-type]
                                 **form.cleaned_data)
         except ValidationError as exc:
-            _form_errors_from(form, exc)
+            form_errors_add(form, exc)
         else:
             messages.success(request, "Organisation saved.")
             return redirect("manage_organisations")
@@ -204,7 +188,7 @@ def manage_users(request: HttpRequest) -> HttpResponse:
     _require_admin(request)
     q = request.GET.get("q", "").replace("\x00", "")
     users = users_for_admin(queryset=access.visible_to(request.user, User.objects.all()), q=q)
-    return render(request, "accounts/manage_users.html", {"page": _page(request, users), "q": q})
+    return render(request, "accounts/manage_users.html", {"page": page_of(request, users), "q": q})
 
 
 @login_required
@@ -219,7 +203,7 @@ def manage_user_edit(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             user_role_change(actor=request.user, user=person, request=request, **form.cleaned_data)  # type: ignore[arg-type]
         except ValidationError as exc:
-            _form_errors_from(form, exc)
+            form_errors_add(form, exc)
         else:
             messages.success(request, f"{person.email}: role saved.")
             return redirect("manage_users")
@@ -236,7 +220,7 @@ def manage_invitations(request: HttpRequest) -> HttpResponse:
         try:
             created = invitation_create(actor=request.user, request=request, **form.cleaned_data)  # type: ignore[arg-type]
         except ValidationError as exc:
-            _form_errors_from(form, exc)
+            form_errors_add(form, exc)
         else:
             created_link = request.build_absolute_uri(reverse("invitation_accept", args=[created.token]))
             _send_invitation(created.invitation, created_link)
@@ -245,7 +229,7 @@ def manage_invitations(request: HttpRequest) -> HttpResponse:
         request.user, Invitation.objects.select_related("organisation", "created_by").order_by("-created_at")
     )
     return render(request, "accounts/manage_invitations.html",
-                  {"page": _page(request, invitations), "form": form, "created_link": created_link})
+                  {"page": page_of(request, invitations), "form": form, "created_link": created_link})
 
 
 def _send_invitation(invitation: Invitation, link: str) -> None:
@@ -272,91 +256,6 @@ def manage_invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("manage_invitations")
 
 
-# --- Exercises ----------------------------------------------------------------------------------------------
-
-@login_required
-def exercise_list(request: HttpRequest) -> HttpResponse:
-    show_archived = request.GET.get("archived") == "1"
-    qs = access.visible_to(request.user, Exercise.objects.prefetch_related("institutes", "partners"))
-    if not show_archived:
-        qs = qs.filter(archived_at__isnull=True)
-    return render(request, "accounts/exercise_list.html", {
-        "page": _page(request, qs.order_by("-created_at", "-id")), "show_archived": show_archived,
-        "can_create": access.can(request.user, access.CREATE, Exercise),
-        "is_partner": access.is_partner_viewer(request.user),
-    })
-
-
-@login_required
-def exercise_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    exercise = access.get_visible_or_404(request.user, Exercise.objects.prefetch_related("institutes", "partners"), pk=pk)
-    partners = list(exercise.partners.all())
-    if access.is_partner_viewer(request.user):
-        partners = [p for p in partners if p.pk == request.user.organisation_id]  # type: ignore[union-attr]
-    return render(request, "accounts/exercise_detail.html", {
-        "exercise": exercise, "partners": partners,
-        "can_edit": access.can(request.user, access.EDIT, exercise),
-        "can_archive": access.can(request.user, access.DELETE, exercise) and exercise.archived_at is None,
-    })
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def exercise_create_view(request: HttpRequest) -> HttpResponse:
-    access.require(request.user, access.CREATE, Exercise, "Only portal admins create exercises.")
-    form = ExerciseForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        from accounts.exercise_services import exercise_create
-
-        data = form.cleaned_data
-        try:
-            exercise = exercise_create(
-                actor=request.user, request=request, name=data["name"], description=data["description"],  # type: ignore[arg-type]
-                institutes=list(data["institutes"]), partners=list(data["partners"]), starts_on=data["starts_on"],
-                ends_on=data["ends_on"], status=data["status"],
-            )
-        except ValidationError as exc:
-            _form_errors_from(form, exc)
-        else:
-            messages.success(request, "Exercise created.")
-            return redirect("exercise_detail", pk=exercise.pk)
-    return render(request, "accounts/exercise_form.html", {"form": form, "exercise": None})
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def exercise_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
-    exercise = access.get_visible_or_404(request.user, Exercise.objects.all(), pk=pk)
-    access.require(request.user, access.EDIT, exercise, "Only portal admins edit exercises.")
-    form = ExerciseForm(request.POST or None, instance=Exercise.objects.get(pk=pk))
-    if request.method == "POST" and form.is_valid():
-        from accounts.exercise_services import exercise_update
-
-        data = dict(form.cleaned_data)
-        data["institutes"] = list(data["institutes"])
-        data["partners"] = list(data["partners"])
-        try:
-            exercise_update(actor=request.user, exercise=exercise, request=request, **data)  # type: ignore[arg-type]
-        except ValidationError as exc:
-            _form_errors_from(form, exc)
-        else:
-            messages.success(request, "Exercise saved.")
-            return redirect("exercise_detail", pk=exercise.pk)
-    return render(request, "accounts/exercise_form.html", {"form": form, "exercise": exercise})
-
-
-@login_required
-@require_POST
-def exercise_archive_view(request: HttpRequest, pk: int) -> HttpResponse:
-    from accounts.exercise_services import exercise_archive
-
-    exercise = access.get_visible_or_404(request.user, Exercise.objects.all(), pk=pk)
-    access.require(request.user, access.DELETE, exercise, "Only portal admins archive exercises.")
-    exercise_archive(actor=request.user, exercise=exercise, request=request)  # type: ignore[arg-type]
-    messages.success(request, "Exercise archived.")
-    return redirect("exercise_list")
-
-
 # --- Audit trail --------------------------------------------------------------------------------------------
 
 def _audit_queryset(request: HttpRequest) -> tuple[Any, AuditFilterForm]:
@@ -381,7 +280,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "accounts/audit_list.html",
-                  {"page": _page(request, qs, 50), "form": form, "query": query.urlencode()})
+                  {"page": page_of(request, qs, 50), "form": form, "query": query.urlencode()})
 
 
 def _csv_safe(value: Any) -> str:

@@ -19,7 +19,7 @@ Then, each in a fresh subprocess (so peak RSS is that phase's own: resource.getr
             EvalSample.model_validate of every sample (events included, as read_eval_log_samples does).
             This is the floor for any reader and the baseline of the ratio.
   ingest  : ingest_log(path, on_batch=<does nothing>)                     (the portal's path, no database)
-  db      : (--db) samples_ingest(item_id=, log_path=) of evaluations/services/runs_execution.py, the very call
+  db      : (--db) samples_ingest(item_id=, log_path=) of evaluations/services/execution.py, the very call
             the worker makes after run_item: ingest_log with an on_batch doing
             SampleResult.objects.bulk_create(batches of 500, update_conflicts on (item, sample_id, epoch)) into
             PostgreSQL (DATABASE_URL), for a throwaway run item created (before the clock) in the database; its
@@ -164,7 +164,7 @@ import django
 django.setup()
 from accounts.models import Organisation, User
 from evaluations.models import Exercise, Run, RunItem, SampleResult
-from evaluations.services.runs_execution import samples_ingest
+from evaluations.services.execution import samples_ingest
 path = {path!r}
 tag = uuid.uuid4().hex[:8]
 org = Organisation.objects.create(name=f"Bench ingest {{tag}}", kind="institute", country_code="GB")

@@ -206,7 +206,7 @@ def main() -> None:
     from django.db import close_old_connections
 
     from bench.run_vs_cli import cli_once  # the command line, timed the same way as there
-    from tests.workers import celery_worker
+    from tests.support.workers import celery_worker
 
     extra_env = {"LLAMACPP_API_KEY": "local"} if args.local_model else {}
     fixture = Fixture(args)

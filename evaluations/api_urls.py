@@ -3,9 +3,11 @@ from rest_framework.routers import SimpleRouter
 
 from evaluations.api import runs
 from evaluations.api.catalogue import EvalTaskViewSet
+from evaluations.api.exercises import ExerciseViewSet
 from evaluations.api.registry import RegisteredModelViewSet
 
 router = SimpleRouter(trailing_slash=True)
+router.register("exercises", ExerciseViewSet, basename="api-exercise")
 router.register("models", RegisteredModelViewSet, basename="api-model")
 router.register("tasks", EvalTaskViewSet, basename="api-task")
 router.register("runs", runs.RunViewSet, basename="api-run")

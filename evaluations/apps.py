@@ -6,8 +6,4 @@ class EvaluationsConfig(AppConfig):
     verbose_name = "Evaluations, runs and findings"
 
     def ready(self) -> None:
-        from evaluations import (  # noqa: F401 - each module registers access rules
-            rules,
-            rules_registry,
-            rules_runs,
-        )
+        from evaluations import rules  # noqa: F401 - the package imports every module that registers access rules

@@ -1,10 +1,18 @@
 from django.urls import path
 
-from evaluations import views_runs
 from evaluations.views import catalogue as catalogue_views
+from evaluations.views import exercises as exercise_views
+from evaluations.views import log_viewer, notifications
 from evaluations.views import registry as registry_views
+from evaluations.views import runs as run_views
 
 urlpatterns: list = [
+    # exercises (issue 4)
+    path("exercises/", exercise_views.exercise_list, name="exercise_list"),
+    path("exercises/new/", exercise_views.exercise_create_view, name="exercise_create"),
+    path("exercises/<int:pk>/", exercise_views.exercise_detail, name="exercise_detail"),
+    path("exercises/<int:pk>/edit/", exercise_views.exercise_edit_view, name="exercise_edit"),
+    path("exercises/<int:pk>/archive/", exercise_views.exercise_archive_view, name="exercise_archive"),
     # model registry (issue 5)
     path("models/", registry_views.model_list, name="model-list"),
     path("models/new/", registry_views.model_create, name="model-create"),
@@ -24,18 +32,18 @@ urlpatterns: list = [
     path("tasks/<int:pk>/edit/", catalogue_views.task_edit, name="task-edit"),
     path("tasks/<int:pk>/archive/", catalogue_views.task_archive, name="task-archive"),
     # runs (issue 6)
-    path("runs/", views_runs.run_list_view, name="run-list"),
-    path("runs/new/", views_runs.run_form_view, name="run-create"),
-    path("runs/import/", views_runs.run_import_view, name="run-import"),
-    path("runs/compare/", views_runs.compare_view, name="run-compare"),
-    path("runs/<int:pk>/", views_runs.run_detail_view, name="run-detail"),
-    path("runs/<int:pk>/edit/", views_runs.run_form_view, name="run-edit"),
-    path("runs/<int:pk>/items/", views_runs.run_items_partial, name="run-items-partial"),
-    path("runs/<int:pk>/samples/", views_runs.sample_list_view, name="run-samples"),
-    path("runs/<int:pk>/<str:action>/", views_runs.run_action_view, name="run-action"),
-    path("notifications/", views_runs.notification_list_view, name="notification-list"),
-    path("samples/<int:pk>/", views_runs.sample_detail_view, name="sample-detail"),
-    path("run-items/<int:pk>/log.<str:ext>", views_runs.run_item_log_view, name="run-item-log"),
-    path("run-items/<int:pk>/viewer/", views_runs.log_viewer_view, name="run-item-viewer"),
-    path("run-items/<int:pk>/viewer/<path:path>", views_runs.log_viewer_view, name="run-item-viewer-file"),
+    path("runs/", run_views.run_list_view, name="run-list"),
+    path("runs/new/", run_views.run_form_view, name="run-create"),
+    path("runs/import/", run_views.run_import_view, name="run-import"),
+    path("runs/compare/", run_views.compare_view, name="run-compare"),
+    path("runs/<int:pk>/", run_views.run_detail_view, name="run-detail"),
+    path("runs/<int:pk>/edit/", run_views.run_form_view, name="run-edit"),
+    path("runs/<int:pk>/items/", run_views.run_items_partial, name="run-items-partial"),
+    path("runs/<int:pk>/samples/", run_views.sample_list_view, name="run-samples"),
+    path("runs/<int:pk>/<str:action>/", run_views.run_action_view, name="run-action"),
+    path("notifications/", notifications.notification_list_view, name="notification-list"),
+    path("samples/<int:pk>/", run_views.sample_detail_view, name="sample-detail"),
+    path("run-items/<int:pk>/log.<str:ext>", run_views.run_item_log_view, name="run-item-log"),
+    path("run-items/<int:pk>/viewer/", log_viewer.log_viewer_view, name="run-item-viewer"),
+    path("run-items/<int:pk>/viewer/<path:path>", log_viewer.log_viewer_view, name="run-item-viewer-file"),
 ]

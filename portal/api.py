@@ -9,6 +9,9 @@ from django.http import Http404
 from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from portal.errors import ApplicationError
 
 
 class Pagination(pagination.PageNumberPagination):
@@ -18,7 +21,11 @@ class Pagination(pagination.PageNumberPagination):
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Every error is JSON with a ``detail`` message; Django's own exceptions map to their HTTP status."""
+    """Every error is JSON with a ``detail`` message; Django's own exceptions and the portal's ApplicationError
+    map to their HTTP status (the one place that does)."""
+    if isinstance(exc, ApplicationError):
+        set_rollback()
+        return Response({"detail": exc.message, **exc.extra}, status=exc.status_code)
     if isinstance(exc, ValidationError):
         exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     elif isinstance(exc, PermissionDenied):

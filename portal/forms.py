@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 
 def json_object_clean(raw: str | None, *, example: str) -> dict[str, Any]:
@@ -20,3 +21,12 @@ def json_object_clean(raw: str | None, *, example: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise forms.ValidationError(message)
     return value
+
+
+def form_errors_add(form: forms.BaseForm, exc: ValidationError, *, field_map: dict[str, str] | None = None) -> None:
+    """Copy a service's ValidationError onto a bound form: each message on its field (renamed through
+    ``field_map`` where the service's name differs from the form's), the rest at the top of the form."""
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
+    for key, messages in errors.items():
+        field = (field_map or {}).get(key, key) if key is not None else None
+        form.add_error(field if field in form.fields else None, messages)

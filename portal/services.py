@@ -10,16 +10,16 @@ from django.db.models import F
 from django.utils import timezone
 
 from portal.models import WorkerProbe
+from portal.queue import enqueue_on_commit
+
+WORKER_PROBE_TASK = "portal.tasks.worker_probe"  # portal.tasks.worker_probe's name=
 
 
 def worker_probe_create(*, delay_seconds: float = 0) -> WorkerProbe:
     """Create a probe row and enqueue its task once the row is committed."""
-    from portal.tasks import worker_probe
-
     with transaction.atomic():
         probe = WorkerProbe.objects.create(delay_seconds=delay_seconds)
-        probe_id = str(probe.pk)
-        transaction.on_commit(lambda: worker_probe.delay(probe_id))
+        enqueue_on_commit(WORKER_PROBE_TASK, str(probe.pk))
     return probe
 
 

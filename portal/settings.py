@@ -330,10 +330,12 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# Runs: a worker's lease on an item, items in flight at once, and the reconciler's period (see evaluations/tasks_runs.py).
+# Runs: a worker's lease on an item, items in flight at once, the reconciler's period (evaluations/tasks/runs.py)
+# and the largest Inspect log an import accepts.
 RUNS_LEASE_SECONDS = env.get_int("RUNS_LEASE_SECONDS", 60, minimum=2)
 RUNS_MAX_ITEMS_IN_FLIGHT = env.get_int("RUNS_MAX_ITEMS_IN_FLIGHT", 8, minimum=1)
 RUNS_QUEUED_GRACE_SECONDS = env.get_int("RUNS_QUEUED_GRACE_SECONDS", 1800, minimum=1)
+RUNS_IMPORT_MAX_BYTES = env.get_int("RUNS_IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1024)
 CELERY_BEAT_SCHEDULE = {
     "runs-reconcile": {
         "task": "evaluations.run_items_reconcile",

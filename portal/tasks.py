@@ -8,6 +8,6 @@ from django.db import OperationalError
 from portal import services
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=10)
+@shared_task(name=services.WORKER_PROBE_TASK, bind=True, acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=10)
 def worker_probe(self, probe_id: str) -> None:  # type: ignore[no-untyped-def]
     services.worker_probe_execute(probe_id=probe_id, hostname=str(self.request.hostname or ""))

@@ -29,7 +29,7 @@ def redis_client():
 
 
 # --- Actors (named by who they are; see ROLES.md) -------------------------------------------------------
-from tests.factories import ExerciseFactory, OrganisationFactory, UserFactory  # noqa: E402
+from tests.support.factories import ExerciseFactory, OrganisationFactory, UserFactory  # noqa: E402
 
 
 @pytest.fixture
@@ -96,6 +96,6 @@ def other_partner_viewer(partner_other):
 def sign_in():
     """``sign_in(client, user)``: a browser session that has passed MFA. Tests use this, never force_login
     directly, so the MFA rules apply to every test the same way."""
-    from tests.helpers import sign_in as _sign_in
+    from tests.support.helpers import sign_in as _sign_in
 
     return _sign_in

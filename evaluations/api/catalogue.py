@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import parsers, serializers, status, viewsets
@@ -15,9 +16,11 @@ from rest_framework.response import Response
 
 from accounts.access import CREATE, EDIT, get_visible_or_404, require
 from accounts.gates import InstituteMembersOnly
+from evaluations.inspectai.datasets import SCORERS, SOLVERS, DatasetTooLarge
 from evaluations.models import EvalTask, TaskVersion
 from evaluations.selectors import catalogue as selectors
 from evaluations.services import catalogue as services
+from portal.uploads import install_upload_limit
 
 
 class TaskVersionSerializer(serializers.ModelSerializer):
@@ -39,9 +42,9 @@ class TaskWriteSerializer(serializers.Serializer):
     args = serializers.JSONField(required=False)
     dataset = serializers.FileField(required=False, write_only=True)
     # blank for a registry task (only uploaded-dataset tasks have a solver and a scorer)
-    solver = serializers.ChoiceField(choices=list(services.SOLVERS), required=False, allow_blank=True)
+    solver = serializers.ChoiceField(choices=list(SOLVERS), required=False, allow_blank=True)
     system_prompt = serializers.CharField(required=False, allow_blank=True)
-    scorer = serializers.ChoiceField(choices=list(services.SCORERS), required=False, allow_blank=True)
+    scorer = serializers.ChoiceField(choices=list(SCORERS), required=False, allow_blank=True)
     pattern = serializers.CharField(required=False, allow_blank=True)
     grader_model_version = serializers.IntegerField(required=False, allow_null=True)
 
@@ -92,7 +95,8 @@ class EvalTaskViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
 
     def initialize_request(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
         if request.method in ("POST", "PUT", "PATCH"):
-            services.install_upload_limit(request)  # before anything reads the body
+            install_upload_limit(request, max_bytes=settings.DATASET_UPLOAD_MAX_BYTES,  # before the body is read
+                                 error=DatasetTooLarge)
         return super().initialize_request(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[EvalTask]:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import re
 from typing import Any
 
-from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -34,20 +30,10 @@ from evaluations.models import (
     SampleResult,
     TaskVersion,
 )
-from evaluations.selectors.runs import items_compare, run_list, sample_list
+from evaluations.selectors.runs import items_compare, queue_position, run_list, sample_list
 from evaluations.services import runs as services
-from evaluations.services.runs import queue_position
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The object changed; read it again."
-    default_code = "conflict"
-
-
-def _conflict(exc: services.InvalidTransition) -> Conflict:
-    return Conflict(detail=str(exc))
-
+from evaluations.services.imports import run_import
+from portal.files import storage_file_response
 
 # --- Serializers ------------------------------------------------------------------------------------------
 
@@ -208,12 +194,8 @@ class RunViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         data.pop("exercise", None)
-        try:
-            run = services.run_update(actor=request.user, run=run, models=data.pop("_models", None),
-                                      tasks=data.pop("_tasks", None), options=_options(data),
-                                      request=request._request)
-        except services.InvalidTransition as exc:
-            raise _conflict(exc) from None
+        run = services.run_update(actor=request.user, run=run, models=data.pop("_models", None),
+                                  tasks=data.pop("_tasks", None), options=_options(data), request=request._request)
         return self._respond(run)
 
     partial_update = update
@@ -223,10 +205,7 @@ class RunViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
         if reauth and can(request.user, reauth, run):
             # approve/reject: a browser session must have authenticated recently (a write token is not asked)
             require_recent_auth(request)
-        try:
-            fn(actor=request.user, run=run, request=request._request, **kwargs)
-        except services.InvalidTransition as exc:
-            raise _conflict(exc) from None
+        fn(actor=request.user, run=run, request=request._request, **kwargs)  # InvalidTransition: 409
         return self._respond(run)
 
     @extend_schema(request=None)
@@ -259,15 +238,12 @@ class RunViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
         run = self.get_object()
         data = request.data if isinstance(request.data, dict) else {}
         item_id = data.get("item")
-        try:
-            if item_id:
-                item = get_visible_or_404(request.user, RunItem.objects.filter(run=run), pk=item_id)
-                services.run_item_retry(actor=request.user, item=item, request=request._request)
-            else:
-                require(request.user, "retry", run)
-                services.run_retry_failed_items(actor=request.user, run=run, request=request._request)
-        except services.InvalidTransition as exc:
-            raise _conflict(exc) from None
+        if item_id:
+            item = get_visible_or_404(request.user, RunItem.objects.filter(run=run), pk=item_id)
+            services.run_item_retry(actor=request.user, item=item, request=request._request)
+        else:
+            require(request.user, "retry", run)
+            services.run_retry_failed_items(actor=request.user, run=run, request=request._request)
         return self._respond(run)
 
     @action(detail=True, methods=["get"], serializer_class=SampleSerializer)
@@ -284,8 +260,6 @@ class RunViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser, FormParser],
             serializer_class=ImportSerializer)
     def import_log(self, request: Request) -> Response:
-        from evaluations.services.runs_import import run_import
-
         require(request.user, "create", Run)
         serializer = ImportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -354,55 +328,6 @@ class CompareView(InstituteMembersOnly, APIView):
         return Response(items_compare(items=[found[pk] for pk in ids]))
 
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
-
-def log_file_response(request: Any, item: RunItem) -> HttpResponseBase:
-    """The item's .eval log with HTTP Range support (Inspect's viewer asks with HEAD and Range)."""
-    if not item.log_path or not default_storage.exists(item.log_path):
-        raise Http404("This item has no log yet.")
-    size = default_storage.size(item.log_path)
-    filename = os.path.basename(item.log_path)
-    content_type = "application/json" if filename.endswith(".json") else "application/zip"
-    header = request.headers.get("Range", "") if hasattr(request, "headers") else ""
-    match = _RANGE.match(header.strip()) if header else None
-    if match and (match.group(1) or match.group(2)):
-        start_s, end_s = match.groups()
-        if start_s:
-            start, end = int(start_s), min(int(end_s) if end_s else size - 1, size - 1)
-        else:
-            start, end = max(size - int(end_s), 0), size - 1
-        if start >= size or start > end:
-            response = HttpResponse(status=416)
-            response["Content-Range"] = f"bytes */{size}"
-            return response
-        handle = default_storage.open(item.log_path, "rb")
-        handle.seek(start)
-        length = end - start + 1
-
-        def chunks(remaining: int = length):  # type: ignore[no-untyped-def]
-            try:
-                while remaining > 0:
-                    data = handle.read(min(65536, remaining))
-                    if not data:
-                        break
-                    remaining -= len(data)
-                    yield data
-            finally:
-                handle.close()
-
-        partial = StreamingHttpResponse(chunks(), status=206, content_type=content_type)
-        partial["Content-Range"] = f"bytes {start}-{end}/{size}"
-        partial["Content-Length"] = str(length)
-        partial["Accept-Ranges"] = "bytes"
-        return partial
-    full = FileResponse(default_storage.open(item.log_path, "rb"), content_type=content_type,
-                        as_attachment=request.GET.get("download") == "1", filename=filename)
-    full["Accept-Ranges"] = "bytes"
-    full["Content-Length"] = str(size)
-    return full
-
-
 class RunItemLogView(InstituteMembersOnly, APIView):
     """GET/HEAD the item's Inspect log (access-checked; Range requests answered with 206)."""
 
@@ -422,4 +347,6 @@ class RunItemLogView(InstituteMembersOnly, APIView):
     )
     def get(self, request: Request, pk: int) -> HttpResponseBase:
         item = get_visible_or_404(request.user, RunItem.objects.select_related("run"), pk=pk)
-        return log_file_response(request, item)
+        if not item.log_path:
+            raise Http404("This item has no log yet.")
+        return storage_file_response(request, item.log_path, content_type=item.log_content_type)

@@ -181,14 +181,10 @@ class RunItem(models.Model):
             return None
         return min(1.0, self.done_samples / self.total_samples)
 
-    def queue_position(self) -> int | None:
-        """1-based position among queued items (oldest first), or None when not queued."""
-        if self.state != ItemState.QUEUED or self.queued_at is None:
-            return None
-        ahead = RunItem.objects.filter(state=ItemState.QUEUED).filter(
-            Q(queued_at__lt=self.queued_at) | Q(queued_at=self.queued_at, pk__lt=self.pk)
-        )
-        return ahead.count() + 1
+    @property
+    def log_content_type(self) -> str:
+        """The media type of the item's Inspect log: JSON for an imported .json log, else the .eval zip."""
+        return "application/json" if self.log_path.endswith(".json") else "application/zip"
 
 
 class SampleResult(models.Model):

@@ -7,8 +7,8 @@ from typing import Any
 from django.db.models import Prefetch, Q, QuerySet
 
 from accounts.access import get_visible_or_404, visible_to
+from evaluations.inspectai.catalogue import CatalogueEntry, catalogue_entries
 from evaluations.models import EvalTask, TaskVersion
-from evaluations.services.catalogue import CatalogueEntry, catalogue_entries
 
 TASK_SORTS = {"name": "name", "-name": "-name", "created": "created_at", "-created": "-created_at",
               "owner": "owner__name", "-owner": "-owner__name"}

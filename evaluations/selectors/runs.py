@@ -9,6 +9,8 @@ from django.db.models import Q, QuerySet
 
 from accounts.access import visible_to
 from evaluations.models import Run, RunItem, SampleResult
+from evaluations.models.runs import ItemState
+from evaluations.selectors.dispatch import dispatch_order
 
 
 def run_list(*, user: Any, exercise_id: int | None = None, state: str | None = None,
@@ -82,3 +84,18 @@ def items_compare(*, items: list[RunItem]) -> dict[str, Any]:
             result["differences"].append({"base": base.pk, "item": other.pk, "shared_samples": len(shared),
                                           "difference": _mean_ci(diffs)})
     return result
+
+
+def queue_position(item: RunItem) -> int | None:
+    """1-based place of a queued item in the dispatcher's order (items already sent to a worker come first)."""
+    if item.state != ItemState.QUEUED:
+        return None
+    if item.enqueued_at is not None:
+        return 1
+    waiting = list(RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=True)
+                   .select_related("run").order_by("queued_at", "pk")[:1000])
+    ahead = RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=False).count()
+    for index, other in enumerate(dispatch_order(waiting)):
+        if other.pk == item.pk:
+            return ahead + index + 1
+    return None

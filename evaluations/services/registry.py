@@ -13,31 +13,23 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.access import CREATE, DELETE, EDIT, can, require
+from accounts.access import CREATE, DELETE, EDIT, require
 from evaluations import crypto
-from evaluations.credentials import Credential, credential_for, scrub
+from evaluations.credentials import credential_for, scrub
 from evaluations.endpoints import validate_base_url
+from evaluations.inspectai.model_factory import KNOWN_PROVIDERS, SERVICE_PROVIDERS, inspect_model_for
 from evaluations.models import ConnectionTest, Exercise, ModelCredential, ModelVersion, RegisteredModel
-from evaluations.selectors.common import exercises_user_may_add_to
+from evaluations.selectors.exercises import exercises_user_may_add_to
 from portal.audit import audit_record
+from portal.queue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
-# Model API providers that inspect-ai 0.3.x registers (inspect_ai/_util/registry, type "modelapi").
-KNOWN_PROVIDERS = frozenset(
-    {
-        "anthropic", "azureai", "bedrock", "cloudflare", "deepseek", "fireworks", "google", "grok", "groq", "hf",
-        "hf-inference-providers", "litellm-proxy", "llama-cpp-python", "meta", "mistral", "mockllm", "moonshot",
-        "nnterp", "ollama", "openai", "openai-api", "openai-api-completions", "openrouter", "perplexity",
-        "sagemaker", "sambanova", "sglang", "together", "transformer_lens", "vllm", "vllm-completions",
-    }
-)
-SERVICE_PROVIDERS = frozenset({"openai-api", "openai-api-completions"})  # <provider>/<service>/<model>
 _MODEL_STRING = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]*(/[A-Za-z0-9._:@+\-]+)+$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
@@ -386,6 +378,7 @@ def credentials_rotate() -> int:
 # --- Test connection -------------------------------------------------------------------------------------
 
 CONNECTION_TEST_PROMPT = "Reply with the single word OK."
+CONNECTION_TEST_TASK = "evaluations.tasks.model_connection_test"  # evaluations/tasks/registry.py's name=
 CONNECTION_TEST_TIMEOUT = 30
 
 
@@ -401,32 +394,8 @@ def connection_test_request(
     audit_record(actor=user, action="model.test_connection", obj=registered_model, before=None,
                  after={"connection_test": row.pk, "version": version.number}, request=request,
                  exercise_id=registered_model.exercises.values_list("pk", flat=True).first())
-    from evaluations.tasks import model_connection_test
-
-    transaction.on_commit(lambda: model_connection_test.delay(row.pk))
+    enqueue_on_commit(CONNECTION_TEST_TASK, row.pk)
     return row
-
-
-def inspect_model_for(version: ModelVersion, credential: Credential | None, **model_args: Any) -> Any:
-    """An inspect_ai Model for this version, with the credential for this call only (never os.environ).
-
-    The API key goes in as ``api_key`` (Inspect drops it from the log's model_args). Extra headers go into the
-    model's GenerateConfig.extra_headers, which Inspect WRITES to an eval log's ``model_generate_config``: fine for
-    the connection test (no log), but an eval of a model with extra headers must not be given this model as is
-    (strip ``config.extra_headers`` and send the headers another way, e.g. a custom provider)."""
-    from inspect_ai.model import GenerateConfig, get_model
-
-    config = GenerateConfig(**version.config, max_connections=version.max_connections)
-    kwargs: dict[str, Any] = dict(model_args)
-    if version.base_url:
-        kwargs["base_url"] = version.base_url
-    if credential is not None:
-        kwargs["api_key"] = credential.api_key
-        if credential.headers:
-            config = config.merge(GenerateConfig(extra_headers=dict(credential.headers)))
-    elif version.provider_model.split("/")[0] in SERVICE_PROVIDERS:
-        kwargs["api_key"] = "none"  # a local OpenAI-compatible server may need no key, but the client wants one
-    return get_model(version.provider_model, config=config, memoize=False, **kwargs)
 
 
 def _mock_outputs() -> list[Any]:
@@ -481,14 +450,3 @@ def connection_test_execute(*, test_id: int) -> None:
         status=status, latency_ms=latency_ms, output_excerpt=excerpt, error=error, finished_at=timezone.now()
     )
     logger.info("connection test %s finished: %s", test_id, status)
-
-
-def may_edit(user: Any, registered_model: RegisteredModel) -> bool:
-    return can(user, EDIT, registered_model)
-
-
-__all__ = [
-    "PermissionDenied", "connection_test_execute", "connection_test_request", "credential_clear", "credential_set",
-    "credentials_rotate", "generation_config_validate", "inspect_model_for", "model_archive", "model_create",
-    "model_update", "provider_model_validate",
-]

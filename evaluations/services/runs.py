@@ -17,27 +17,35 @@ Run states:
 
 from __future__ import annotations
 
+import json
 import logging
-from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
+from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from accounts.access import require, visible_to
+from accounts.models import User
 from evaluations.models import Exercise, ModelVersion, Notification, Run, RunApproval, RunItem, TaskVersion
 from evaluations.models.runs import ItemState, RunState
+from evaluations.services import dispatch
+from evaluations.services.notifications import notify
 from portal.audit import audit_record
+from portal.errors import Conflict
+from portal.queue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
+
+# The tasks this module sends (their explicit name= in evaluations/tasks/runs.py).
+START_TASK = "evaluations.run_start"
+RECURRING_FIRE_TASK = "evaluations.run_recurring_fire"
 
 EDITABLE_STATES = (RunState.DRAFT, RunState.SUBMITTED)
 CANCELLABLE_STATES = (RunState.DRAFT, RunState.SUBMITTED, RunState.APPROVED, RunState.QUEUED, RunState.RUNNING)
@@ -46,11 +54,10 @@ OPTION_FIELDS = (
     "name", "limit", "sample_ids", "epochs", "max_samples", "max_connections", "seed", "token_budget",
     "cost_budget", "fail_on_error", "schedule", "run_at", "cron", "approval_valid_until",
 )
-_DISPATCH_LOCK_KEY = 0x52554E44  # pg_advisory_xact_lock key serialising the dispatcher
 
 
-class InvalidTransition(Exception):
-    """The run or item was not in the state the action needs (another request changed it first)."""
+class InvalidTransition(Conflict):
+    """The run or item was not in the state the action needs (another request changed it first): 409."""
 
 
 def _transition(model: type[Any], pk: int, from_states: Iterable[str], to_state: str, **fields: Any) -> None:
@@ -226,8 +233,6 @@ def run_submit(*, actor: Any, run: Run, request: HttpRequest | None = None) -> R
 
 
 def _approvers_for(run: Run) -> Any:
-    from accounts.models import User
-
     return User.objects.filter(organisation__in=_institutes_taking_part(run), role=User.Role.APPROVER,
                                is_active=True)
 
@@ -272,31 +277,25 @@ def run_approve(*, actor: Any, run: Run, revision: int | None = None, reason: st
 
 
 def _schedule(*, run: Run) -> None:
-    from evaluations import tasks_runs
-
     if run.schedule == Run.Schedule.NOW:
         run_start(run=run)
     elif run.schedule == Run.Schedule.AT:
         run_id = run.pk
         eta = run.run_at or timezone.now()
         # The ETA message is a shortcut; the reconciler also starts approved runs whose time has come.
-        transaction.on_commit(lambda: tasks_runs.run_start_task.apply_async(args=(run_id,), eta=eta))
+        enqueue_on_commit(START_TASK, run_id, eta=eta)
     else:
         _periodic_task_create(run=run)
 
 
 def _periodic_task_create(*, run: Run) -> None:
-    import json
-
-    from django_celery_beat.models import CrontabSchedule, PeriodicTask
-
     minute, hour, day_of_month, month_of_year, day_of_week = run.cron.split()
     crontab, _ = CrontabSchedule.objects.get_or_create(
         minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year,
         day_of_week=day_of_week, timezone=settings.TIME_ZONE,
     )
     periodic = PeriodicTask.objects.create(
-        name=f"run-{run.pk}-rev-{run.revision}", task="evaluations.run_recurring_fire", crontab=crontab,
+        name=f"run-{run.pk}-rev-{run.revision}", task=RECURRING_FIRE_TASK, crontab=crontab,
         args=json.dumps([run.pk]), expires=run.approval_valid_until, queue=settings.CELERY_TASK_DEFAULT_QUEUE,
     )
     Run.objects.filter(pk=run.pk).update(periodic_task=periodic)
@@ -311,8 +310,6 @@ def run_recurring_fire(*, run_id: int) -> Run | None:
         return None
     if run.approval_valid_until is None or run.approval_valid_until <= timezone.now():
         if run.periodic_task_id:
-            from django_celery_beat.models import PeriodicTask
-
             PeriodicTask.objects.filter(pk=run.periodic_task_id).update(enabled=False)
         return None
     number = run.executions.count() + 1
@@ -339,7 +336,7 @@ def run_start(*, run: Run) -> Run:
     RunItem.objects.filter(run=run, state=ItemState.PENDING).update(state=ItemState.QUEUED, queued_at=now)
     audit_record(actor=None, actor_email="scheduler", action="run.start", obj=run,
                  before={"state": RunState.APPROVED}, after={"state": RunState.QUEUED}, exercise_id=run.exercise_id)
-    dispatch_on_commit()
+    dispatch.dispatch_on_commit()
     run.refresh_from_db()
     return run
 
@@ -376,8 +373,6 @@ def run_cancel(*, actor: Any, run: Run, request: HttpRequest | None = None) -> R
         state=ItemState.CANCELLED, cancel_requested_at=now, finished_at=now)
     RunItem.objects.filter(run=run, state=ItemState.RUNNING).update(cancel_requested_at=now)
     if run.periodic_task_id:
-        from django_celery_beat.models import PeriodicTask
-
         PeriodicTask.objects.filter(pk=run.periodic_task_id).update(enabled=False)
     if not RunItem.objects.filter(run=run, state=ItemState.RUNNING).exists():
         _transition(Run, run.pk, [before], RunState.CANCELLED, finished_at=now)
@@ -402,7 +397,7 @@ def run_item_retry(*, actor: Any, item: RunItem, request: HttpRequest | None = N
     _transition(Run, run.pk, FINISHED_STATES, RunState.QUEUED, finished_at=None)
     audit_record(actor=actor, action="run.item_retry", obj=run, before={"state": run.state, "item": item.pk},
                  after={"state": RunState.QUEUED, "item": item.pk}, request=request, exercise_id=run.exercise_id)
-    dispatch_on_commit()
+    dispatch.dispatch_on_commit()
     item.refresh_from_db()
     return item
 
@@ -415,166 +410,16 @@ def run_retry_failed_items(*, actor: Any, run: Run, request: HttpRequest | None 
         return [run_item_retry(actor=actor, item=item, request=request) for item in items]
 
 
-# --- Notifications ---------------------------------------------------------------------------------------
-
-def notify(*, users: Iterable[Any], run: Run | None, kind: str, text: str) -> None:
-    """In-portal notices now; e-mails once the transaction commits (a rolled back action sends nothing)."""
-    recipients = list(users)
-    Notification.objects.bulk_create([Notification(user=u, run=run, kind=kind, text=text) for u in recipients])
-    emails = [u.email for u in recipients if u.email]
-    if not emails:
-        return
-    link = f"{settings.SITE_URL}/runs/{run.pk}/" if run is not None else settings.SITE_URL
-
-    def send() -> None:
-        for email in emails:
-            try:
-                send_mail(subject=f"Joint Testing Portal: {text[:80]}", message=f"{text}\n\n{link}\n",
-                          from_email=None, recipient_list=[email])
-            except Exception:  # an e-mail outage never undoes the action
-                logger.exception("notification e-mail to %s failed", email)
-
-    transaction.on_commit(send)
-
-
-@transaction.atomic
-def notifications_mark_all_read(*, actor: Any) -> int:
-    return Notification.objects.filter(user=actor, read_at__isnull=True).update(read_at=timezone.now())
-
-
-# --- Execution bookkeeping (called by the worker tasks) -----------------------------------------------------
-
-def lease_seconds() -> int:
-    return int(getattr(settings, "RUNS_LEASE_SECONDS", 60))
-
-
-def dispatch_on_commit() -> None:
-    from evaluations import tasks_runs
-
-    transaction.on_commit(lambda: tasks_runs.run_items_dispatch_task.delay())
-
-
-def _item_connections(item: RunItem) -> int:
-    ceiling = item.model_version.max_connections if item.model_version else 1
-    return max(1, min(item.run.max_connections or ceiling, ceiling))
-
-
-def dispatch_order(items: Sequence[RunItem]) -> list[RunItem]:
-    """Round-robin over institutes, and within an institute over its runs: one big run never starves others."""
-    by_owner: dict[int, dict[int, deque[RunItem]]] = defaultdict(lambda: defaultdict(deque))
-    for item in items:
-        by_owner[item.run.owner_id][item.run_id].append(item)
-    owners = deque(sorted(by_owner, key=lambda o: min(i.queued_at or timezone.now()
-                                                       for q in by_owner[o].values() for i in q)))
-    run_cycles = {owner: deque(runs) for owner, runs in by_owner.items()}
-    ordered: list[RunItem] = []
-    while owners:
-        owner = owners.popleft()
-        runs = run_cycles[owner]
-        run_id = runs.popleft()
-        ordered.append(by_owner[owner][run_id].popleft())
-        if by_owner[owner][run_id]:
-            runs.append(run_id)
-        if runs:
-            owners.append(owner)
-    return ordered
-
-
-def run_items_dispatch() -> list[int]:
-    """Send the next queued items to the workers, fairly, within each model version's connection limit and
-    the portal's limit of items in flight. Serialised by an advisory lock; safe to call any time."""
-
-    max_in_flight = int(getattr(settings, "RUNS_MAX_ITEMS_IN_FLIGHT", 8))
-    sent: list[int] = []
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_DISPATCH_LOCK_KEY])
-        in_flight = list(RunItem.objects.filter(
-            Q(state=ItemState.RUNNING) | Q(state=ItemState.QUEUED, enqueued_at__isnull=False)
-        ).select_related("run", "model_version"))
-        used: dict[int | None, int] = defaultdict(int)
-        for item in in_flight:
-            used[item.model_version_id] += _item_connections(item)
-        free = max_in_flight - len(in_flight)
-        if free <= 0:
-            return sent
-        waiting = list(RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=True,
-                                              run__state__in=[RunState.QUEUED, RunState.RUNNING])
-                       .select_related("run", "model_version").order_by("queued_at", "pk")[:1000])
-        now = timezone.now()
-        for item in dispatch_order(waiting):
-            if len(sent) >= free:
-                break
-            need = _item_connections(item)
-            limit = item.model_version.max_connections if item.model_version else need
-            if used[item.model_version_id] + need > limit:
-                continue
-            if RunItem.objects.filter(pk=item.pk, state=ItemState.QUEUED, enqueued_at__isnull=True).update(
-                    enqueued_at=now):
-                used[item.model_version_id] += need
-                sent.append(item.pk)
-        ids = list(sent)
-        transaction.on_commit(lambda: _send(ids))
-    return sent
-
-
-def _marker(item_id: int) -> str:
-    return f"runs:enqueued:{item_id}"
-
-
-def _send(item_ids: list[int]) -> None:
-    """Send the items' messages and leave a marker beside them in Redis: if Redis loses its data, the marker goes
-    with the messages, and the reconciler knows to send them again."""
-    from django.core.cache import cache
-
-    from evaluations import tasks_runs
-
-    for pk in item_ids:
-        tasks_runs.run_item_execute.delay(pk)
-        try:
-            cache.set(_marker(pk), 1, timeout=int(getattr(settings, "CELERY_VISIBILITY_TIMEOUT", 86400)))
-        except Exception:  # the message went out; without a marker the reconciler merely sends it again
-            logger.warning("could not mark item %s as enqueued", pk)
-
-
-def _lost_messages(item_ids: list[int]) -> list[int]:
-    from django.core.cache import cache
-
-    if not item_ids:
-        return []
-    try:
-        present = cache.get_many([_marker(pk) for pk in item_ids])
-    except Exception:  # Redis unreachable: nothing can be sent anyway
-        return []
-    return [pk for pk in item_ids if _marker(pk) not in present]
-
-
-def queue_position(item: RunItem) -> int | None:
-    """1-based place of a queued item in the dispatcher's order (items already sent to a worker come first)."""
-    if item.state != ItemState.QUEUED:
-        return None
-    if item.enqueued_at is not None:
-        return 1
-    waiting = list(RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=True)
-                   .select_related("run").order_by("queued_at", "pk")[:1000])
-    ahead = RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=False).count()
-    for index, other in enumerate(dispatch_order(waiting)):
-        if other.pk == item.pk:
-            return ahead + index + 1
-    return None
-
-
 def run_items_reconcile(*, queued_grace: timedelta | None = None) -> dict[str, int]:
     """Idempotent repair, run periodically: re-send queued items whose message vanished (their marker is gone from
     Redis, or they were sent longer than ``queued_grace`` ago and never claimed), re-queue running items whose lease expired (a killed worker),
     start approved "at" runs whose time has come, then dispatch."""
     now = timezone.now()
-    grace = queued_grace if queued_grace is not None else timedelta(
-        seconds=int(getattr(settings, "RUNS_QUEUED_GRACE_SECONDS", 1800)))
+    grace = queued_grace if queued_grace is not None else timedelta(seconds=settings.RUNS_QUEUED_GRACE_SECONDS)
     sent = RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=False)
     # Sent a while ago but its marker is gone from Redis (data lost), or never claimed for very long: send again.
     settled = list(sent.filter(enqueued_at__lt=now - timedelta(seconds=5)).values_list("pk", flat=True))
-    lost = _lost_messages(settled)
+    lost = dispatch.lost_messages(settled)
     resent = sent.filter(Q(pk__in=lost) | Q(enqueued_at__lt=now - grace)).update(enqueued_at=None)
     expired = RunItem.objects.filter(state=ItemState.RUNNING, lease_expires_at__lt=now)
     requeued = 0
@@ -595,7 +440,7 @@ def run_items_reconcile(*, queued_grace: timedelta | None = None) -> dict[str, i
         RunItem.objects.filter(run_id=run_id, state=ItemState.QUEUED, cancel_requested_at__isnull=False).update(
             state=ItemState.CANCELLED, finished_at=now)
         run_refresh_state(run_id=run_id)
-    dispatched = run_items_dispatch()
+    dispatched = dispatch.run_items_dispatch()
     return {"resent": resent, "requeued": requeued, "started": started, "dispatched": len(dispatched)}
 
 
@@ -631,19 +476,3 @@ def run_refresh_state(*, run_id: int) -> str:
     label = dict(RunState.choices)[outcome].lower()
     notify(users=[run.created_by], run=run, kind=kind, text=f"{run.name} has finished: {label}.")
     return outcome
-
-
-def item_cost(item: RunItem, input_tokens: int, output_tokens: int) -> Decimal:
-    mv = item.model_version
-    if mv is None:
-        return Decimal(0)
-    cost = Decimal(0)
-    if mv.price_input_per_million:
-        cost += mv.price_input_per_million * input_tokens / Decimal(1_000_000)
-    if mv.price_output_per_million:
-        cost += mv.price_output_per_million * output_tokens / Decimal(1_000_000)
-    return cost
-
-
-def as_datetime(value: Any) -> datetime | None:
-    return value if isinstance(value, datetime) else None

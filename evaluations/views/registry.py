@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -16,94 +15,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.access import CREATE, DELETE, EDIT, can, require
 from accounts.gates import institute_member_required
 from accounts.reauth import reauthentication_redirect, recently_authenticated
+from evaluations.forms.registry import FIELD_MAP, CreateModelForm, CredentialForm, ModelForm
 from evaluations.models import RegisteredModel
 from evaluations.selectors import registry as selectors
-from evaluations.selectors.common import exercises_user_may_add_to
 from evaluations.services import registry as services
-from portal.forms import json_object_clean
+from portal.forms import form_errors_add
 from portal.pagination import page_of
-
-PAGE_SIZE = 25
-
-
-class ModelForm(forms.Form):
-    name = forms.CharField(label="Name", max_length=200)
-    exercises: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple,
-                                               help_text="The exercises this model is tested in.")
-    provider_model = forms.CharField(
-        label="Inspect model", max_length=300,
-        help_text="Provider and model as Inspect names them, e.g. openai-api/local/gemma, "
-                  "openai-api-completions/llamacpp/gemma3-270m, anthropic/claude-x or mockllm/model.")
-    base_url = forms.CharField(label="Base URL (optional)", required=False, max_length=500,
-                               help_text="For OpenAI-compatible servers, e.g. https://models.example.org/v1.")
-    max_connections = forms.IntegerField(label="Maximum concurrent connections", min_value=1, max_value=1000,
-                                         initial=4)
-    temperature = forms.FloatField(label="Temperature (optional)", required=False)
-    max_tokens = forms.IntegerField(label="Maximum tokens (optional)", required=False)
-    seed = forms.IntegerField(label="Seed (optional)", required=False)
-    top_p = forms.FloatField(label="Top-p (optional)", required=False)
-    stop_seqs = forms.CharField(label="Stop sequences (optional)", required=False, widget=forms.Textarea(attrs={"rows": 2}),
-                                help_text="One per line.")
-    other_settings = forms.CharField(label="Other generation settings (optional)", required=False,
-                                     widget=forms.Textarea(attrs={"rows": 3}),
-                                     help_text='A JSON object of Inspect GenerateConfig fields, e.g. {"top_k": 40}.')
-    price_input_per_million = forms.DecimalField(label="Price per million input tokens (optional)", required=False,
-                                                  min_value=0, max_digits=12, decimal_places=4)
-    price_output_per_million = forms.DecimalField(label="Price per million output tokens (optional)", required=False,
-                                                  min_value=0, max_digits=12, decimal_places=4)
-    notes = forms.CharField(label="Notes (optional)", required=False, widget=forms.Textarea(attrs={"rows": 3}),
-                            help_text="Model card link, version, access terms.")
-
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["exercises"].queryset = exercises_user_may_add_to(user)  # type: ignore[attr-defined]
-
-    def clean_other_settings(self) -> dict[str, Any]:
-        return json_object_clean(self.cleaned_data.get("other_settings"), example='{"top_k": 40}')
-
-    def config(self) -> dict[str, Any]:
-        d = self.cleaned_data
-        config = dict(d.get("other_settings") or {})
-        for key in ("temperature", "max_tokens", "seed", "top_p"):
-            if d.get(key) is not None:
-                config[key] = d[key]
-        stops = [s for s in (d.get("stop_seqs") or "").splitlines() if s]
-        if stops:
-            config["stop_seqs"] = stops
-        return config
-
-
-class CreateModelForm(ModelForm):
-    api_key = forms.CharField(label="API key (optional)", required=False, widget=forms.PasswordInput(render_value=False),
-                              help_text="Stored encrypted. Nobody can read it back, you included.")
-    extra_headers = forms.CharField(label="Extra headers (optional)", required=False,
-                                    widget=forms.Textarea(attrs={"rows": 2, "autocomplete": "off"}),
-                                    help_text="One per line as Name: value. Stored encrypted with the key.")
-
-
-class CredentialForm(forms.Form):
-    api_key = forms.CharField(label="API key", widget=forms.PasswordInput(render_value=False),
-                              help_text="Replaces the stored key. Nobody can read it back.")
-    extra_headers = forms.CharField(label="Extra headers (optional)", required=False,
-                                    widget=forms.Textarea(attrs={"rows": 2, "autocomplete": "off"}),
-                                    help_text="One per line as Name: value.")
-
-
-FIELD_MAP = {"config": "other_settings"}
-
-
-def apply_errors(form: forms.Form, exc: ValidationError) -> None:
-    errors = exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}
-    for key, msgs in errors.items():
-        field = FIELD_MAP.get(str(key), key) if key is not None else None
-        if field not in form.fields:
-            field = None
-        for m in msgs:
-            form.add_error(field, m)
-
-
-def _page(request: HttpRequest, qs: Any) -> Any:
-    return page_of(request, qs, PAGE_SIZE)
 
 
 @login_required
@@ -111,7 +28,7 @@ def _page(request: HttpRequest, qs: Any) -> Any:
 def model_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     sort = request.GET.get("sort", "name")
-    page = _page(request, selectors.model_list(user=request.user, q=q, sort=sort))
+    page = page_of(request, selectors.model_list(user=request.user, q=q, sort=sort))
     return render(request, "evaluations/models/list.html", {
         "page": page, "q": q, "sort": sort, "may_create": can(request.user, CREATE, RegisteredModel),
     })
@@ -135,7 +52,7 @@ def model_create(request: HttpRequest) -> HttpResponse:
                 price_output_per_million=d["price_output_per_million"], notes=d["notes"],
                 api_key=d["api_key"] or None, extra_headers=d["extra_headers"], request=request)
         except ValidationError as exc:
-            apply_errors(form, exc)
+            form_errors_add(form, exc, field_map=FIELD_MAP)
         else:
             messages.success(request, f"Model {model.name} registered.")
             return redirect("model-detail", pk=model.pk)
@@ -191,7 +108,7 @@ def model_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 price_input_per_million=d["price_input_per_million"],
                 price_output_per_million=d["price_output_per_million"])
         except ValidationError as exc:
-            apply_errors(form, exc)
+            form_errors_add(form, exc, field_map=FIELD_MAP)
         else:
             messages.success(request, f"Saved as version {version.number}." if version else "Saved.")
             return redirect("model-detail", pk=model.pk)
@@ -217,7 +134,7 @@ def model_credential(request: HttpRequest, pk: int) -> HttpResponse:
             services.credential_set(user=request.user, registered_model=model, api_key=form.cleaned_data["api_key"],
                                     extra_headers=form.cleaned_data["extra_headers"], request=request)
         except ValidationError as exc:
-            apply_errors(form, exc)
+            form_errors_add(form, exc, field_map=FIELD_MAP)
         else:
             messages.success(request, "API key saved.")
             return redirect("model-detail", pk=model.pk)

@@ -91,7 +91,7 @@ def browser_sign_in(page: Any, live_server: Any) -> Callable[[Any], Any]:
     from django.conf import settings
     from django.test import Client
 
-    from tests.helpers import sign_in
+    from tests.support.helpers import sign_in
 
     def sign_in_browser(user: Any) -> Any:
         client = sign_in(Client(), user)

@@ -49,7 +49,7 @@ def test_page_loads_under_the_real_csp_without_violations(strict_page, live_serv
 
 
 def test_a_signed_in_user_sees_the_home_page_as_themselves(visit_and_check, browser_sign_in, live_server):
-    from tests.factories import UserFactory
+    from tests.support.factories import UserFactory
 
     user = UserFactory(email="signed.in@example.org")
     browser_sign_in(user)

@@ -24,7 +24,7 @@ def test_a_page_with_violations_fails_the_check_with_each_rule_listed(page):
 
 
 def test_the_database_is_usable_from_a_browser_test(page, django_user_model):
-    from tests.factories import UserFactory
+    from tests.support.factories import UserFactory
 
     UserFactory(email="browser@example.org")
     assert django_user_model.objects.filter(email="browser@example.org").exists()

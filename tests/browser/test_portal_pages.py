@@ -15,8 +15,8 @@ from django.test import Client
 from django.utils import timezone
 
 from tests.browser.harness import PageProblems
-from tests.factories import OrganisationFactory, UserFactory
-from tests.helpers import sign_in
+from tests.support.factories import OrganisationFactory, UserFactory
+from tests.support.helpers import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -35,7 +35,7 @@ def portal(exercise, uk_staff, us_staff, uk_approver, us_approver, partner_viewe
     where one exists (so audit events are real) and by direct updates for what a worker would write."""
     from evaluations.models import ConnectionTest, Notification, Run, RunItem, SampleResult
     from evaluations.services.runs import run_create, run_submit
-    from tests.runs.factories import model_version, task_version
+    from tests.support.factories import model_version, task_version
 
     mock = model_version(exercise=exercise, user=uk_staff, name="Mock model")
     other = model_version(exercise=exercise, user=us_staff, name="Second model")
@@ -426,8 +426,8 @@ def test_sign_in_and_account_pages_have_no_accessibility_violations(tour, page, 
     """The allauth pages in the portal's layout: signing in (a wrong password, then the MFA step with a wrong
     code), invitations, and the signed-in account pages."""
     from accounts.services import invitation_create
-    from tests.factories import DEFAULT_PASSWORD
-    from tests.helpers import enrol_totp, sign_in_password_only
+    from tests.support.factories import DEFAULT_PASSWORD
+    from tests.support.helpers import enrol_totp, sign_in_password_only
 
     invitation = invitation_create(actor=admin_user, email="invited@example.org", organisation=uk_aisi, role="staff")
     enrol_totp(uk_staff)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import pytest
 
 from evaluations.engine import ItemOutcome, ItemSpec, run_item
-from tests.engine.fixture_tasks import FIXTURE_TASKS
-from tests.engine.mock_outputs import MODEL, echo_outputs
-from tests.engine.recording import RecordingCallbacks
+from tests.support.fixture_tasks import FIXTURE_TASKS
+from tests.support.mock_outputs import MODEL, echo_outputs
+from tests.support.recording import RecordingCallbacks
 
 
 @dataclass

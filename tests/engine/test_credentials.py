@@ -13,8 +13,8 @@ import pytest
 from inspect_ai.log import read_eval_log_sample_summaries
 
 from evaluations.engine import ItemSpec, run_item
-from tests.engine.fixture_tasks import FIXTURE_TASKS
-from tests.engine.recording import RecordingCallbacks
+from tests.support.fixture_tasks import FIXTURE_TASKS
+from tests.support.recording import RecordingCallbacks
 
 pytestmark = pytest.mark.slow
 

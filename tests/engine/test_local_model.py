@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from evaluations.engine import ItemSpec, ingest_log, run_item
-from tests.engine.fixture_tasks import FIXTURE_TASKS
-from tests.engine.recording import RecordingCallbacks
-from tests.llama import LLAMA_MODEL, llama_server  # noqa: F401 - the session fixture
+from tests.support.fixture_tasks import FIXTURE_TASKS
+from tests.support.model_server import LLAMA_MODEL, llama_server  # noqa: F401 - the session fixture
+from tests.support.recording import RecordingCallbacks
 
 pytestmark = pytest.mark.slow
 

@@ -14,9 +14,9 @@ from inspect_ai.log import read_eval_log, read_eval_log_sample_summaries
 
 from evaluations.engine import ItemSpec, run_item
 from tests.engine.conftest import echo_spec
-from tests.engine.fixture_tasks import FIXTURE_TASKS
-from tests.engine.mock_outputs import echo_outputs
-from tests.engine.recording import RecordingCallbacks
+from tests.support.fixture_tasks import FIXTURE_TASKS
+from tests.support.mock_outputs import echo_outputs
+from tests.support.recording import RecordingCallbacks
 
 pytestmark = pytest.mark.slow
 

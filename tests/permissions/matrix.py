@@ -116,7 +116,7 @@ class MatrixContext:
     def __init__(self) -> None:
         from accounts.services import api_token_create, invitation_create
         from portal.audit import audit_record
-        from tests.factories import ExerciseFactory, OrganisationFactory, UserFactory
+        from tests.support.factories import ExerciseFactory, OrganisationFactory, UserFactory
 
         self.uk = OrganisationFactory(name="UK AISI", kind="institute", country_code="GB")
         self.us = OrganisationFactory(name="US AISI", kind="institute", country_code="US")

@@ -21,7 +21,7 @@ def add_registry(ctx: Any) -> None:
     from evaluations.models import ConnectionTest
     from evaluations.services.catalogue import task_create_dataset
     from evaluations.services.registry import credential_set
-    from tests.test_registry_support import make_model, make_registry_task
+    from tests.support.registry import make_model, make_registry_task
 
     uk_staff = ctx.users["uk_staff"]
     ctx.model = make_model(uk_staff, ctx.exercise, name="Shared model")

@@ -22,7 +22,7 @@ def add_runs(ctx: Any) -> None:
 
     from evaluations.models import Notification, Run, RunItem, SampleResult
     from evaluations.services.runs import run_create, run_submit
-    from tests.runs.factories import model_version, task_version
+    from tests.support.factories import model_version, task_version
 
     uk_staff = ctx.users["uk_staff"]
 

@@ -13,8 +13,8 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tests.helpers import sign_in
 from tests.permissions.matrix import ACTORS, Exempt, MatrixContext, Row
+from tests.support.helpers import sign_in
 
 
 def _collect() -> list[Row | Exempt]:

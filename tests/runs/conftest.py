@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from evaluations.services.runs import run_create
-from tests.runs.factories import FIXTURE_TASKS, model_version, task_version
+from tests.support.factories import FIXTURE_TASKS, model_version, task_version
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def finished_run(submitted_run, inspect_log, settings, tmp_path):
     import shutil
 
     from evaluations.models import Run, RunItem
-    from evaluations.services.runs_execution import samples_ingest
+    from evaluations.services.execution import samples_ingest
 
     settings.MEDIA_ROOT = tmp_path / "media"
     item = submitted_run.items.get()

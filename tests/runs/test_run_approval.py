@@ -21,13 +21,13 @@ from evaluations.services.runs import (
     run_update,
 )
 from portal.models import AuditEvent
-from tests.factories import UserFactory
+from tests.support.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def test_creating_a_run_expands_models_times_tasks_into_pending_items(exercise, uk_staff, mock_model, counting_task):
-    from tests.runs.factories import model_version, task_version
+    from tests.support.factories import model_version, task_version
 
     second_model = model_version(exercise=exercise, user=uk_staff, name="Second")
     second_task = task_version(exercise=exercise, user=uk_staff, name="second")
@@ -47,8 +47,7 @@ def test_max_connections_above_the_models_own_limit_is_refused(exercise, uk_staf
 
 
 def test_a_model_of_another_exercise_is_refused(exercise, uk_staff, counting_task, uk_aisi, us_aisi):
-    from tests.factories import ExerciseFactory
-    from tests.runs.factories import model_version
+    from tests.support.factories import ExerciseFactory, model_version
 
     other = ExerciseFactory(institutes=[uk_aisi, us_aisi])
     foreign = model_version(exercise=other, user=uk_staff)
@@ -187,7 +186,7 @@ def test_partner_viewers_see_no_runs_and_admins_see_all(submitted_run, partner_v
 
 
 def test_an_institute_outside_the_exercise_sees_nothing(submitted_run):
-    from tests.factories import OrganisationFactory
+    from tests.support.factories import OrganisationFactory
 
     outsider = UserFactory(organisation=OrganisationFactory(name="Other AISI"), role="approver")
     assert not visible_to(outsider, Run.objects.all()).exists()

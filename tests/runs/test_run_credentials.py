@@ -15,10 +15,10 @@ from django.test import override_settings
 from evaluations.models import Run, SampleResult, TaskVersion
 from evaluations.services.registry import model_create
 from evaluations.services.runs import run_approve, run_create
-from tests.engine.fixture_tasks import FIXTURE_TASKS
 from tests.engine.test_credentials import FakeOpenAI
-from tests.test_registry_canary import database_leaks, leaks
-from tests.workers import celery_worker, wait_for
+from tests.support.fixture_tasks import FIXTURE_TASKS
+from tests.support.leaks import database_leaks, leaks
+from tests.support.workers import celery_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

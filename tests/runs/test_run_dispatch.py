@@ -9,15 +9,11 @@ import pytest
 from django.utils import timezone
 
 from evaluations.models import Run, RunItem
-from evaluations.services.runs import (
-    dispatch_order,
-    queue_position,
-    run_approve,
-    run_create,
-    run_items_dispatch,
-    run_items_reconcile,
-)
-from tests.runs.factories import model_version, task_version
+from evaluations.selectors.dispatch import dispatch_order
+from evaluations.selectors.runs import queue_position
+from evaluations.services.dispatch import run_items_dispatch
+from evaluations.services.runs import run_approve, run_create, run_items_reconcile
+from tests.support.factories import model_version, task_version
 
 pytestmark = pytest.mark.django_db
 

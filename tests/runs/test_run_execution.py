@@ -20,9 +20,9 @@ from evaluations.services.runs import (
     run_item_retry,
     run_items_reconcile,
 )
-from evaluations.tasks_runs import run_item_execute
-from tests.runs.factories import model_version, task_version
-from tests.workers import celery_worker, wait_for
+from evaluations.tasks.runs import run_item_execute
+from tests.support.factories import model_version, task_version
+from tests.support.workers import celery_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -171,7 +171,7 @@ def test_an_item_whose_message_vanished_from_redis_still_runs(settings, tmp_path
     run = approved_run(exercise=exercise, uk_staff=uk_staff, uk_approver=uk_approver, us_approver=us_approver,
                        args={"samples": 2})
     # No worker yet: the dispatch message waits in Redis; dispatch here so the item's own message is sent too.
-    from evaluations.services.runs import run_items_dispatch
+    from evaluations.services.dispatch import run_items_dispatch
 
     run_items_dispatch()
     item = run.items.get()

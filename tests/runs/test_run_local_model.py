@@ -8,15 +8,15 @@ from rest_framework.test import APIClient
 
 from evaluations.models import EvalTask, ModelVersion, RegisteredModel, Run, SampleResult, TaskVersion
 from evaluations.services.registry import credential_set
-from tests.engine.fixture_tasks import FIXTURE_TASKS
-from tests.llama import LLAMA_MODEL, llama_server  # noqa: F401 - the session fixture
-from tests.workers import celery_worker, wait_for
+from tests.support.fixture_tasks import FIXTURE_TASKS
+from tests.support.model_server import LLAMA_MODEL, llama_server  # noqa: F401 - the session fixture
+from tests.support.workers import celery_worker, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def api(user) -> APIClient:  # type: ignore[no-untyped-def]
-    from tests.helpers import sign_in
+    from tests.support.helpers import sign_in
 
     return sign_in(APIClient(), user)
 

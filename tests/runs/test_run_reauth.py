@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from evaluations.models import ModelCredential, Run
 from evaluations.services.registry import model_create
-from tests.helpers import bearer_headers, sign_in
+from tests.support.helpers import bearer_headers, sign_in
 
 pytestmark = pytest.mark.django_db
 

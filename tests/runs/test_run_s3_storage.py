@@ -15,9 +15,9 @@ from moto.server import ThreadedMotoServer
 from rest_framework.test import APIClient
 
 from evaluations.models import Run, RunItem, SampleResult
-from tests.helpers import sign_in
 from tests.runs.test_run_execution import approved_run, finished
-from tests.workers import celery_worker, wait_for
+from tests.support.helpers import sign_in
+from tests.support.workers import celery_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

@@ -21,7 +21,7 @@ from evaluations.models import (
 )
 from evaluations.services.catalogue import task_create_dataset
 from evaluations.services.runs import run_approve, run_create, run_item_retry
-from tests.workers import celery_worker, wait_for
+from tests.support.workers import celery_worker, wait_for
 
 FINISHED = ("succeeded", "failed", "partially_succeeded", "cancelled")
 
@@ -132,7 +132,7 @@ def test_retry_of_a_stopped_builtin_item_runs_only_its_unfinished_samples_in_a_w
     # Inspect's eval_retry rebuilt the built-in task by name from the stopped log: the new log names it
     from inspect_ai.log import read_eval_log
 
-    from evaluations.services.runs_execution import local_path
+    from evaluations.services.execution import local_path
 
     retried = read_eval_log(local_path(item.log_path), header_only=True)
     assert retried.eval.task_registry_name == "arithmetic" and retried.status == "success"
@@ -179,7 +179,7 @@ def test_run_create_refuses_archived_foreign_and_invisible_models_and_tasks(
 def test_the_runs_api_refuses_an_archived_or_invisible_model_with_a_clear_message(
         exercise, uk_staff, us_staff, uk_aisi):
     from evaluations.models import Exercise
-    from tests.helpers import sign_in
+    from tests.support.helpers import sign_in
 
     tv = builtin_task(exercise, uk_staff)
     archived = demo_model(exercise, uk_staff, name="Old model")
@@ -206,7 +206,7 @@ def test_demo_uk_staff_schedules_the_demo_evaluation_on_two_models_both_approve_
         settings, redis_client):
     from accounts.models import User
     from evaluations.models import Exercise
-    from tests.helpers import sign_in
+    from tests.support.helpers import sign_in
 
     settings.DEBUG = False
     call_command("seed_demo", "--json", stdout=open("/dev/null", "w"))  # noqa: SIM115

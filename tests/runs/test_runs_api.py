@@ -10,13 +10,13 @@ import pytest
 from rest_framework.test import APIClient
 
 from evaluations.models import Run, RunItem, SampleResult
-from evaluations.services.runs_execution import samples_ingest
+from evaluations.services.execution import samples_ingest
 
 pytestmark = pytest.mark.django_db
 
 
 def api(user) -> APIClient:  # type: ignore[no-untyped-def]
-    from tests.helpers import sign_in
+    from tests.support.helpers import sign_in
 
     # a browser session that has just authenticated (approve/reject ask for a recent authentication)
     return sign_in(APIClient(), user)

@@ -1,0 +1,69 @@
+"""Forms of the evaluation catalogue (rendered with GOV.UK markup in templates/evaluations/tasks/)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.forms.utils import ErrorDict
+
+from evaluations.inspectai.datasets import SCORERS, SOLVERS
+from evaluations.selectors.exercises import exercises_user_may_add_to
+from evaluations.selectors.registry import grader_choices
+from portal.forms import json_object_clean
+
+
+class RegistryTaskForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=200)
+    exercises: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple)
+    registry_name = forms.CharField(label="Task", max_length=300,
+                                    help_text="A task name from the catalogue, e.g. arithmetic or inspect_evals/gsm8k.")
+    args = forms.CharField(label="Arguments (optional)", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                           help_text='A JSON object, e.g. {"limit": 5}.')
+    description = forms.CharField(label="Description (optional)", required=False,
+                                  widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["exercises"].queryset = exercises_user_may_add_to(user)  # type: ignore[attr-defined]
+
+    def clean_args(self) -> Any:
+        return json_object_clean(self.cleaned_data.get("args"), example='{"limit": 5}')
+
+
+class DatasetTaskForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=200)
+    exercises: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple)
+    dataset = forms.FileField(label="Dataset (CSV or JSONL)", required=False,
+                              help_text="Columns input and target; optional id, choices (JSON list), metadata "
+                                        "(JSON object). UTF-8.")
+    solver = forms.ChoiceField(label="Solver", choices=list(SOLVERS.items()), widget=forms.RadioSelect,
+                               initial="generate")
+    system_prompt = forms.CharField(label="System prompt (for 'system prompt, then generation')", required=False,
+                                    widget=forms.Textarea(attrs={"rows": 2}))
+    scorer = forms.ChoiceField(label="Scorer", choices=list(SCORERS.items()), widget=forms.RadioSelect,
+                               initial="includes")
+    pattern = forms.CharField(label="Pattern (for the regular expression scorer)", required=False)
+    grader_model_version = forms.TypedChoiceField(label="Grader model (for the model-graded scorer)", required=False,
+                                                  coerce=int, empty_value=None)
+    description = forms.CharField(label="Description (optional)", required=False,
+                                  widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, user: Any, editing: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["exercises"].queryset = exercises_user_may_add_to(user)  # type: ignore[attr-defined]
+        self.fields["grader_model_version"].choices = [("", "None")] + [  # type: ignore[attr-defined]
+            (v.pk, f"{v.registered_model.name} v{v.number} ({v.provider_model})") for v in grader_choices(user=user)
+        ]
+        self.fields["grader_model_version"].widget.attrs["class"] = "govuk-select"
+        if editing:
+            self.fields["dataset"].label = "New dataset file (optional: keep the current one)"
+
+
+def dataset_form_with_error(user: Any, message: str, *, editing: bool) -> DatasetTaskForm:
+    """An empty dataset form carrying one error (the upload was refused before the form could be bound)."""
+    form = DatasetTaskForm(user=user, editing=editing)
+    form.cleaned_data = {}
+    form._errors = ErrorDict()  # type: ignore[attr-defined]
+    form.add_error("dataset", message)
+    return form

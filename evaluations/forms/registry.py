@@ -1,0 +1,76 @@
+"""Forms of the model registry (rendered with GOV.UK markup in templates/evaluations/models/)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from evaluations.selectors.exercises import exercises_user_may_add_to
+from portal.forms import json_object_clean
+
+# Service field names that differ from the form's.
+FIELD_MAP = {"config": "other_settings"}
+
+
+class ModelForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=200)
+    exercises: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple,
+                                               help_text="The exercises this model is tested in.")
+    provider_model = forms.CharField(
+        label="Inspect model", max_length=300,
+        help_text="Provider and model as Inspect names them, e.g. openai-api/local/gemma, "
+                  "openai-api-completions/llamacpp/gemma3-270m, anthropic/claude-x or mockllm/model.")
+    base_url = forms.CharField(label="Base URL (optional)", required=False, max_length=500,
+                               help_text="For OpenAI-compatible servers, e.g. https://models.example.org/v1.")
+    max_connections = forms.IntegerField(label="Maximum concurrent connections", min_value=1, max_value=1000,
+                                         initial=4)
+    temperature = forms.FloatField(label="Temperature (optional)", required=False)
+    max_tokens = forms.IntegerField(label="Maximum tokens (optional)", required=False)
+    seed = forms.IntegerField(label="Seed (optional)", required=False)
+    top_p = forms.FloatField(label="Top-p (optional)", required=False)
+    stop_seqs = forms.CharField(label="Stop sequences (optional)", required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                                help_text="One per line.")
+    other_settings = forms.CharField(label="Other generation settings (optional)", required=False,
+                                     widget=forms.Textarea(attrs={"rows": 3}),
+                                     help_text='A JSON object of Inspect GenerateConfig fields, e.g. {"top_k": 40}.')
+    price_input_per_million = forms.DecimalField(label="Price per million input tokens (optional)", required=False,
+                                                  min_value=0, max_digits=12, decimal_places=4)
+    price_output_per_million = forms.DecimalField(label="Price per million output tokens (optional)", required=False,
+                                                  min_value=0, max_digits=12, decimal_places=4)
+    notes = forms.CharField(label="Notes (optional)", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                            help_text="Model card link, version, access terms.")
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["exercises"].queryset = exercises_user_may_add_to(user)  # type: ignore[attr-defined]
+
+    def clean_other_settings(self) -> dict[str, Any]:
+        return json_object_clean(self.cleaned_data.get("other_settings"), example='{"top_k": 40}')
+
+    def config(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        config = dict(d.get("other_settings") or {})
+        for key in ("temperature", "max_tokens", "seed", "top_p"):
+            if d.get(key) is not None:
+                config[key] = d[key]
+        stops = [s for s in (d.get("stop_seqs") or "").splitlines() if s]
+        if stops:
+            config["stop_seqs"] = stops
+        return config
+
+
+class CreateModelForm(ModelForm):
+    api_key = forms.CharField(label="API key (optional)", required=False, widget=forms.PasswordInput(render_value=False),
+                              help_text="Stored encrypted. Nobody can read it back, you included.")
+    extra_headers = forms.CharField(label="Extra headers (optional)", required=False,
+                                    widget=forms.Textarea(attrs={"rows": 2, "autocomplete": "off"}),
+                                    help_text="One per line as Name: value. Stored encrypted with the key.")
+
+
+class CredentialForm(forms.Form):
+    api_key = forms.CharField(label="API key", widget=forms.PasswordInput(render_value=False),
+                              help_text="Replaces the stored key. Nobody can read it back.")
+    extra_headers = forms.CharField(label="Extra headers (optional)", required=False,
+                                    widget=forms.Textarea(attrs={"rows": 2, "autocomplete": "off"}),
+                                    help_text="One per line as Name: value.")

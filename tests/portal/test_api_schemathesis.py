@@ -1,0 +1,106 @@
+"""schemathesis against /api/schema/ as each role, in-process (WSGI): no 5xx and no response that breaks the
+schema. Bounded: a few examples per operation, no shrinking, a deadline per operation (a few minutes in all)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from accounts.services import api_token_create
+from tests.support.factories import ExerciseFactory, OrganisationFactory, UserFactory
+
+ROLES = ["uk_staff", "uk_approver", "admin", "partner_viewer", "other_partner_viewer"]
+
+
+@pytest.fixture
+def api_schema(db):
+    """The schema, served by the real WSGI app in this process. Like Django's test client, keep the request
+    signals from closing the test's database connection (the test runs inside a transaction)."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    from portal.wsgi import application
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def bearers(db):
+    """An Authorization header per role (write-scoped where the role allows it)."""
+    uk = OrganisationFactory(name="UK AISI", kind="institute", country_code="GB")
+    us = OrganisationFactory(name="US AISI", kind="institute", country_code="US")
+    ca = OrganisationFactory(name="Partner Institute CA", kind="partner", country_code="CA")
+    jp = OrganisationFactory(name="Partner Institute JP", kind="partner", country_code="JP")
+    joint = ExerciseFactory(name="Joint", institutes=[uk, us], partners=[ca])
+    users = {
+        "uk_staff": UserFactory(organisation=uk, role="staff"),
+        "uk_approver": UserFactory(organisation=uk, role="approver"),
+        "admin": UserFactory(organisation=uk, role="staff", is_portal_admin=True),
+        "partner_viewer": UserFactory(organisation=ca, role="partner_viewer"),
+        "other_partner_viewer": UserFactory(organisation=jp, role="partner_viewer"),
+    }
+    _registry_and_runs(joint, users["uk_staff"])
+    headers = {}
+    for role, user in users.items():
+        scope = "read" if role.endswith("partner_viewer") else "write"
+        headers[role] = {"Authorization": f"Bearer {api_token_create(user=user, scope=scope).plain}"}
+    return headers
+
+
+def _registry_and_runs(exercise: Any, user: Any) -> None:
+    """Rows for the models/, tasks/ and runs/ endpoints to find: a model with a credential, a built-in task, a
+    draft run and a finished one with a sample (ids are small, so generated path ids often hit them)."""
+    from evaluations.models import RunItem, SampleResult
+    from evaluations.services.catalogue import task_create_registry
+    from evaluations.services.registry import model_create
+    from evaluations.services.runs import run_create
+
+    model = model_create(user=user, name="Mock", exercises=[exercise], provider_model="mockllm/model",
+                         api_key="sk-schemathesis-0123456789")
+    task = task_create_registry(user=user, name="Arithmetic", exercises=[exercise], registry_name="arithmetic",
+                                args={})
+    versions = {"models": [model.current_version], "tasks": [task.current_version]}
+    run_create(actor=user, exercise=exercise, options={"name": "Draft"}, **versions)
+    done = run_create(actor=user, exercise=exercise, options={"name": "Done"}, **versions)
+    item = done.items.get()
+    RunItem.objects.filter(pk=item.pk).update(state="succeeded", metrics={"match": {"accuracy": 1.0}})
+    SampleResult.objects.create(item=item, sample_id="arith-1", epoch=1, input="2 + 3", input_text="2 + 3",
+                                target="5", output="5", scores={"match": {"value": "C", "numeric": 1.0}}, score=1.0)
+
+
+@pytest.mark.slow
+def test_the_api_answers_every_role_without_server_errors_or_schema_violations(api_schema, bearers):
+    failures: list[str] = []
+    operations = 0
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+        operations += 1
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=25, deadline=None, derandomize=True, database=None,
+                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+        def run(case: Any) -> None:
+            for role in ROLES:
+                case.call_and_validate(headers=bearers[role], checks=[not_a_server_error, response_schema_conformance])
+
+        try:
+            run()
+        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collect every operation's failure
+            failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
+    assert operations >= 15
+    paths = {result.ok().path for result in api_schema.get_all_operations()}
+    for wanted in ("/api/v1/models/", "/api/v1/tasks/", "/api/v1/runs/", "/api/v1/runs/{id}/approve/",
+                   "/api/v1/compare/", "/api/v1/samples/{id}/", "/api/v1/run-items/{id}/log/"):
+        assert wanted in paths, f"{wanted} is not in the schema"
+    assert not failures, "\n\n".join(failures)
