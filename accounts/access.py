@@ -22,9 +22,10 @@ from django.http import Http404
 M = TypeVar("M", bound=models.Model)
 
 # Actions (ROLES.md letters): V view, C create, E edit, D delete/archive, A approve/sign off,
-# R release, X cancel/retry. Rules may define finer ones (e.g. "submit", "reject", "withdraw").
-VIEW, CREATE, EDIT, DELETE, APPROVE, RELEASE, CANCEL, RETRY = (
-    "view", "create", "edit", "delete", "approve", "release", "cancel", "retry",
+# R release, X cancel/retry; MANAGE (asked of a model class): use the admin pages of that model.
+# Rules may define finer ones (e.g. "submit", "reject", "withdraw").
+VIEW, CREATE, EDIT, DELETE, APPROVE, RELEASE, CANCEL, RETRY, MANAGE = (
+    "view", "create", "edit", "delete", "approve", "release", "cancel", "retry", "manage",
 )
 
 

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from accounts import access
 from accounts.models import ApiToken, Organisation, User
-from accounts.reauth import is_token_request, require_recent_auth
+from accounts.reauth import ReauthenticationRequiredMixin, is_token_request
 from accounts.serializers import (
     ApiTokenCreatedSerializer,
     ApiTokenCreateSerializer,
@@ -26,6 +26,8 @@ from accounts.serializers import (
 )
 from accounts.services import api_token_create, api_token_revoke, organisation_create, organisation_update
 from portal.models import AuditEvent
+
+NO_AUDIT_TRAIL = "Partner viewers have no access to the audit trail."
 
 
 def _user(request: Request) -> User:
@@ -133,8 +135,7 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        if not access.is_institute_member(request.user):
-            raise exceptions.PermissionDenied("Partner viewers have no access to the audit trail.")
+        access.require(request.user, access.VIEW, AuditEvent, NO_AUDIT_TRAIL)
 
     def get_queryset(self) -> QuerySet[AuditEvent]:
         from accounts.selectors import audit_events_filter
@@ -157,7 +158,7 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     list=extend_schema(parameters=[OpenApiParameter("active", OpenApiTypes.BOOL)]),
 )
 class ApiTokenViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
+    ReauthenticationRequiredMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
     """Your own API tokens. Created only from an MFA-verified, recently re-authenticated browser session; the
@@ -165,6 +166,9 @@ class ApiTokenViewSet(
 
     serializer_class = ApiTokenSerializer
     queryset = ApiToken.objects.all()
+
+    def reauthentication_needed(self, request: Request) -> bool:
+        return self.action == "create"
 
     def get_queryset(self) -> QuerySet[ApiToken]:
         qs = access.visible_to(self.request.user, ApiToken.objects.order_by("-created_at", "-id"))
@@ -177,7 +181,6 @@ class ApiTokenViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         if is_token_request(request):
             raise exceptions.PermissionDenied("Tokens are created from a signed-in browser session, not with a token.")
-        require_recent_auth(request)
         serializer = ApiTokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         created = api_token_create(user=_user(request), request=request._request, **serializer.validated_data)

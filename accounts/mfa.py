@@ -1,11 +1,14 @@
-"""Facts about a browser session's authentication, read from allauth's per-session records."""
+"""Facts about a browser session's authentication, read from allauth's per-session records (its public
+``allauth.account.authentication``). Recording one has no public API in allauth: ``record_authentication`` below
+is the one place that uses its internal flow."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from allauth.account.internal.flows.login import get_authentication_records, record_authentication
+from allauth.account.authentication import get_authentication_records
+from allauth.account.internal.flows.login import record_authentication as _allauth_record_authentication
 from django.http import HttpRequest
 
 
@@ -26,10 +29,20 @@ def last_authenticated_at(request: HttpRequest) -> float | None:
     return max(times) if times else None
 
 
+def record_authentication(request: HttpRequest, user: Any, method: str, **data: Any) -> None:
+    """Add an authentication record to the session (allauth has no public API for it)."""
+    _allauth_record_authentication(request, user, method, **data)
+
+
 def record_enrolment(request: HttpRequest, user: Any, authenticator: Any) -> None:
     """Enrolling an authenticator proves possession of it: the session counts as MFA-verified."""
     if getattr(request, "user", None) is not None and request.user.is_authenticated and request.user.pk == user.pk:
         record_authentication(request, user, "mfa", id=authenticator.pk, type=authenticator.type, enrolled=True)
+
+
+def record_password_set(request: HttpRequest, user: Any) -> None:
+    """A password just set (accepting an invitation) counts as a fresh re-authentication, e.g. to enrol MFA."""
+    record_authentication(request, user, "password", email=user.email, reauthenticated=True)
 
 
 def seconds_since_authentication(request: HttpRequest) -> float | None:

@@ -25,7 +25,7 @@ class OrganisationRule(Rule):
         return queryset.none()
 
     def can(self, user: Any, action: str, obj: Any) -> bool:
-        if action == access.CREATE:
+        if action in (access.CREATE, access.MANAGE):
             return access.is_admin(user)
         if isinstance(obj, type):
             return False
@@ -38,7 +38,7 @@ class OrganisationRule(Rule):
 
 @register(User)
 class UserRule(Rule):
-    """Admins: V all, E (role, admin flag, active). Everyone else: V themselves only."""
+    """Admins: V all, E (role, admin flag, active), the users admin page. Everyone else: V themselves only."""
 
     def visible(self, user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if access.is_admin(user):
@@ -47,7 +47,7 @@ class UserRule(Rule):
 
     def can(self, user: Any, action: str, obj: Any) -> bool:
         if isinstance(obj, type):
-            return False  # accounts are created by accepting an invitation
+            return action == access.MANAGE and access.is_admin(user)  # accounts come from invitations
         if action == access.VIEW:
             return access.is_admin(user) or obj.pk == user.pk
         if action == access.EDIT:
@@ -57,7 +57,7 @@ class UserRule(Rule):
 
 @register(Invitation)
 class InvitationRule(Rule):
-    """Admins only: V, C, revoke (``delete``)."""
+    """Admins only: V, C, revoke (``delete``), the invitations admin page."""
 
     def visible(self, user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset if access.is_admin(user) else queryset.none()
@@ -65,7 +65,7 @@ class InvitationRule(Rule):
     def can(self, user: Any, action: str, obj: Any) -> bool:
         if not access.is_admin(user):
             return False
-        if action == access.CREATE:
+        if action in (access.CREATE, access.MANAGE):
             return True
         if isinstance(obj, type):
             return False

@@ -6,7 +6,8 @@ import csv
 from collections.abc import Iterator
 from typing import Any
 
-from allauth.account.internal.flows.login import record_authentication
+# allauth's public ratelimit module is hard-wired to its own settings; this rate is the portal's own.
+from allauth.core.internal import ratelimit
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -25,8 +26,9 @@ from accounts.forms import (
     TokenCreateForm,
     UserRoleForm,
 )
+from accounts.mfa import record_password_set
 from accounts.models import ApiToken, Invitation, Organisation, User
-from accounts.reauth import recent_auth_required
+from accounts.reauth import reauthentication_required
 from accounts.selectors import audit_events_filter, users_for_admin
 from accounts.services import (
     InvitationRefused,
@@ -52,8 +54,6 @@ INVITATION_REFUSALS_RATE = {"invitation_refused": "30/m/ip"}
 
 
 def _invitation_refused(request: HttpRequest, message: str) -> HttpResponse:
-    from allauth.core.internal import ratelimit
-
     ratelimit.consume(request, app="accounts", action="invitation_refused", config=INVITATION_REFUSALS_RATE,
                       limit_get=True)
     return render(request, "accounts/invitation_refused.html", {"message": message}, status=400)
@@ -61,8 +61,6 @@ def _invitation_refused(request: HttpRequest, message: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
-    from allauth.core.internal import ratelimit
-
     if not ratelimit.consume(request, app="accounts", action="invitation_refused", config=INVITATION_REFUSALS_RATE,
                              limit_get=True, dry_run=True):
         return render(request, "accounts/invitation_refused.html",
@@ -89,7 +87,7 @@ def invitation_accept_view(request: HttpRequest, token: str) -> HttpResponse:
         else:
             login(request, user, backend="allauth.account.auth_backends.AuthenticationBackend")
             # The password was just set: it counts as a fresh (re-)authentication for enrolling MFA.
-            record_authentication(request, user, "password", email=user.email, reauthenticated=True)
+            record_password_set(request, user)
             messages.success(request, "Your account is ready. Now set up your authenticator app.")
             return redirect("mfa_activate_totp")
     return render(request, "accounts/invitation_accept.html", {"form": form, "invitation": invitation})
@@ -116,7 +114,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-@recent_auth_required
+@reauthentication_required
 def token_create(request: HttpRequest) -> HttpResponse:
     form = TokenCreateForm(request.POST)
     if form.is_valid():
@@ -142,15 +140,12 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 # --- Admin: organisations, users, invitations ------------------------------------------------------------
 
-def _require_admin(request: HttpRequest) -> None:
-    if not access.is_admin(request.user):
-        raise PermissionDenied("Only portal admins can use this page.")
-
+ADMINS_ONLY = "Only portal admins can use this page."
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def manage_organisations(request: HttpRequest) -> HttpResponse:
-    _require_admin(request)
+    access.require(request.user, access.MANAGE, Organisation, ADMINS_ONLY)
     form = OrganisationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -185,7 +180,7 @@ def manage_organisation_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def manage_users(request: HttpRequest) -> HttpResponse:
-    _require_admin(request)
+    access.require(request.user, access.MANAGE, User, ADMINS_ONLY)
     q = request.GET.get("q", "").replace("\x00", "")
     users = users_for_admin(queryset=access.visible_to(request.user, User.objects.all()), q=q)
     return render(request, "accounts/manage_users.html", {"page": page_of(request, users), "q": q})
@@ -213,7 +208,7 @@ def manage_user_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def manage_invitations(request: HttpRequest) -> HttpResponse:
-    _require_admin(request)
+    access.require(request.user, access.MANAGE, Invitation, ADMINS_ONLY)
     form = InvitationCreateForm(request.POST or None)
     created_link = None
     if request.method == "POST" and form.is_valid():
@@ -259,8 +254,7 @@ def manage_invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Audit trail --------------------------------------------------------------------------------------------
 
 def _audit_queryset(request: HttpRequest) -> tuple[Any, AuditFilterForm]:
-    if access.is_partner_viewer(request.user) or not access.is_institute_member(request.user):
-        raise PermissionDenied("Partner viewers have no access to the audit trail.")
+    access.require(request.user, access.VIEW, AuditEvent, "Partner viewers have no access to the audit trail.")
     form = AuditFilterForm(request.GET or None)
     qs = access.visible_to(request.user, AuditEvent.objects.order_by("-id"))
     if form.is_valid():

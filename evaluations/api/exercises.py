@@ -15,6 +15,8 @@ from rest_framework.response import Response
 from accounts import access
 from accounts.models import Organisation, User
 from evaluations.models import Exercise
+from evaluations.rules.common import partner_ids_visible_to
+from evaluations.selectors.exercises import exercise_list
 from evaluations.services.exercises import exercise_archive, exercise_create, exercise_update
 
 
@@ -48,10 +50,7 @@ class ExerciseSerializer(serializers.ModelSerializer):
     def to_representation(self, instance: Exercise) -> dict[str, Any]:
         data = super().to_representation(instance)
         request = self.context.get("request")
-        user = getattr(request, "user", None)
-        if user is not None and access.is_partner_viewer(user):
-            # A partner sees only its own invitation, not which other countries are invited.
-            data["partners"] = [pk for pk in data["partners"] if pk == user.organisation_id]
+        data["partners"] = partner_ids_visible_to(getattr(request, "user", None), data["partners"])
         return data
 
 
@@ -72,16 +71,11 @@ class ExerciseViewSet(viewsets.ModelViewSet):
     queryset = Exercise.objects.all()
 
     def get_queryset(self) -> QuerySet[Exercise]:
-        qs = access.visible_to(self.request.user, Exercise.objects.prefetch_related("institutes", "partners"))
-        if self.action == "list":
-            params = self.request.query_params
-            if _text_param(self.request, "status"):
-                qs = qs.filter(status=params["status"])
-            if _text_param(self.request, "q"):
-                qs = qs.filter(name__icontains=params["q"])
-            if params.get("archived", "").lower() not in ("1", "true", "yes"):
-                qs = qs.filter(archived_at__isnull=True)
-        return qs.order_by("-created_at", "-id")
+        if self.action != "list":
+            return exercise_list(user=self.request.user, include_archived=True)
+        return exercise_list(
+            user=self.request.user, status=_text_param(self.request, "status"), q=_text_param(self.request, "q"),
+            include_archived=self.request.query_params.get("archived", "").lower() in ("1", "true", "yes"))
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         access.require(request.user, access.CREATE, Exercise, "Only admins create exercises.")

@@ -12,9 +12,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.access import can, get_visible_or_404, visible_to
+from accounts.access import CREATE, EDIT, can, get_visible_or_404, require, visible_to
 from accounts.gates import InstituteMembersOnly
-from accounts.reauth import require_recent_auth
+from accounts.reauth import ReauthenticationRequiredMixin
 from evaluations.models import ConnectionTest, ModelVersion, RegisteredModel
 from evaluations.selectors import registry as selectors
 from evaluations.services import registry as services
@@ -116,9 +116,21 @@ def _exercises_of(data: dict[str, Any]) -> list[int] | None:
     return None
 
 
-class RegisteredModelViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
+class RegisteredModelViewSet(ReauthenticationRequiredMixin, InstituteMembersOnly, viewsets.GenericViewSet):
     serializer_class = RegisteredModelSerializer
     queryset = RegisteredModel.objects.all()
+
+    def reauthentication_needed(self, request: Request) -> bool:
+        """Setting or removing a credential, by someone who may (a write token is not asked)."""
+        if self.action not in {"create", "update", "partial_update", "credential"}:
+            return False
+        data = request.data if self.action != "credential" and hasattr(request.data, "get") else {}
+        if self.action == "create":
+            return bool(data.get("api_key")) and can(request.user, CREATE, RegisteredModel)
+        if self.action == "credential" or data.get("api_key"):
+            model = visible_to(request.user, RegisteredModel.objects.filter(pk=self.kwargs["pk"])).first()
+            return model is not None and can(request.user, "set_credential", model)
+        return False
 
     def get_queryset(self) -> QuerySet[RegisteredModel]:
         params = self.request.query_params
@@ -141,11 +153,7 @@ class RegisteredModelViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
         return Response(RegisteredModelSerializer(self.get_object()).data)
 
     def create(self, request: Request) -> Response:
-        from accounts.access import CREATE, require
-
         require(request.user, CREATE, RegisteredModel)
-        if hasattr(request.data, "get") and request.data.get("api_key"):
-            require_recent_auth(request)  # setting a credential (a write token is not asked)
         ser = RegisteredModelSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         d = ser.validated_data
@@ -160,11 +168,7 @@ class RegisteredModelViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
 
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         model = self.get_object()
-        from accounts.access import EDIT, require
-
         require(request.user, EDIT, model)
-        if hasattr(request.data, "get") and request.data.get("api_key") and can(request.user, "set_credential", model):
-            require_recent_auth(request)  # changing a credential
         ser = RegisteredModelSerializer(data=request.data, partial=True)
         ser.is_valid(raise_exception=True)
         d = ser.validated_data
@@ -209,11 +213,5 @@ class RegisteredModelViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
     @action(detail=True, methods=["delete"], url_path="credential")
     def credential(self, request: Request, pk: str | None = None) -> Response:
         model = self.get_object()
-        if can(request.user, "set_credential", model):
-            require_recent_auth(request)
         services.credential_clear(user=request.user, registered_model=model, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-def visible_versions(user: Any) -> QuerySet[ModelVersion]:
-    return visible_to(user, ModelVersion.objects.all())

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from accounts.access import can, get_visible_or_404, require, visible_to
 from accounts.gates import InstituteMembersOnly
-from accounts.reauth import require_recent_auth
+from accounts.reauth import ReauthenticationRequiredMixin
 from evaluations.models import (
     EvalTask,
     Exercise,
@@ -151,9 +151,16 @@ def _options(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in services.OPTION_FIELDS}
 
 
-class RunViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
+class RunViewSet(ReauthenticationRequiredMixin, InstituteMembersOnly, viewsets.GenericViewSet):
     serializer_class = RunSerializer
     queryset = Run.objects.all()
+
+    def reauthentication_needed(self, request: Request) -> bool:
+        """Approving and rejecting (by someone who may: others get their 403, not a re-authentication)."""
+        if self.action not in {"approve", "reject"}:
+            return False
+        run = visible_to(request.user, Run.objects.filter(pk=self.kwargs["pk"])).first()
+        return run is not None and can(request.user, self.action, run)
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         params = self.request.query_params
@@ -200,11 +207,8 @@ class RunViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
 
     partial_update = update
 
-    def _act(self, request: Request, fn: Any, reauth: str = "", **kwargs: Any) -> Response:
+    def _act(self, request: Request, fn: Any, **kwargs: Any) -> Response:
         run = self.get_object()
-        if reauth and can(request.user, reauth, run):
-            # approve/reject: a browser session must have authenticated recently (a write token is not asked)
-            require_recent_auth(request)
         fn(actor=request.user, run=run, request=request._request, **kwargs)  # InvalidTransition: 409
         return self._respond(run)
 
@@ -218,14 +222,14 @@ class RunViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
     def approve(self, request: Request, pk: str) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
         revision = data.get("revision")
-        return self._act(request, services.run_approve, reauth="approve", revision=int(revision) if revision else None,
+        return self._act(request, services.run_approve, revision=int(revision) if revision else None,
                          reason=str(data.get("reason", "")))
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
-        return self._act(request, services.run_reject, reauth="reject", reason=str(data.get("reason", "")))
+        return self._act(request, services.run_reject, reason=str(data.get("reason", "")))
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])

@@ -8,6 +8,7 @@ from django import forms
 
 from accounts.access import visible_to
 from evaluations.models import Exercise, ModelVersion, Run, TaskVersion
+from evaluations.selectors.exercises import exercises_user_may_add_to
 
 
 class RunForm(forms.Form):
@@ -39,7 +40,7 @@ class RunForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        exercises = Exercise.objects.filter(institutes=user.organisation_id)
+        exercises = exercises_user_may_add_to(user)
         self.fields["exercise"].queryset = exercises  # type: ignore[attr-defined]
         self.fields["model_versions"].queryset = visible_to(user, ModelVersion.objects.filter(  # type: ignore[attr-defined]
             registered_model__exercises__in=exercises, registered_model__archived_at__isnull=True,
@@ -77,8 +78,7 @@ class ImportForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["exercise"].queryset = Exercise.objects.filter(  # type: ignore[attr-defined]
-            institutes=user.organisation_id)
+        self.fields["exercise"].queryset = exercises_user_may_add_to(user)  # type: ignore[attr-defined]
 
 
 class ReasonForm(forms.Form):

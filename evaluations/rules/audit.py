@@ -28,6 +28,8 @@ class AuditEventRule(Rule):
         return queryset.none()
 
     def can(self, user: Any, action: str, obj: Any) -> bool:
-        if action != access.VIEW or isinstance(obj, type):
+        if isinstance(obj, type):  # the audit trail's pages and endpoints: institute members only
+            return action == access.VIEW and access.is_institute_member(user)
+        if action != access.VIEW:
             return False
         return self.visible(user, AuditEvent.objects.filter(pk=obj.pk)).exists()

@@ -1,6 +1,7 @@
-"""Facts about a user and the exercises, shared by every rule of the evaluations app (ROLES.md "exercise"
-scope): ``exercises_taking_part(user)``, ``exercise_ids_taking_part(user)``, ``user_takes_part(user, exercise)``,
-``partner_is_invited(user, exercise)``, ``exercises_visible_to(user)``; and the base rules of objects an institute
+"""The access layer's facts about users and exercises, decided here once and shared by every rule of the
+evaluations app (ROLES.md "exercise" scope): who takes part (``exercises_taking_part``, ``user_takes_part``), where
+they may act (``exercises_open_to``, ``user_acts_in``: a closed exercise is read-only for everyone), who is invited
+(``partner_is_invited``, ``partner_ids_visible_to``) and who may sign off (``may_sign_off``); and the base rules of objects an institute
 owns in exercises (registered models, evaluation tasks) and of their children (versions, connection tests):
 
 - view: admins see all; institute members see objects of the exercises their institute takes part in (and the
@@ -20,8 +21,13 @@ from accounts.access import CREATE, DELETE, EDIT, VIEW, Rule, can, is_admin, is_
 from evaluations.models import Exercise
 
 
+def exercise_is_open(exercise: Exercise) -> bool:
+    """A closed (or archived) exercise is read-only for everyone: no new model, task, run or approval."""
+    return exercise.status != Exercise.Status.CLOSED and exercise.archived_at is None
+
+
 def exercises_taking_part(user: Any) -> QuerySet[Exercise]:
-    """Exercises the user's institute takes part in (none for partners)."""
+    """Exercises the user's institute takes part in, open or closed (none for partners): what they may read."""
     if not access.is_active_user(user) or not access.is_institute_member(user):
         return Exercise.objects.none()
     return Exercise.objects.filter(institutes=user.organisation_id)
@@ -31,8 +37,10 @@ def exercise_ids_taking_part(user: Any) -> QuerySet[Any]:
     return exercises_taking_part(user).values("pk")
 
 
-def exercises_visible_to(user: Any) -> QuerySet[Exercise]:
-    return access.visible_to(user, Exercise.objects.all())
+def exercises_open_to(user: Any) -> QuerySet[Exercise]:
+    """Exercises the user's institute takes part in and that are open: where its members may add models, tasks
+    and runs and decide approvals (the role still decides which of these a user may do)."""
+    return exercises_taking_part(user).exclude(status=Exercise.Status.CLOSED).filter(archived_at__isnull=True)
 
 
 def user_takes_part(user: Any, exercise: Exercise | int) -> bool:
@@ -45,6 +53,11 @@ def user_takes_part(user: Any, exercise: Exercise | int) -> bool:
     ).exists()
 
 
+def user_acts_in(user: Any, exercise: Exercise) -> bool:
+    """True when the user's institute takes part in the exercise and the exercise is open."""
+    return exercise_is_open(exercise) and user_takes_part(user, exercise)
+
+
 def partner_is_invited(user: Any, exercise: Exercise | int) -> bool:
     if not access.is_active_user(user) or not access.is_partner_viewer(user):
         return False
@@ -52,6 +65,21 @@ def partner_is_invited(user: Any, exercise: Exercise | int) -> bool:
     return Exercise.partners.through.objects.filter(
         exercise_id=exercise_id, organisation_id=user.organisation_id
     ).exists()
+
+
+def partner_ids_visible_to(user: Any, partner_ids: list[int]) -> list[int]:
+    """The invited partners of an exercise a user may see: all of them, except that a partner viewer sees only its
+    own organisation (not which other countries are invited)."""
+    if access.is_partner_viewer(user):
+        return [pk for pk in partner_ids if pk == user.organisation_id]
+    return list(partner_ids)
+
+
+def may_sign_off(user: Any, exercise: Exercise, *, author_id: int | None) -> bool:
+    """A sign-off (a run's approval; a finding's later) is given by an approver of an institute taking part in the
+    open exercise, never by the author of what is signed off. services/signoff.py counts one per institute."""
+    return (access.is_approver(user) and not access.is_admin(user) and user.pk != author_id
+            and user_acts_in(user, exercise))
 
 
 # --- Base rules of owned objects (registry and catalogue) ------------------------------------------------
@@ -72,7 +100,7 @@ class OwnedInExercisesRule(Rule):
         if not is_institute_member(user):
             return queryset.none()
         org = user.organisation_id
-        ids = queryset.model.objects.filter(Q(exercises__institutes=org) | Q(owner=org)).values("pk")
+        ids = queryset.model.objects.filter(Q(exercises__in=exercise_ids_taking_part(user)) | Q(owner=org)).values("pk")
         return queryset.filter(pk__in=ids)
 
     def can(self, user: Any, action: str, obj: Any) -> bool:

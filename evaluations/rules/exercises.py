@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from accounts import access
 from accounts.access import Rule, register
 from evaluations.models import Exercise
+from evaluations.rules.common import exercise_ids_taking_part
 
 
 @register(Exercise)
@@ -20,7 +21,7 @@ class ExerciseRule(Rule):
         if access.is_admin(user):
             return queryset
         if access.is_institute_member(user):
-            return queryset.filter(pk__in=Exercise.objects.filter(institutes=user.organisation_id).values("pk"))
+            return queryset.filter(pk__in=exercise_ids_taking_part(user))
         if access.is_partner_viewer(user):
             return queryset.filter(pk__in=Exercise.objects.filter(partners=user.organisation_id).values("pk"))
         return queryset.none()

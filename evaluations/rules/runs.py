@@ -1,4 +1,8 @@
-"""Access rules for runs, their items and sample results (ROLES.md, "run" and "samples, transcripts, logs")."""
+"""Access rules for runs, their items and sample results (ROLES.md, "run" and "samples, transcripts, logs").
+
+Creating a run is asked with an unsaved run of its exercise (``can(user, "create", Run(exercise=exercise))``);
+the class (``can(user, "create", Run)``) answers whether the user plans runs at all. Every action but reading
+needs the user's institute to take part in the run's exercise and the exercise to be open."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from django.db.models import QuerySet
 from accounts.access import Rule, is_admin, is_approver, is_institute_member, register
 from evaluations.models import Notification, Run, RunItem, SampleResult
 from evaluations.models.runs import RunState
-from evaluations.rules.common import user_takes_part
+from evaluations.rules.common import exercise_ids_taking_part, may_sign_off, user_acts_in, user_takes_part
 
 
 def _run_visible(user: Any, run: Run) -> bool:
@@ -25,7 +29,7 @@ class RunRule(Rule):
             return queryset.none()
         if is_admin(user):
             return queryset
-        return queryset.filter(exercise__institutes=user.organisation_id).distinct()
+        return queryset.filter(exercise__in=exercise_ids_taking_part(user))
 
     def can(self, user: Any, action: str, obj: Any) -> bool:
         if not is_institute_member(user):
@@ -33,21 +37,21 @@ class RunRule(Rule):
         if is_admin(user):
             return action == "view" and not isinstance(obj, type)  # admins read; they never act on runs
         if isinstance(obj, type):
-            return action == "create"  # staff and approvers; the exercise is checked by run_create
+            return action == "create"  # staff and approvers plan runs (in the exercises they act in)
         run: Run = obj
         if action == "view":
-            return _run_visible(user, run)
-        if not user_takes_part(user, run.exercise_id):
-            return False  # admins of other institutes read but never act
+            return run.pk is not None and _run_visible(user, run)
+        if not user_acts_in(user, run.exercise):
+            return False  # other institutes read (admins) or see nothing; a closed exercise is read-only
+        if run.pk is None:
+            return action == "create"  # a new run (planned or imported) in this exercise
         own = run.created_by_id == user.pk
-        if action == "create":
-            return True
         if action == "edit":  # while a draft, or submitted (an edit voids the approvals and makes it a draft)
             return own and run.origin == Run.Origin.PORTAL and run.state in (RunState.DRAFT, RunState.SUBMITTED)
         if action == "submit":
             return own and run.origin == Run.Origin.PORTAL
         if action in {"approve", "reject"}:
-            return is_approver(user) and not own
+            return may_sign_off(user, run.exercise, author_id=run.created_by_id)
         if action in {"cancel", "retry"}:
             return own or is_approver(user)
         return False
@@ -60,7 +64,7 @@ class RunItemRule(Rule):
             return queryset.none()
         if is_admin(user):
             return queryset
-        return queryset.filter(run__exercise__institutes=user.organisation_id).distinct()
+        return queryset.filter(run__exercise__in=exercise_ids_taking_part(user))
 
     def can(self, user: Any, action: str, obj: Any) -> bool:
         if isinstance(obj, type):
@@ -79,7 +83,7 @@ class SampleResultRule(Rule):
             return queryset.none()
         if is_admin(user):
             return queryset
-        return queryset.filter(item__run__exercise__institutes=user.organisation_id)
+        return queryset.filter(item__run__exercise__in=exercise_ids_taking_part(user))
 
     def can(self, user: Any, action: str, obj: Any) -> bool:
         return action == "view" and not isinstance(obj, type) and _run_visible(user, obj.item.run)
@@ -92,4 +96,3 @@ class NotificationRule(Rule):
 
     def can(self, user: Any, action: str, obj: Any) -> bool:
         return not isinstance(obj, type) and action in {"view", "edit"} and obj.user_id == user.pk
-

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -20,13 +20,12 @@ from evaluations import engine
 from evaluations.models import Exercise, Run, RunItem
 from evaluations.models.runs import ItemState, RunState
 from evaluations.services.execution import samples_ingest
+from evaluations.services.runs import NOT_IN_EXERCISE
 from portal.audit import audit_record
 
 
 def run_import(*, actor: Any, exercise: Exercise, upload: Any, request: HttpRequest | None = None) -> Run:
-    require(actor, "create", Run)
-    if not exercise.institutes.filter(pk=actor.organisation_id).exists():
-        raise PermissionDenied("Your institute does not take part in this exercise.")
+    require(actor, "create", Run(exercise=exercise), NOT_IN_EXERCISE)
     name = Path(getattr(upload, "name", "") or "log").name
     suffix = ".json" if name.lower().endswith(".json") else ".eval"
     limit = settings.RUNS_IMPORT_MAX_BYTES

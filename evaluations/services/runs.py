@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
@@ -32,17 +32,18 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from accounts.access import require, visible_to
-from accounts.models import User
 from evaluations.models import Exercise, ModelVersion, Notification, Run, RunApproval, RunItem, TaskVersion
 from evaluations.models.runs import ItemState, RunState
 from evaluations.services import dispatch
 from evaluations.services.notifications import notify
+from evaluations.services.signoff import AlreadySignedOff, signoff_approvers, signoff_decide
 from portal.audit import audit_record
 from portal.errors import Conflict
 from portal.queue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
+NOT_IN_EXERCISE = "Your institute does not take part in this exercise, or the exercise is closed."
 # The tasks this module sends (their explicit name= in evaluations/tasks/runs.py).
 START_TASK = "evaluations.run_start"
 RECURRING_FIRE_TASK = "evaluations.run_recurring_fire"
@@ -80,10 +81,6 @@ def _snapshot(run: Run) -> dict[str, Any]:
         "tasks": sorted(run.task_versions.values_list("pk", flat=True)),
         **{name: getattr(run, name) for name in OPTION_FIELDS if name != "name"},
     }
-
-
-def _institutes_taking_part(run: Run) -> list[int]:
-    return list(run.exercise.institutes.values_list("pk", flat=True))
 
 
 # --- Planning -------------------------------------------------------------------------------------------
@@ -173,9 +170,7 @@ def _expand_items(run: Run) -> None:
 @transaction.atomic
 def run_create(*, actor: Any, exercise: Exercise, models: Sequence[ModelVersion], tasks: Sequence[TaskVersion],
                options: dict[str, Any], request: HttpRequest | None = None, submit: bool = False) -> Run:
-    require(actor, "create", Run)
-    if not exercise.institutes.filter(pk=actor.organisation_id).exists():
-        raise PermissionDenied("Your institute does not take part in this exercise.")
+    require(actor, "create", Run(exercise=exercise), NOT_IN_EXERCISE)
     options = _clean_options(exercise=exercise, models=models, tasks=tasks, options=dict(options), actor=actor)
     name = options.pop("name", None) or f"Run of {len(models)} model(s) × {len(tasks)} evaluation(s)"
     run = Run.objects.create(exercise=exercise, created_by=actor, owner_id=actor.organisation_id, name=name,
@@ -226,15 +221,10 @@ def run_submit(*, actor: Any, run: Run, request: HttpRequest | None = None) -> R
     run.refresh_from_db()
     audit_record(actor=actor, action="run.submit", obj=run, before={"state": RunState.DRAFT},
                  after={"state": run.state, "revision": run.revision}, request=request, exercise_id=run.exercise_id)
-    approvers = _approvers_for(run).exclude(pk=actor.pk)
+    approvers = signoff_approvers(exercise=run.exercise, exclude=actor)
     notify(users=approvers, run=run, kind=Notification.Kind.APPROVAL_NEEDED,
            text=f"{run.name} by {actor.email} waits for your institute's approval.")
     return run
-
-
-def _approvers_for(run: Run) -> Any:
-    return User.objects.filter(organisation__in=_institutes_taking_part(run), role=User.Role.APPROVER,
-                               is_active=True)
 
 
 @transaction.atomic
@@ -248,22 +238,21 @@ def run_approve(*, actor: Any, run: Run, revision: int | None = None, reason: st
         raise InvalidTransition(f"The run is {run.get_state_display().lower()}; only a submitted run is approved.")
     if revision is not None and revision != run.revision:
         raise InvalidTransition("The run changed since you read it; read it again before approving.")
-    institutes = _institutes_taking_part(run)
-    if actor.organisation_id not in institutes:
-        raise PermissionDenied("Your institute does not take part in this exercise.")
-    if RunApproval.objects.filter(run=run, revision=run.revision, institute_id=actor.organisation_id,
-                                  decision=RunApproval.Decision.APPROVED, voided_at__isnull=True).exists():
-        raise InvalidTransition("Your institute has already approved this revision of the run.")
+    approved_by = RunApproval.objects.filter(
+        run=run, revision=run.revision, decision=RunApproval.Decision.APPROVED, voided_at__isnull=True,
+    ).values_list("institute_id", flat=True)
+    try:
+        signoff = signoff_decide(exercise=run.exercise, approved_institutes=approved_by, actor=actor,
+                                 author_id=run.created_by_id, what="this revision of the run")
+    except AlreadySignedOff as exc:
+        raise InvalidTransition(exc.message) from None
     approval = RunApproval.objects.create(run=run, revision=run.revision, approver=actor,
-                                          institute_id=actor.organisation_id,
+                                          institute_id=signoff.institute_id,
                                           decision=RunApproval.Decision.APPROVED, reason=reason)
     audit_record(actor=actor, action="run.approve", obj=run, before={"state": run.state},
-                 after={"state": run.state, "revision": run.revision, "institute": actor.organisation_id},
+                 after={"state": run.state, "revision": run.revision, "institute": signoff.institute_id},
                  request=request, exercise_id=run.exercise_id)
-    approved_by = set(RunApproval.objects.filter(
-        run=run, revision=run.revision, decision=RunApproval.Decision.APPROVED, voided_at__isnull=True,
-    ).values_list("institute_id", flat=True))
-    if approved_by >= set(institutes):
+    if signoff.complete:
         now = timezone.now()
         _transition(Run, run.pk, [RunState.SUBMITTED], RunState.APPROVED, approved_at=now)
         run.refresh_from_db()

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import access
 from evaluations.forms.exercises import ExerciseForm
 from evaluations.models import Exercise
+from evaluations.selectors import exercises as selectors
 from evaluations.services.exercises import exercise_archive, exercise_create, exercise_update
 from portal.forms import form_errors_add
 from portal.pagination import page_of
@@ -20,11 +21,9 @@ from portal.pagination import page_of
 @login_required
 def exercise_list(request: HttpRequest) -> HttpResponse:
     show_archived = request.GET.get("archived") == "1"
-    qs = access.visible_to(request.user, Exercise.objects.prefetch_related("institutes", "partners"))
-    if not show_archived:
-        qs = qs.filter(archived_at__isnull=True)
+    exercises = selectors.exercise_list(user=request.user, include_archived=show_archived)
     return render(request, "evaluations/exercises/list.html", {
-        "page": page_of(request, qs.order_by("-created_at", "-id")), "show_archived": show_archived,
+        "page": page_of(request, exercises), "show_archived": show_archived,
         "can_create": access.can(request.user, access.CREATE, Exercise),
         "is_partner": access.is_partner_viewer(request.user),
     })
@@ -33,9 +32,7 @@ def exercise_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def exercise_detail(request: HttpRequest, pk: int) -> HttpResponse:
     exercise = access.get_visible_or_404(request.user, Exercise.objects.prefetch_related("institutes", "partners"), pk=pk)
-    partners = list(exercise.partners.all())
-    if access.is_partner_viewer(request.user):
-        partners = [p for p in partners if p.pk == request.user.organisation_id]  # type: ignore[union-attr]
+    partners = selectors.exercise_partners(user=request.user, exercise=exercise)
     return render(request, "evaluations/exercises/detail.html", {
         "exercise": exercise, "partners": partners,
         "can_edit": access.can(request.user, access.EDIT, exercise),

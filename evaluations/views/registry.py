@@ -12,9 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.access import CREATE, DELETE, EDIT, can, require
+from accounts.access import CREATE, DELETE, EDIT, can, require, visible_to
 from accounts.gates import institute_member_required
-from accounts.reauth import reauthentication_redirect, recently_authenticated
+from accounts.reauth import reauthentication_required
 from evaluations.forms.registry import FIELD_MAP, CreateModelForm, CredentialForm, ModelForm
 from evaluations.models import RegisteredModel
 from evaluations.selectors import registry as selectors
@@ -34,13 +34,24 @@ def model_list(request: HttpRequest) -> HttpResponse:
     })
 
 
+def _sets_a_key(request: HttpRequest) -> bool:
+    """Registering a model with its API key: a credential change (a recent authentication is needed)."""
+    return request.method == "POST" and bool(request.POST.get("api_key")) and can(request.user, CREATE,
+                                                                                  RegisteredModel)
+
+
+def _changes_the_key(request: HttpRequest, pk: int) -> bool:
+    """Setting or removing the key of a model the user may set it for."""
+    model = visible_to(request.user, RegisteredModel.objects.filter(pk=pk)).first()
+    return request.method == "POST" and model is not None and can(request.user, "set_credential", model)
+
+
 @login_required
 @institute_member_required
 @require_http_methods(["GET", "POST"])
+@reauthentication_required(when=_sets_a_key)
 def model_create(request: HttpRequest) -> HttpResponse:
     require(request.user, CREATE, RegisteredModel)
-    if request.method == "POST" and request.POST.get("api_key") and not recently_authenticated(request):
-        return reauthentication_redirect(request)  # setting a credential needs a recent authentication
     form = CreateModelForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -119,11 +130,10 @@ def model_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @institute_member_required
 @require_http_methods(["GET", "POST"])
+@reauthentication_required(when=_changes_the_key)
 def model_credential(request: HttpRequest, pk: int) -> HttpResponse:
     model = selectors.model_get(user=request.user, pk=pk)
     require(request.user, "set_credential", model)
-    if request.method == "POST" and not recently_authenticated(request):
-        return reauthentication_redirect(request)  # setting or removing a credential needs a recent authentication
     form = CredentialForm(request.POST or None)
     if request.method == "POST" and request.POST.get("action") == "clear":
         services.credential_clear(user=request.user, registered_model=model, request=request)

@@ -19,13 +19,14 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.access import can, get_visible_or_404, visible_to
 from accounts.gates import institute_member_required
-from accounts.reauth import reauthentication_redirect, recently_authenticated
+from accounts.reauth import reauthentication_required
 from evaluations.forms.runs import ImportForm, ReasonForm, RunForm
 from evaluations.models import Run, RunItem, SampleResult
 from evaluations.models.runs import RunState
 from evaluations.selectors.runs import items_compare, queue_position, run_list, sample_list
 from evaluations.services import runs as services
 from evaluations.services.imports import run_import
+from portal.errors import ApplicationError
 from portal.files import storage_file_response
 from portal.forms import form_errors_add
 from portal.pagination import page_of
@@ -81,7 +82,7 @@ def run_form_view(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             return redirect("run-detail", pk=run.pk)
         except ValidationError as exc:
             form_errors_add(form, exc)
-        except services.InvalidTransition as exc:
+        except ApplicationError as exc:  # the run changed (409): said at the top of the form
             form.add_error(None, str(exc))
     return render(request, "evaluations/runs/form.html", {"form": form, "run": run})
 
@@ -134,9 +135,18 @@ ACTIONS = {
 REAUTH_ACTIONS = {"approve", "reject"}  # the decision needs a recent authentication (accounts/reauth.py)
 
 
+def _decides(request: HttpRequest, pk: int, action: str) -> bool:
+    """Approving or rejecting a run the user may decide (others get their 404 or 403, not a re-authentication)."""
+    if action not in REAUTH_ACTIONS:
+        return False
+    run = visible_to(request.user, _runs().filter(pk=pk)).first()
+    return run is not None and can(request.user, action, run)
+
+
 @login_required
 @institute_member_required
 @require_http_methods(["GET", "POST"])
+@reauthentication_required(when=_decides)
 def run_action_view(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """GET: a confirmation page saying what is being done; POST: do it."""
     if action not in ACTIONS:
@@ -144,8 +154,6 @@ def run_action_view(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     run = get_visible_or_404(request.user, _runs(), pk=pk)
     if not can(request.user, action, run):
         raise PermissionDenied(f"You may not {action} this run.")
-    if action in REAUTH_ACTIONS and not recently_authenticated(request):
-        return reauthentication_redirect(request)
     form = ReasonForm(request.POST if request.method == "POST" else None)
     item_id = request.POST.get("item") or request.GET.get("item")
     if request.method == "POST" and form.is_valid():
@@ -170,7 +178,7 @@ def run_action_view(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             return redirect("run-detail", pk=run.pk)
         except ValidationError as exc:
             form_errors_add(form, exc)
-        except services.InvalidTransition as exc:
+        except ApplicationError as exc:  # the run changed (409): said at the top of the form
             form.add_error(None, str(exc))
     context = _detail_context(request, run)
     context.update({"form": form, "action": action, "title": ACTIONS[action][0], "button": ACTIONS[action][1],

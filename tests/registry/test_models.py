@@ -247,15 +247,3 @@ def test_no_encryption_key_configured_is_a_clear_error(uk_staff, exercise, setti
     with pytest.raises(ImproperlyConfigured, match="FIELD_ENCRYPTION_KEYS is empty"):
         services.credential_set(user=uk_staff, registered_model=model, api_key="sk-abc-123456")
     assert not ModelCredential.objects.exists()
-
-
-def test_exercise_ids_for_follows_the_institutes_taking_part(uk_staff, us_staff, admin_user, partner_viewer, exercise,
-                                                             uk_aisi):
-    from evaluations.selectors.exercises import exercise_ids_for
-    from tests.support.factories import ExerciseFactory
-
-    uk_only = ExerciseFactory(name="UK only", institutes=[uk_aisi])
-    assert exercise_ids_for(uk_staff) == {exercise.pk, uk_only.pk}
-    assert exercise_ids_for(us_staff) == {exercise.pk}
-    assert exercise_ids_for(admin_user) == {exercise.pk, uk_only.pk}
-    assert exercise_ids_for(partner_viewer) == set()
