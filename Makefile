@@ -8,13 +8,13 @@ PORT ?= 8000
 # Starts embedded PostgreSQL / Redis for whichever of DATABASE_URL / REDIS_URL is unset.
 WITH_SERVICES := $(PY) -m portal.devservices run --
 
-.PHONY: run test install chromium static lint services-up services-down clean
+.PHONY: run test install chromium static lint lint-checks services-up services-down clean
 
 run: install static
 	DEBUG=$${DEBUG:-1} PORTAL_PORT=$(PORT) SITE_URL=http://127.0.0.1:$(PORT) $(WITH_SERVICES) bash bin/run-portal
 
 test: install chromium static
-	$(BIN)/ruff check .
+	$(MAKE) --no-print-directory lint-checks
 	PORTAL_TESTING=1 EMBEDDED_REDIS_DB=1 $(WITH_SERVICES) bash bin/test-portal
 
 # Installs only what is missing or out of date (see bin/ensure-deps).
@@ -35,7 +35,12 @@ static: install
 	  REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} $(PY) manage.py collectstatic --noinput --verbosity 0
 
 lint: install
+	$(MAKE) --no-print-directory lint-checks
+
+# ruff, and the layer contracts of pyproject.toml [tool.importlinter] (a broken contract fails `make test` too).
+lint-checks:
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 services-up: install
 	$(PY) -m portal.devservices up

@@ -1,7 +1,9 @@
 """The execution engine: runs one run item with inspect-ai as a library, and streams a log into rows.
 
-This package knows nothing of Django models: the Celery task (evaluations/tasks.py) builds an ``ItemSpec`` from the
-database, passes ``Callbacks`` that write progress to the database, and ingests the log through ``ingest_log``.
+This package knows nothing of Django (import-linter checks it): the worker's service
+(evaluations/services/execution.py, called by the Celery task in evaluations/tasks/runs.py) builds an ``ItemSpec``
+from the database, passes ``Callbacks`` that write progress to the database, and ingests the log through
+``ingest_log``.
 
 Interface (stable; see docs/architecture.md):
 
@@ -23,8 +25,8 @@ How to call (the Celery task):
       without a running event loop (a prefork child's main thread). It restores the root logger, Inspect's
       logger and sys.excepthook afterwards.
     - All callbacks of an item (on_start, on_sample, should_cancel) run in one dedicated thread, one at a time,
-      in order, so they may do database I/O on one connection; the engine closes that thread's Django
-      connections when the item ends. A callback that raises is logged and ignored; it never fails the item.
+      in order, so they may do database I/O on one connection; when the item ends the engine calls the
+      optional ``callbacks.on_end()`` in that thread (close the connection there). A callback that raises is logged and ignored; it never fails the item.
       A slow callback slows the evaluation (samples wait for on_sample): keep each to one short write.
     - should_cancel() is polled every 0.5 s: keep it cheap (one indexed SELECT of the item's cancel flag,
       or a Redis GET; or cache for a second). Cancel is seen within ~1 s and the log ends "cancelled".
@@ -40,7 +42,8 @@ How to call (the Celery task):
     - Never use Celery revoke(terminate=True) (it hung the pool); set the item's cancel flag instead.
 
 Changes since the first version (additive only):
-    ItemSpec.retry_on_error, ItemSpec.model_args; validate_log_file; SampleRecord/LogSummary unchanged.
+    ItemSpec.retry_on_error, ItemSpec.model_args; validate_log_file; SampleRecord/LogSummary unchanged;
+    the optional Callbacks.on_end() (called in the callbacks' thread when the item ends).
     on_start(total_samples=...) reports the item's whole total (samples x epochs), also on a retry, where
     on_sample then fires only for the re-run samples.
 """

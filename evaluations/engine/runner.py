@@ -68,18 +68,16 @@ class _ItemContext:
         return await loop.run_in_executor(self.executor, contextvars.copy_context().run, fn)
 
     def close(self) -> None:
+        """Calls the caller's optional ``on_end()`` in the callbacks' thread (e.g. to close the database
+        connection its callbacks opened there), then stops the thread."""
+        on_end = getattr(self.callbacks, "on_end", None)
         try:
-            self.executor.submit(_close_thread_database_connections).result(timeout=30)
+            if on_end is not None:
+                self.executor.submit(on_end).result(timeout=30)
+        except Exception:  # a failing clean-up never fails the item
+            logger.exception("on_end callback failed")
         finally:
             self.executor.shutdown(wait=True)
-
-
-def _close_thread_database_connections() -> None:
-    """Closes the Django connections the callbacks opened in their thread (the engine itself uses none)."""
-    if "django.db" in sys.modules:
-        from django.db import connections
-
-        connections.close_all()
 
 
 _current: contextvars.ContextVar[_ItemContext | None] = contextvars.ContextVar("portal_item", default=None)

@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, connection, connections, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
@@ -207,6 +207,10 @@ class ItemCallbacks:
 
     def should_cancel(self) -> bool:
         return self._cancel.is_set()
+
+    def on_end(self) -> None:
+        """In the engine's callbacks thread, once the item ends: close the connection the callbacks used."""
+        connections.close_all()
 
     # Database side
     def flush(self) -> None:
