@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 
 from evaluations.crypto import CredentialDecryptionError, decrypt
+from evaluations.engine.scrub import scrub
 from evaluations.models import ModelCredential, ModelVersion
 
 __all__ = ["Credential", "CredentialDecryptionError", "credential_for", "scrub"]
@@ -37,12 +38,3 @@ def credential_for(model_version: ModelVersion) -> Credential | None:
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise CredentialDecryptionError("The stored credential is corrupt; set the API key again.") from None
     return Credential(api_key=str(payload.get("api_key") or ""), headers=dict(payload.get("headers") or {}))
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    """Replace every secret (and long fragments of it) in ``text``."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "[redacted]")
-        if len(secret) >= 12:  # providers sometimes echo a prefix or suffix of the key
-            text = text.replace(secret[:8], "[redacted]").replace(secret[-8:], "[redacted]")
-    return text

@@ -139,7 +139,8 @@ def sample_record(sample: Any) -> SampleRecord:
     )
 
 
-def _metrics(results: Any) -> dict[str, Any]:
+def metrics_of(results: Any) -> dict[str, Any]:
+    """{scorer: {metric: value}} of a log's results (the item's metrics; the one place that reads them)."""
     metrics: dict[str, dict[str, Any]] = {}
     if results is None:
         return metrics
@@ -161,7 +162,7 @@ def log_summary(header: Any) -> LogSummary:
         model=header.eval.model,
         total_samples=total or 0,
         completed_samples=completed or 0,
-        metrics=_metrics(results),
+        metrics=metrics_of(results),
         started_at=(stats.started_at or None) if stats is not None else None,
         completed_at=(stats.completed_at or None) if stats is not None else None,
         eval_id=header.eval.eval_id,

@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evaluations.engine import Callbacks, ItemOutcome, ItemSpec, SampleEvent
+from evaluations.engine.ingest import json_safe, metrics_of
+from evaluations.engine.scrub import REDACTED, scrub, secret_fragments
 
 CANCEL_POLL_SECONDS = 0.5
 LOG_SUFFIXES = (".eval", ".json")
@@ -98,16 +100,6 @@ def secrets_of(spec: ItemSpec) -> tuple[str, ...]:
     return tuple(v for v in values if len(v) >= MIN_SECRET_LENGTH)
 
 
-def scrub(text: str | None, secrets: str | tuple[str, ...] | None) -> str | None:
-    """Replaces every secret in ``text`` with "[redacted]"."""
-    if text is None or not secrets:
-        return text
-    for secret in (secrets,) if isinstance(secrets, str) else secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return text
-
-
 def _install_record_factory() -> None:
     """Scrubs the current item's key from every log record created while it runs (any logger, any handler)."""
     global _record_factory_installed
@@ -123,11 +115,12 @@ def _install_record_factory() -> None:
                 message = record.getMessage()
             except Exception:  # a malformed record: leave it to the handler
                 return record
-            if any(s in message for s in secrets):
-                record.msg, record.args = scrub(message, secrets), None
+            scrubbed = scrub(message, secrets)
+            if scrubbed != message:
+                record.msg, record.args = scrubbed, None
             if record.exc_info and record.exc_info[1] is not None:
                 text = logging.Formatter().formatException(record.exc_info)
-                if any(s in text for s in secrets):
+                if scrub(text, secrets) != text:
                     record.exc_text = scrub(text, secrets)
         return record
 
@@ -212,7 +205,7 @@ def sample_event(sample: Any, *, secrets: tuple[str, ...] = ()) -> SampleEvent:
     inp, out, tot = _usage_totals(sample.model_usage)
     scores = {}
     for name, score in (sample.scores or {}).items():
-        scores[name] = _json_safe(score.value)
+        scores[name] = json_safe(score.value)
     return SampleEvent(
         sample_id=sample.id,
         epoch=sample.epoch,
@@ -223,16 +216,6 @@ def sample_event(sample: Any, *, secrets: tuple[str, ...] = ()) -> SampleEvent:
         error=scrub(sample.error.message, secrets) if sample.error else None,
         working_time=sample.working_time,
     )
-
-
-def _json_safe(value: Any) -> Any:
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return str(value)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -495,17 +478,6 @@ def _find_log(spec: ItemSpec, ctx: _ItemContext, log: Any, before: set[str]) -> 
     return new[-1]
 
 
-def metrics_of(results: Any) -> dict[str, Any]:
-    metrics: dict[str, dict[str, Any]] = {}
-    if results is None:
-        return metrics
-    for score in results.scores or []:
-        values = metrics.setdefault(score.name, {})
-        for name, metric in (score.metrics or {}).items():
-            values[name] = _json_safe(metric.value)
-    return metrics
-
-
 def _outcome(
     spec: ItemSpec,
     ctx: _ItemContext,
@@ -574,7 +546,7 @@ def _count_completed(path: str | None) -> int:
 
 def _replace_all(data: bytes, needles: list[bytes]) -> bytes:
     for needle in needles:
-        data = data.replace(needle, b"[redacted]")
+        data = data.replace(needle, REDACTED.encode())
     return data
 
 
@@ -585,8 +557,8 @@ def scrub_log_file(path: str, secrets: str | tuple[str, ...]) -> bool:
     """
     import inspect_ai.log  # noqa: F401 - installs Inspect's zstd support into zipfile (its .eval members use it)
 
-    items = (secrets,) if isinstance(secrets, str) else secrets
-    needles = [s.encode() for s in items if s] + [json.dumps(s)[1:-1].encode() for s in items if s]
+    items = secret_fragments(secrets)
+    needles = [s.encode() for s in items] + [json.dumps(s)[1:-1].encode() for s in items]
     needles = list(dict.fromkeys(needles))
     if not needles:
         return False

@@ -20,19 +20,9 @@ from django.utils import timezone
 from accounts.access import CREATE, DELETE, EDIT, require, visible_to
 from evaluations.inspectai.catalogue import catalogue_entry, task_args_validate
 from evaluations.inspectai.datasets import SCORERS, SOLVERS, ParsedDataset, dataset_parse
-from evaluations.models import EvalTask, Exercise, ModelVersion, TaskVersion
-from evaluations.selectors.exercises import exercises_user_may_add_to
+from evaluations.models import EvalTask, ModelVersion, TaskVersion
+from evaluations.services.exercises import exercises_chosen_validate
 from portal.audit import audit_record
-
-
-def _exercises_validate(*, user: Any, exercises: list[Any]) -> list[Exercise]:
-    ids = [e.pk if isinstance(e, Exercise) else int(e) for e in exercises or []]
-    if not ids:
-        raise ValidationError({"exercises": ["Choose at least one exercise."]})
-    allowed = list(exercises_user_may_add_to(user).filter(pk__in=ids))
-    if len(allowed) != len(set(ids)):
-        raise ValidationError({"exercises": ["Choose exercises your institute takes part in."]})
-    return allowed
 
 
 def _name_validate(name: str) -> str:
@@ -159,7 +149,7 @@ def task_create_registry(*, user: Any, name: str, exercises: list[Any], registry
     errors: dict[str, list[str]] = {}
     clean: dict[str, Any] = {}
     for key, fn in [("name", lambda: _name_validate(name)),
-                    ("exercises", lambda: _exercises_validate(user=user, exercises=exercises)),
+                    ("exercises", lambda: exercises_chosen_validate(user=user, exercises=exercises)),
                     ("args", lambda: task_args_validate(registry_name=registry_name, args=args))]:
         try:
             clean[key] = fn()
@@ -192,7 +182,7 @@ def task_create_dataset(*, user: Any, name: str, exercises: list[Any], upload: A
     errors: dict[str, list[str]] = {}
     clean: dict[str, Any] = {}
     for key, fn in [("name", lambda: _name_validate(name)),
-                    ("exercises", lambda: _exercises_validate(user=user, exercises=exercises)),
+                    ("exercises", lambda: exercises_chosen_validate(user=user, exercises=exercises)),
                     ("choice", lambda: solver_scorer_validate(user=user, solver=solver, solver_args=solver_args,
                                                               scorer=scorer, scorer_args=scorer_args,
                                                               grader_model_version=grader_model_version))]:
@@ -243,7 +233,7 @@ def task_update(*, user: Any, eval_task: EvalTask, request: HttpRequest | None =
             errors.update(exc.message_dict)
     if changes.get("exercises") is not None:
         try:
-            clean["exercises"] = _exercises_validate(user=user, exercises=changes["exercises"])
+            clean["exercises"] = exercises_chosen_validate(user=user, exercises=changes["exercises"])
         except ValidationError as exc:
             errors.update(exc.message_dict)
     new_values: dict[str, Any] | None = None

@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts import access
 from accounts.models import Organisation, User
 from evaluations.models import Exercise
+from evaluations.selectors.exercises import exercises_user_may_add_to
 from portal.audit import audit_record
 
 
@@ -98,3 +99,15 @@ def exercise_archive(*, actor: User, exercise: Exercise, request: HttpRequest | 
         audit_record(actor=actor, action="exercise.archive", obj=exercise, before=before,
                      after=exercise_snapshot(exercise), request=request, exercise_id=exercise.pk)
     return exercise
+
+
+def exercises_chosen_validate(*, user: Any, exercises: list[Any]) -> list[Exercise]:
+    """The exercises a registered model or an evaluation task is put in (instances or ids): at least one, each
+    an open exercise the user's institute takes part in. Raises ValidationError on ``exercises``."""
+    ids = [e.pk if isinstance(e, Exercise) else int(e) for e in exercises or []]
+    if not ids:
+        raise ValidationError({"exercises": ["Choose at least one exercise."]})
+    allowed = list(exercises_user_may_add_to(user).filter(pk__in=ids))
+    if len(allowed) != len(set(ids)):
+        raise ValidationError({"exercises": ["Choose exercises your institute takes part in."]})
+    return allowed

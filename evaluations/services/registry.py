@@ -24,7 +24,7 @@ from evaluations.credentials import credential_for, scrub
 from evaluations.endpoints import validate_base_url
 from evaluations.inspectai.model_factory import KNOWN_PROVIDERS, SERVICE_PROVIDERS, inspect_model_for
 from evaluations.models import ConnectionTest, Exercise, ModelCredential, ModelVersion, RegisteredModel
-from evaluations.selectors.exercises import exercises_user_may_add_to
+from evaluations.services.exercises import exercises_chosen_validate
 from portal.audit import audit_record
 from portal.queue import enqueue_on_commit
 
@@ -117,16 +117,6 @@ def extra_headers_parse(value: Any) -> dict[str, str]:
         if not isinstance(val, str) or "\n" in val or "\r" in val:
             raise ValidationError(f"Extra headers: the value of {name} must be one line of text.")
     return dict(value)
-
-
-def _exercises_validate(*, user: Any, exercises: list[Exercise] | list[int]) -> list[Exercise]:
-    ids = [e.pk if isinstance(e, Exercise) else int(e) for e in exercises]
-    if not ids:
-        raise ValidationError({"exercises": "Choose at least one exercise."})
-    allowed = list(exercises_user_may_add_to(user).filter(pk__in=ids))
-    if len(allowed) != len(set(ids)):
-        raise ValidationError({"exercises": "Choose exercises your institute takes part in."})
-    return allowed
 
 
 def _base_url_clean(value: Any) -> str:
@@ -226,7 +216,7 @@ def model_create(
         errors["name"] = ["Enter a name of 200 characters or fewer."]
     chosen: list[Exercise] = []
     try:
-        chosen = _exercises_validate(user=user, exercises=exercises)
+        chosen = exercises_chosen_validate(user=user, exercises=exercises)
     except ValidationError as exc:
         errors.update(exc.message_dict)
     values: dict[str, Any] = {}
@@ -276,7 +266,7 @@ def model_update(
     chosen: list[Exercise] | None = None
     if "exercises" in changes and changes["exercises"] is not None:
         try:
-            chosen = _exercises_validate(user=user, exercises=changes["exercises"])
+            chosen = exercises_chosen_validate(user=user, exercises=changes["exercises"])
         except ValidationError as exc:
             errors.update(exc.message_dict)
     merged = {f: getattr(current, f) if current else None for f in VERSIONED_FIELDS}
