@@ -35,6 +35,7 @@ class DatasetTaskForm(forms.Form):
     name = forms.CharField(label="Name", max_length=200)
     exercises: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple)
     dataset = forms.FileField(label="Dataset (CSV or JSONL)", required=False,
+                              widget=forms.ClearableFileInput(attrs={"accept": ".csv,.jsonl,.ndjson"}),
                               help_text="Columns input and target; optional id, choices (JSON list), metadata "
                                         "(JSON object). UTF-8.")
     solver = forms.ChoiceField(label="Solver", choices=list(SOLVERS.items()), widget=forms.RadioSelect,

@@ -13,6 +13,13 @@ from portal.forms import json_object_clean
 FIELD_MAP = {"config": "other_settings"}
 
 
+class SecretTextarea(forms.Textarea):
+    """A textarea that never shows its value again (extra headers are secrets, like the key)."""
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
 class ModelForm(forms.Form):
     name = forms.CharField(label="Name", max_length=200)
     exercises: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple,
@@ -61,16 +68,18 @@ class ModelForm(forms.Form):
 
 
 class CreateModelForm(ModelForm):
-    api_key = forms.CharField(label="API key (optional)", required=False, widget=forms.PasswordInput(render_value=False),
+    api_key = forms.CharField(label="API key (optional)", required=False, widget=forms.PasswordInput(
+        render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}),
                               help_text="Stored encrypted. Nobody can read it back, you included.")
     extra_headers = forms.CharField(label="Extra headers (optional)", required=False,
-                                    widget=forms.Textarea(attrs={"rows": 2, "autocomplete": "off"}),
+                                    widget=SecretTextarea(attrs={"rows": 2, "autocomplete": "off"}),
                                     help_text="One per line as Name: value. Stored encrypted with the key.")
 
 
 class CredentialForm(forms.Form):
-    api_key = forms.CharField(label="API key", widget=forms.PasswordInput(render_value=False),
+    api_key = forms.CharField(label="API key", widget=forms.PasswordInput(
+        render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}),
                               help_text="Replaces the stored key. Nobody can read it back.")
     extra_headers = forms.CharField(label="Extra headers (optional)", required=False,
-                                    widget=forms.Textarea(attrs={"rows": 2, "autocomplete": "off"}),
+                                    widget=SecretTextarea(attrs={"rows": 2, "autocomplete": "off"}),
                                     help_text="One per line as Name: value.")

@@ -74,7 +74,8 @@ class RunForm(forms.Form):
 
 class ImportForm(forms.Form):
     exercise = forms.ModelChoiceField(queryset=Exercise.objects.none(), empty_label=None)
-    file = forms.FileField(label="Inspect log", help_text="An .eval or .json log written by Inspect.")
+    file = forms.FileField(label="Inspect log", help_text="An .eval or .json log written by Inspect.",
+                           widget=forms.ClearableFileInput(attrs={"accept": ".eval,.json"}))
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -197,7 +197,7 @@ def sample_list_view(request: HttpRequest, pk: int) -> HttpResponse:
                           score=filters["score"] or None, error=filters["error"] or None,
                           text=filters["text"] or None)
     page = page_of(request, samples)
-    query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+    query = any(filters.values())  # the page says "no samples match" rather than "no samples yet"
     return render(request, "evaluations/runs/samples.html", {
         "run": run, "page": page, "filters": filters, "items": run.items.all(), "query": query})
 
