@@ -30,7 +30,7 @@ from evaluations.models import (
     SampleResult,
     TaskVersion,
 )
-from evaluations.selectors.runs import items_compare, queue_position, run_list, sample_list
+from evaluations.selectors.runs import items_compare, queue_positions, run_list, sample_list
 from evaluations.services import runs as services
 from evaluations.services.imports import run_import
 from portal.files import storage_file_response
@@ -63,7 +63,10 @@ class RunItemSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(url) if request is not None else url
 
     def get_queue_position(self, item: RunItem) -> int | None:
-        return queue_position(item)
+        positions = self.context.get("queue_positions")
+        if positions is None:  # a serializer used on its own: compute it for this item
+            positions = queue_positions(items=[item])
+        return positions.get(item.pk)
 
 
 class RunApprovalSerializer(serializers.ModelSerializer):
@@ -172,13 +175,18 @@ class RunViewSet(ReauthenticationRequiredMixin, InstituteMembersOnly, viewsets.G
     def get_object(self) -> Run:
         return get_visible_or_404(self.request.user, self.get_queryset(), pk=self.kwargs["pk"])
 
+    def _context(self, runs: list[Run]) -> dict[str, Any]:
+        """The serializers' context: the queue positions of every item of these runs, computed once."""
+        items = [item for run in runs for item in run.items.all()]
+        return {"request": self.request, "queue_positions": queue_positions(items=items)}
+
     def _respond(self, run: Run, code: int = status.HTTP_200_OK) -> Response:
         run = self.get_queryset().get(pk=run.pk)
-        return Response(RunSerializer(run, context={"request": self.request}).data, status=code)
+        return Response(RunSerializer(run, context=self._context([run])).data, status=code)
 
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(RunSerializer(page, many=True, context={"request": request}).data)
+        page = list(self.paginate_queryset(self.get_queryset()) or [])
+        return self.get_paginated_response(RunSerializer(page, many=True, context=self._context(page)).data)
 
     def retrieve(self, request: Request, pk: str) -> Response:
         return self._respond(self.get_object())

@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from evaluations.models import RunItem
 
+WAITING_WINDOW = 1000  # the dispatcher orders at most this many waiting items at once
+
 
 def dispatch_order(items: Sequence[RunItem]) -> list[RunItem]:
     """Round-robin over institutes, and within an institute over its runs: one big run never starves others."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -10,7 +11,7 @@ from django.db.models import Q, QuerySet
 from accounts.access import visible_to
 from evaluations.models import Run, RunItem, SampleResult
 from evaluations.models.runs import ItemState
-from evaluations.selectors.dispatch import dispatch_order
+from evaluations.selectors.dispatch import WAITING_WINDOW, dispatch_order
 
 
 def run_list(*, user: Any, exercise_id: int | None = None, state: str | None = None,
@@ -86,16 +87,20 @@ def items_compare(*, items: list[RunItem]) -> dict[str, Any]:
     return result
 
 
-def queue_position(item: RunItem) -> int | None:
-    """1-based place of a queued item in the dispatcher's order (items already sent to a worker come first)."""
-    if item.state != ItemState.QUEUED:
-        return None
-    if item.enqueued_at is not None:
-        return 1
-    waiting = list(RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=True)
-                   .select_related("run").order_by("queued_at", "pk")[:1000])
+def queue_positions(*, items: Iterable[RunItem]) -> dict[int, int]:
+    """1-based place of each queued item among ``items`` in the dispatcher's order (items already sent to a
+    worker come first, at place 1). Two queries at most whatever the number of items (none when no item given
+    is queued): compute it once for a page, not per item."""
+    queued = [item for item in items if item.state == ItemState.QUEUED]
+    positions = {item.pk: 1 for item in queued if item.enqueued_at is not None}
+    wanted = {item.pk for item in queued if item.enqueued_at is None}
+    if not wanted:
+        return positions
     ahead = RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=False).count()
+    waiting = list(RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=True)
+                   .select_related("run").only("pk", "queued_at", "run", "run__owner")
+                   .order_by("queued_at", "pk")[:WAITING_WINDOW])
     for index, other in enumerate(dispatch_order(waiting)):
-        if other.pk == item.pk:
-            return ahead + index + 1
-    return None
+        if other.pk in wanted:
+            positions[other.pk] = ahead + index + 1
+    return positions

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from evaluations.models import RunItem
 from evaluations.models.runs import ItemState, RunState
-from evaluations.selectors.dispatch import dispatch_order
+from evaluations.selectors.dispatch import WAITING_WINDOW, dispatch_order
 from portal.queue import enqueue, enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def run_items_dispatch() -> list[int]:
             return sent
         waiting = list(RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=True,
                                               run__state__in=[RunState.QUEUED, RunState.RUNNING])
-                       .select_related("run", "model_version").order_by("queued_at", "pk")[:1000])
+                       .select_related("run", "model_version").order_by("queued_at", "pk")[:WAITING_WINDOW])
         now = timezone.now()
         for item in dispatch_order(waiting):
             if len(sent) >= free:

@@ -23,7 +23,7 @@ from accounts.reauth import reauthentication_required
 from evaluations.forms.runs import ImportForm, ReasonForm, RunForm
 from evaluations.models import Run, RunItem, SampleResult
 from evaluations.models.runs import RunState
-from evaluations.selectors.runs import items_compare, queue_position, run_list, sample_list
+from evaluations.selectors.runs import items_compare, queue_positions, run_list, sample_list
 from evaluations.services import runs as services
 from evaluations.services.imports import run_import
 from portal.errors import ApplicationError
@@ -89,8 +89,9 @@ def run_form_view(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 def _detail_context(request: HttpRequest, run: Run) -> dict[str, Any]:
     items = list(run.items.select_related("model_version__registered_model", "task_version__eval_task"))
+    positions = queue_positions(items=items)
     for item in items:
-        item.position = queue_position(item)  # type: ignore[attr-defined]
+        item.position = positions.get(item.pk)  # type: ignore[attr-defined]
         item.log_href = item_log_url(item) if item.log_path else ""  # type: ignore[attr-defined]
     approvals = run.approvals.select_related("approver", "institute").order_by("created_at")
     institutes = list(run.exercise.institutes.all())

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from evaluations.models import Run, RunItem
 from evaluations.selectors.dispatch import dispatch_order
-from evaluations.selectors.runs import queue_position
+from evaluations.selectors.runs import queue_positions
 from evaluations.services.dispatch import run_items_dispatch
 from evaluations.services.runs import run_approve, run_create, run_items_reconcile
 from tests.support.factories import model_version, task_version
@@ -44,7 +44,7 @@ def test_institutes_interleave_so_a_big_run_does_not_starve_a_small_one(two_runs
     order = dispatch_order(waiting)
     assert [i.run_id for i in order[:3]] == [big.pk, small.pk, big.pk]
     small_item = small.items.get()
-    assert queue_position(small_item) == 2
+    assert queue_positions(items=[small_item]) == {small_item.pk: 2}
 
 
 def test_dispatch_sends_only_as_many_items_as_are_allowed_in_flight(two_runs, settings,
