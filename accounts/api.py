@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any, cast
+from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
@@ -14,8 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import access
-from accounts.models import ApiToken, Organisation, User
+from accounts.models import ApiToken, Organisation
 from accounts.reauth import ReauthenticationRequiredMixin, is_token_request
+from accounts.selectors import audit_events_filter
 from accounts.serializers import (
     ApiTokenCreatedSerializer,
     ApiTokenCreateSerializer,
@@ -25,44 +25,10 @@ from accounts.serializers import (
     OrganisationSerializer,
 )
 from accounts.services import api_token_create, api_token_revoke, organisation_create, organisation_update
+from portal.api import date_param, int_param, request_user, text_param
 from portal.models import AuditEvent
 
 NO_AUDIT_TRAIL = "Partner viewers have no access to the audit trail."
-
-
-def _user(request: Request) -> User:
-    """The authenticated user (every view here requires authentication)."""
-    return cast(User, request.user)
-
-
-def _text_param(request: Request, name: str) -> str:
-    value = request.query_params.get(name, "")
-    if "\x00" in value:
-        raise exceptions.ValidationError({name: "Null characters are not allowed."})
-    return value
-
-
-def _int_param(request: Request, name: str) -> int | None:
-    value = request.query_params.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise exceptions.ValidationError({name: "Must be a whole number."}) from None
-    if abs(number) >= 2**63:
-        raise exceptions.ValidationError({name: "Out of range."})
-    return number
-
-
-def _date_param(request: Request, name: str) -> date | None:
-    value = request.query_params.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise exceptions.ValidationError({name: "Must be a date, YYYY-MM-DD."}) from None
 
 
 @extend_schema(responses=MeSerializer, operation_id="me_retrieve")
@@ -90,10 +56,10 @@ class OrganisationViewSet(
     def get_queryset(self) -> QuerySet[Organisation]:
         qs = access.visible_to(self.request.user, Organisation.objects.order_by("name"))
         if self.action == "list":
-            kind = _text_param(self.request, "kind")
+            kind = text_param(self.request, "kind")
             if kind:
                 qs = qs.filter(kind=kind)
-            q = _text_param(self.request, "q")
+            q = text_param(self.request, "q")
             if q:
                 qs = qs.filter(name__icontains=q)
         return qs
@@ -102,7 +68,7 @@ class OrganisationViewSet(
         access.require(request.user, access.CREATE, Organisation, "Only admins create organisations.")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        org = organisation_create(actor=_user(request), request=request._request, **serializer.validated_data)
+        org = organisation_create(actor=request_user(request), request=request._request, **serializer.validated_data)
         return Response(self.get_serializer(org).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -110,7 +76,7 @@ class OrganisationViewSet(
         access.require(request.user, access.EDIT, org, "Only admins edit organisations.")
         serializer = self.get_serializer(org, data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
-        org = organisation_update(actor=_user(request), organisation=org, request=request._request,
+        org = organisation_update(actor=request_user(request), organisation=org, request=request._request,
                                   **serializer.validated_data)
         return Response(self.get_serializer(org).data)
 
@@ -138,17 +104,15 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
         access.require(request.user, access.VIEW, AuditEvent, NO_AUDIT_TRAIL)
 
     def get_queryset(self) -> QuerySet[AuditEvent]:
-        from accounts.selectors import audit_events_filter
-
         qs = access.visible_to(self.request.user, AuditEvent.objects.order_by("-id"))
         if self.action != "list":
             return qs
         request = self.request
         return audit_events_filter(
-            queryset=qs, action=_text_param(request, "action"), actor=_text_param(request, "actor"),
-            exercise_id=_int_param(request, "exercise"), object_type=_text_param(request, "object_type"),
-            object_id=_text_param(request, "object_id"), date_from=_date_param(self.request, "date_from"),
-            date_to=_date_param(self.request, "date_to"),
+            queryset=qs, action=text_param(request, "action"), actor=text_param(request, "actor"),
+            exercise_id=int_param(request, "exercise"), object_type=text_param(request, "object_type"),
+            object_id=text_param(request, "object_id"), date_from=date_param(self.request, "date_from"),
+            date_to=date_param(self.request, "date_to"),
         )
 
 
@@ -183,12 +147,12 @@ class ApiTokenViewSet(
             raise exceptions.PermissionDenied("Tokens are created from a signed-in browser session, not with a token.")
         serializer = ApiTokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        created = api_token_create(user=_user(request), request=request._request, **serializer.validated_data)
+        created = api_token_create(user=request_user(request), request=request._request, **serializer.validated_data)
         data = ApiTokenSerializer(created.token).data
         data["token"] = created.plain
         return Response(data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         token = self.get_object()
-        api_token_revoke(actor=_user(request), token=token, request=request._request)
+        api_token_revoke(actor=request_user(request), token=token, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -8,20 +8,19 @@ from allauth.mfa.signals import authentication_failed, authenticator_added, auth
 from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
 
+from accounts.mfa import record_enrolment
+from accounts.services import login_failure_record
+from portal.audit import audit_record
+
 
 @receiver(user_login_failed)
 def _login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
-    from accounts.services import login_failure_record
-
     email = str(credentials.get("email") or credentials.get("username") or "")
     login_failure_record(email=email, request=request)
 
 
 @receiver(authenticator_added)
 def _authenticator_added(sender: Any, request: Any, user: Any, authenticator: Any, **kwargs: Any) -> None:
-    from accounts.mfa import record_enrolment
-    from portal.audit import audit_record
-
     record_enrolment(request, user, authenticator)
     audit_record(actor=user, action="mfa.authenticator_added", obj=authenticator, after={"type": authenticator.type},
                  request=request)
@@ -29,8 +28,6 @@ def _authenticator_added(sender: Any, request: Any, user: Any, authenticator: An
 
 @receiver(authenticator_removed)
 def _authenticator_removed(sender: Any, request: Any, user: Any, authenticator: Any, **kwargs: Any) -> None:
-    from portal.audit import audit_record
-
     audit_record(actor=user, action="mfa.authenticator_removed", obj=None,
                  after={"type": authenticator.type, "id": authenticator.pk}, request=request)
 
@@ -38,7 +35,5 @@ def _authenticator_removed(sender: Any, request: Any, user: Any, authenticator: 
 @receiver(authentication_failed)
 def _mfa_failed(sender: Any, request: Any, user: Any, authenticator: Any, reauthentication: bool = False,
                 **kwargs: Any) -> None:
-    from accounts.services import login_failure_record
-
     login_failure_record(email=user.email, request=request,
                          reason="wrong MFA code at re-authentication" if reauthentication else "wrong MFA code")

@@ -1,12 +1,14 @@
-"""Shared pieces of the REST API: pagination and JSON errors."""
+"""Shared pieces of the REST API: pagination, JSON errors and strict query parameters."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from rest_framework import exceptions, pagination
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
@@ -38,3 +40,38 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif response is not None and isinstance(response.data, list):
         response.data = {"detail": " ".join(str(item) for item in response.data)}
     return response
+
+
+def request_user(request: Request) -> Any:
+    """The authenticated user (every view here requires authentication)."""
+    return cast(Any, request.user)
+
+
+def text_param(request: Request, name: str) -> str:
+    value = request.query_params.get(name, "")
+    if "\x00" in value:
+        raise exceptions.ValidationError({name: "Null characters are not allowed."})
+    return value
+
+
+def int_param(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise exceptions.ValidationError({name: "Must be a whole number."}) from None
+    if abs(number) >= 2**63:
+        raise exceptions.ValidationError({name: "Out of range."})
+    return number
+
+
+def date_param(request: Request, name: str) -> date | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise exceptions.ValidationError({name: "Must be a date, YYYY-MM-DD."}) from None

@@ -2,14 +2,14 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
+from portal.navigation import nav_items_for
+
 
 def portal(request: HttpRequest) -> dict[str, object]:
     """Navigation and page-wide facts for the base layout."""
     items: list[dict[str, object]] = [{"label": "Home", "url": reverse("home")}]
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        from portal.navigation import nav_items_for
-
         items = nav_items_for(user)
     for item in items:
         url = str(item["url"])

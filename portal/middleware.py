@@ -13,7 +13,7 @@ class PermissionsPolicyMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.policy: str = getattr(settings, "PERMISSIONS_POLICY", "")
+        self.policy: str = settings.PERMISSIONS_POLICY
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)

@@ -6,19 +6,10 @@ from typing import Any
 
 from django.urls import NoReverseMatch, reverse
 
+from accounts.access import is_admin as _is_admin
+from accounts.access import is_institute_member as _is_institute_member
 
 # (label, url name, predicate on the user)
-def _is_admin(user: Any) -> bool:
-    from accounts.access import is_admin
-
-    return is_admin(user)
-
-
-def _is_institute_member(user: Any) -> bool:
-    from accounts.access import is_institute_member
-
-    return is_institute_member(user)
-
 
 NAV: list[tuple[str, str, Any]] = [
     ("Home", "home", lambda user: True),

@@ -8,12 +8,12 @@ from typing import Any
 
 from django.db import transaction
 
+from portal.celery import app
+
 
 def enqueue(name: str, *args: Any, eta: datetime | None = None) -> None:
     """Send the task called ``name`` now (through the registered task when this process has it, so its options
     apply; otherwise by name)."""
-    from portal.celery import app
-
     signature = app.signature(name, args=args)
     if eta is not None:
         signature.apply_async(eta=eta)

@@ -3,32 +3,22 @@ where invited (and see only their own invitation)."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import access
-from accounts.models import Organisation, User
+from accounts.models import Organisation
 from evaluations.models import Exercise
 from evaluations.rules.common import partner_ids_visible_to
 from evaluations.selectors.exercises import exercise_list
 from evaluations.services.exercises import exercise_archive, exercise_create, exercise_update
-
-
-def _user(request: Request) -> User:
-    return cast(User, request.user)
-
-
-def _text_param(request: Request, name: str) -> str:
-    value = request.query_params.get(name, "")
-    if "\x00" in value:
-        raise exceptions.ValidationError({name: "Null characters are not allowed."})
-    return value
+from portal.api import request_user, text_param
 
 
 class ExerciseSerializer(serializers.ModelSerializer):
@@ -74,7 +64,7 @@ class ExerciseViewSet(viewsets.ModelViewSet):
         if self.action != "list":
             return exercise_list(user=self.request.user, include_archived=True)
         return exercise_list(
-            user=self.request.user, status=_text_param(self.request, "status"), q=_text_param(self.request, "q"),
+            user=self.request.user, status=text_param(self.request, "status"), q=text_param(self.request, "q"),
             include_archived=self.request.query_params.get("archived", "").lower() in ("1", "true", "yes"))
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -83,7 +73,7 @@ class ExerciseViewSet(viewsets.ModelViewSet):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         exercise = exercise_create(
-            actor=_user(request), request=request._request, name=data["name"], institutes=list(data["institutes"]),
+            actor=request_user(request), request=request._request, name=data["name"], institutes=list(data["institutes"]),
             partners=list(data.get("partners", [])), description=data.get("description", ""),
             starts_on=data.get("starts_on"), ends_on=data.get("ends_on"),
             status=data.get("status", Exercise.Status.PLANNING),
@@ -95,12 +85,12 @@ class ExerciseViewSet(viewsets.ModelViewSet):
         access.require(request.user, access.EDIT, exercise, "Only admins edit exercises.")
         serializer = self.get_serializer(exercise, data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
-        exercise = exercise_update(actor=_user(request), exercise=exercise, request=request._request,
+        exercise = exercise_update(actor=request_user(request), exercise=exercise, request=request._request,
                                    **serializer.validated_data)
         return Response(self.get_serializer(exercise).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         exercise = self.get_object()
         access.require(request.user, access.DELETE, exercise, "Only admins archive exercises.")
-        exercise_archive(actor=_user(request), exercise=exercise, request=request._request)
+        exercise_archive(actor=request_user(request), exercise=exercise, request=request._request)
         return Response(status=status.HTTP_204_NO_CONTENT)

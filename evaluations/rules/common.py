@@ -43,14 +43,16 @@ def exercises_open_to(user: Any) -> QuerySet[Exercise]:
     return exercises_taking_part(user).exclude(status=Exercise.Status.CLOSED).filter(archived_at__isnull=True)
 
 
+def _listed(through: Any, user: Any, exercise: Exercise | int) -> bool:
+    exercise_id = exercise if isinstance(exercise, int) else exercise.pk
+    return bool(through.objects.filter(exercise_id=exercise_id, organisation_id=user.organisation_id).exists())
+
+
 def user_takes_part(user: Any, exercise: Exercise | int) -> bool:
     """True when the user's institute takes part in the exercise (the "exercise" scope of ROLES.md)."""
     if not access.is_active_user(user) or not access.is_institute_member(user):
         return False
-    exercise_id = exercise if isinstance(exercise, int) else exercise.pk
-    return Exercise.institutes.through.objects.filter(
-        exercise_id=exercise_id, organisation_id=user.organisation_id
-    ).exists()
+    return _listed(Exercise.institutes.through, user, exercise)
 
 
 def user_acts_in(user: Any, exercise: Exercise) -> bool:
@@ -61,10 +63,7 @@ def user_acts_in(user: Any, exercise: Exercise) -> bool:
 def partner_is_invited(user: Any, exercise: Exercise | int) -> bool:
     if not access.is_active_user(user) or not access.is_partner_viewer(user):
         return False
-    exercise_id = exercise if isinstance(exercise, int) else exercise.pk
-    return Exercise.partners.through.objects.filter(
-        exercise_id=exercise_id, organisation_id=user.organisation_id
-    ).exists()
+    return _listed(Exercise.partners.through, user, exercise)
 
 
 def partner_ids_visible_to(user: Any, partner_ids: list[int]) -> list[int]:

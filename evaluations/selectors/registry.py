@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Count, Max, Prefetch, Q, QuerySet
 
-from accounts.access import visible_to
+from accounts.access import get_visible_or_404, visible_to
 from evaluations.models import ConnectionTest, ModelCredential, ModelVersion, RegisteredModel
 
 MODEL_SORTS = {"name": "name", "-name": "-name", "created": "created_at", "-created": "-created_at",
@@ -34,8 +34,6 @@ def model_list(*, user: Any, q: str = "", sort: str = "name", exercise: int | No
 
 
 def model_get(*, user: Any, pk: Any) -> RegisteredModel:
-    from accounts.access import get_visible_or_404
-
     return get_visible_or_404(user, RegisteredModel.objects.select_related("owner", "created_by"), pk=pk)
 
 
@@ -94,8 +92,6 @@ def connection_test_latest(*, registered_model: RegisteredModel) -> ConnectionTe
 
 
 def connection_test_get(*, user: Any, registered_model: RegisteredModel, pk: Any) -> ConnectionTest:
-    from accounts.access import get_visible_or_404
-
     return get_visible_or_404(user, ConnectionTest.objects.filter(registered_model=registered_model)
                               .select_related("model_version", "requested_by"), pk=pk)
 

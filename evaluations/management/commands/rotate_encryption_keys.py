@@ -10,14 +10,13 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from evaluations.crypto import CredentialDecryptionError
+from evaluations.services.registry import credentials_rotate
 
 
 class Command(BaseCommand):
     help = "Re-encrypt every model credential with the newest key in FIELD_ENCRYPTION_KEYS."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from evaluations.services.registry import credentials_rotate
-
         try:
             count = credentials_rotate()
         except CredentialDecryptionError as exc:
