@@ -22,6 +22,7 @@ from accounts.access import CREATE, DELETE, EDIT, require
 from evaluations import crypto
 from evaluations.credentials import credential_for, scrub
 from evaluations.endpoints import validate_base_url
+from evaluations.inspectai.mock_outputs import mockllm_model_args
 from evaluations.inspectai.model_factory import KNOWN_PROVIDERS, SERVICE_PROVIDERS, inspect_model_for
 from evaluations.models import ConnectionTest, Exercise, ModelCredential, ModelVersion, RegisteredModel
 from evaluations.services.exercises import exercises_chosen_validate
@@ -388,14 +389,6 @@ def connection_test_request(
     return row
 
 
-def _mock_outputs() -> list[Any]:
-    from inspect_ai.model import ModelOutput, ModelUsage
-
-    output = ModelOutput.from_content("mockllm/model", "OK")
-    output.usage = ModelUsage(input_tokens=8, output_tokens=1, total_tokens=9)
-    return [output]
-
-
 def connection_test_execute(*, test_id: int) -> None:
     """Worker side: send one short generation, store latency or a scrubbed error. Idempotent: only a pending
     row is claimed."""
@@ -411,8 +404,7 @@ def connection_test_execute(*, test_id: int) -> None:
         validate_base_url(version.base_url)
         credential = credential_for(version)
         secrets = credential.secrets() if credential else []
-        extra = {"custom_outputs": _mock_outputs()} if version.provider_model == "mockllm/model" else {}
-        model = inspect_model_for(version, credential, **extra)
+        model = inspect_model_for(version, credential, **mockllm_model_args(version.provider_model))
         from inspect_ai.model import GenerateConfig
 
         config = GenerateConfig(max_tokens=min(int(version.config.get("max_tokens") or 16), 16),

@@ -7,13 +7,14 @@ import json
 import os
 import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 from inspect_ai.log import read_eval_log_sample_summaries
 
 from evaluations.engine import ItemSpec, run_item
 from tests.support.fixture_tasks import FIXTURE_TASKS
+from tests.support.http import JsonHandler
 from tests.support.recording import RecordingCallbacks
 
 pytestmark = pytest.mark.slow
@@ -32,7 +33,7 @@ class FakeOpenAI(ThreadingHTTPServer):
         self.lock = threading.Lock()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: FakeOpenAI
 
     def do_POST(self):  # noqa: N802
@@ -61,16 +62,6 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _send(self, status, payload):
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 
 from tests.support.factories import ExerciseFactory
+from tests.support.http import JsonHandler
 
 
 @pytest.fixture
@@ -50,13 +51,10 @@ def make_registry_task(user: Any, exercise: Any, name: str = "Arithmetic", **ext
                                 args=extra.pop("args", {"limit": 3}), **extra)
 
 
-class _OpenAIHandler(BaseHTTPRequestHandler):
+class _OpenAIHandler(JsonHandler):
     """A tiny OpenAI-compatible server: /v1/chat/completions and /v1/completions, with usage."""
 
     seen_auth: list[str] = []
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-        return
 
     def do_POST(self) -> None:  # noqa: N802
         length = int(self.headers.get("Content-Length") or 0)
@@ -79,15 +77,6 @@ class _OpenAIHandler(BaseHTTPRequestHandler):
                              "usage": usage})
         else:
             self._send(404, {"error": {"message": "not found"}})
-
-    def _send(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
 
 @pytest.fixture
 def openai_server():
