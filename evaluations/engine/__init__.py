@@ -44,6 +44,9 @@ How to call (the Celery task):
 Changes since the first version (additive only):
     ItemSpec.retry_on_error, ItemSpec.model_args; validate_log_file; SampleRecord/LogSummary unchanged;
     the optional Callbacks.on_end() (called in the callbacks' thread when the item ends).
+    ItemSpec.endpoint_policy: the model (first run and retry) gets netguard's guarded HTTP client (no redirects,
+    every connection resolved and checked against the policy, connected to the checked address); a provider that
+    cannot be guarded, or a refused endpoint, ends the item with status "error" before Inspect starts.
     on_start(total_samples=...) reports the item's whole total (samples x epochs), also on a retry, where
     on_sample then fires only for the re-run samples.
 """
@@ -80,6 +83,9 @@ class ItemSpec:
     metadata: dict[str, Any] = field(default_factory=dict)
     # (added) extra provider args for get_model, e.g. mockllm's custom_outputs in tests; not for secrets
     model_args: dict[str, Any] = field(default_factory=dict, repr=False)
+    # (added) the address policy (evaluations.engine.netguard.EndpointPolicy) checked right before every
+    # connection the model makes; None (engine tests only) checks no address but still refuses redirects
+    endpoint_policy: Any = None
 
 
 @dataclass(frozen=True)

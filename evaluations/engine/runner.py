@@ -10,6 +10,10 @@ Design notes (measured facts in /work/shared/design/INSPECT-NOTES.md):
   created in this process is scrubbed of the key and of the extra headers' values, and so is the outcome's
   error text. If one nevertheless appears in the finished log (a server that echoes the key in an error body;
   extra headers, which Inspect records with the model args), the log is rewritten without it.
+- Endpoints: the model (first run and ``eval_retry``) is given ``netguard``'s guarded HTTP client as its
+  ``http_client`` model arg: the base URL (or the provider's default for a blank one) is resolved and checked
+  against ``spec.endpoint_policy`` before Inspect starts and again before every connection, which goes to the
+  checked address; redirects are never followed. A refused endpoint ends the item with status "error".
 - Progress: the ``@hooks``-registered ``_PortalHooks`` forwards ``on_sample_end`` to the callbacks of the item
   running in the current context (a ``ContextVar`` set before the eval).
 - Cancel: a watcher coroutine polls ``callbacks.should_cancel()`` every ``CANCEL_POLL_SECONDS`` (in a worker
@@ -41,7 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from evaluations.engine import Callbacks, ItemOutcome, ItemSpec, SampleEvent
+from evaluations.engine import Callbacks, ItemOutcome, ItemSpec, SampleEvent, netguard
 from evaluations.engine.ingest import json_safe, metrics_of
 from evaluations.engine.scrub import REDACTED, scrub, secret_fragments
 
@@ -374,6 +378,16 @@ def _model_args(spec: ItemSpec) -> dict[str, Any]:
     return args
 
 
+def _guard(spec: ItemSpec) -> tuple[str | None, dict[str, Any]]:
+    """(base URL, guarded http_client model arg) for the item's model, checked now; see netguard."""
+    policy = spec.endpoint_policy
+    if policy is None:
+        if netguard.provider_of(spec.model) not in netguard.GUARDED_PROVIDERS:
+            return spec.base_url, {}
+        policy = netguard.EndpointPolicy(check_addresses=False)
+    return netguard.guarded_model_args(spec.model, spec.base_url, policy)
+
+
 async def _evaluate(spec: ItemSpec) -> list[Any]:
     from inspect_ai import eval_async
     from inspect_ai.model import GenerateConfig, get_model
@@ -384,15 +398,19 @@ async def _evaluate(spec: ItemSpec) -> list[Any]:
     config = dict(spec.model_config)
     if spec.seed is not None:
         config.setdefault("seed", spec.seed)
+    base_url, guard = _guard(spec)
     model = get_model(
         spec.model,
-        base_url=spec.base_url,
+        base_url=base_url,
         api_key=spec.api_key,
         memoize=False,
         config=GenerateConfig(**config),
         **_model_args(spec),
+        **guard,
     )
+    netguard.verify_guarded(model, guard)
     model.model_args.pop("default_headers", None)  # the recorded copy only: the client keeps its headers
+    model.model_args.pop("http_client", None)
     return await eval_async(
         spec.task,
         model=model,
@@ -417,12 +435,17 @@ async def _retry(spec: ItemSpec) -> list[Any]:
     # in-memory copy (Inspect drops "api_key" from the args it records in the new log).
     previous.eval = copy.copy(previous.eval)
     args = dict(previous.eval.model_args or {})
+    args.pop("http_client", None)  # recorded as null by an earlier retry
     args.update(_model_args(spec))
     if spec.api_key:
         args["api_key"] = spec.api_key
+    # the guarded client goes in as a model arg (the new log records it as null); the provider table in
+    # netguard lists only providers that take it (pinned by tests/security/test_netguard_providers.py)
+    base_url, guard = _guard(spec)
+    args.update(guard)
     previous.eval.model_args = args
-    if spec.base_url:
-        previous.eval.model_base_url = spec.base_url
+    if base_url:
+        previous.eval.model_base_url = base_url
     kwargs = _common_kwargs(spec)
     kwargs.pop("fail_on_error")
     kwargs.pop("retry_on_error")
@@ -518,7 +541,9 @@ def _outcome(
         status = "cancelled"
     elif status not in ("success", "error", "cancelled"):
         status = "error"
-    if error is not None and not cancelled:
+    if isinstance(error, netguard.EndpointRefused) and not cancelled:
+        status, message = "error", f"The model endpoint is not allowed: {error}"
+    elif error is not None and not cancelled:
         status = "error"
         message = message or f"{type(error).__name__}: {error} (task {spec.task!r}, model {spec.model!r})"
     if status == "error" and message is None:

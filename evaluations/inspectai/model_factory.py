@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from evaluations.credentials import Credential, credential_for
+from evaluations.endpoints import endpoint_policy
+from evaluations.engine import netguard
 from evaluations.inspectai.mock_outputs import mockllm_model_args
 from evaluations.models import ModelVersion, TaskVersion
 
@@ -35,7 +37,11 @@ def api_key_for(provider_model: str, credential: Credential | None) -> str | Non
 
 
 def inspect_model_for(version: ModelVersion, credential: Credential | None, **model_args: Any) -> Any:
-    """An inspect_ai Model for this version, with the credential for this call only (never os.environ).
+    """An inspect_ai Model for this version, with the credential for this call only (never os.environ), and the
+    endpoint guard (evaluations.engine.netguard): the base URL, or the provider's default for a blank one, is
+    resolved and checked against the policy in force now, and the model's HTTP client connects only to checked
+    addresses and follows no redirect. Raises netguard.EndpointRefused when the endpoint is not allowed. Used by
+    the connection test and by the model-graded scorer's grader.
 
     The API key goes in as ``api_key`` (Inspect drops it from the log's model_args). Extra headers go into the
     model's GenerateConfig.extra_headers, which Inspect WRITES to an eval log's ``model_generate_config``: fine for
@@ -45,14 +51,18 @@ def inspect_model_for(version: ModelVersion, credential: Credential | None, **mo
 
     config = GenerateConfig(**version.config, max_connections=version.max_connections)
     kwargs: dict[str, Any] = dict(model_args)
-    if version.base_url:
-        kwargs["base_url"] = version.base_url
+    base_url, guard = netguard.guarded_model_args(version.provider_model, version.base_url, endpoint_policy())
+    kwargs.update(guard)
+    if base_url:
+        kwargs["base_url"] = base_url
     api_key = api_key_for(version.provider_model, credential)
     if api_key is not None:
         kwargs["api_key"] = api_key
     if credential is not None and credential.headers:
         config = config.merge(GenerateConfig(extra_headers=dict(credential.headers)))
-    return get_model(version.provider_model, config=config, memoize=False, **kwargs)
+    model = get_model(version.provider_model, config=config, memoize=False, **kwargs)
+    netguard.verify_guarded(model, guard)
+    return model
 
 
 def grader_model_for(version: TaskVersion) -> Any:

@@ -25,7 +25,9 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from evaluations import engine
-from evaluations.credentials import credential_for
+from evaluations.credentials import credential_for, scrub
+from evaluations.endpoints import endpoint_policy
+from evaluations.engine.netguard import error_summary
 from evaluations.inspectai.mock_outputs import mockllm_model_args
 from evaluations.inspectai.model_factory import api_key_for
 from evaluations.models import RunItem, SampleResult
@@ -35,6 +37,7 @@ from evaluations.services import runs as run_services
 
 logger = logging.getLogger(__name__)
 
+ITEM_ERROR_LENGTH = 500  # an item's error is kept as one line of at most this many characters
 PROGRESS_INTERVAL = 0.5  # seconds between progress writes (and cancel polls)
 SAMPLE_FIELDS = [
     "input", "input_text", "target", "output", "scores", "score", "explanation", "input_tokens", "output_tokens",
@@ -109,26 +112,31 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def sample_rows(item_id: int, records: list[engine.SampleRecord]) -> list[SampleResult]:
+def sample_rows(item_id: int, records: list[engine.SampleRecord], secrets: list[str] | None = None,
+                ) -> list[SampleResult]:
+    """Rows for ingested samples; a sample's error (text from a model endpoint) is kept as a short summary,
+    scrubbed of ``secrets``."""
     return [
         SampleResult(
             item_id=item_id, sample_id=str(r.sample_id)[:300], epoch=r.epoch, input=r.input,
             input_text=_text(r.input), target=r.target, output=r.output or "", scores=r.scores,
             score=_numeric_score(r.scores), explanation=_explanation(r.scores), input_tokens=r.input_tokens,
             output_tokens=r.output_tokens, total_tokens=r.total_tokens, total_time=r.total_time,
-            working_time=r.working_time, error=r.error or "", messages=r.messages, metadata=r.metadata,
+            working_time=r.working_time, error=error_summary(r.error, lambda t: scrub(t, secrets or [])),
+            messages=r.messages, metadata=r.metadata,
         )
         for r in records
     ]
 
 
-def samples_ingest(*, item_id: int, log_path: str, batch_size: int = 500) -> engine.LogSummary:
+def samples_ingest(*, item_id: int, log_path: str, batch_size: int = 500,
+                   secrets: list[str] | None = None) -> engine.LogSummary:
     """Stream a log into SampleResult rows in batches. Unique per (item, sample id, epoch): a second ingest of
     the same log writes nothing twice, and a retry's log replaces the rows of the samples it re-ran."""
 
     def on_batch(records: list[engine.SampleRecord]) -> None:
         SampleResult.objects.bulk_create(
-            sample_rows(item_id, records), batch_size=batch_size, update_conflicts=True,
+            sample_rows(item_id, records, secrets), batch_size=batch_size, update_conflicts=True,
             unique_fields=["item", "sample_id", "epoch"], update_fields=SAMPLE_FIELDS,
         )
 
@@ -299,6 +307,7 @@ def item_spec(item: RunItem, log_dir: str) -> engine.ItemSpec:
         tags=[f"run:{run.pk}", f"item:{item.pk}"],
         metadata={"portal_run": run.pk, "portal_item": item.pk, "exercise": run.exercise_id},
         model_args=mockllm_model_args(mv.provider_model),
+        endpoint_policy=endpoint_policy(),
     )
 
 
@@ -328,14 +337,17 @@ def _item_run(*, item: RunItem, owner: str, log_dir: str, prefix: str) -> str | 
                               token_budget=token_budget, cost_budget=cost_budget)
     outcome: engine.ItemOutcome | None = None
     error = ""
+    secrets: list[str] = []
     callbacks.start()
     try:
         import evaluations.inspectai.tasks  # noqa: F401 - registers the built-in @task functions (also for retries)
 
-        outcome = engine.run_item(item_spec(item, log_dir), callbacks)
+        spec = item_spec(item, log_dir)
+        secrets = [spec.api_key or "", *spec.extra_headers.values()]
+        outcome = engine.run_item(spec, callbacks)
     except Exception as exc:
         logger.exception("item %s failed", item_id)
-        error = f"{type(exc).__name__}: {exc}"[:4000]
+        error = f"{type(exc).__name__}: {exc}"
     finally:
         callbacks.stop()
         close_old_connections()
@@ -348,7 +360,7 @@ def _item_run(*, item: RunItem, owner: str, log_dir: str, prefix: str) -> str | 
         error = outcome.error or ""
         metrics = outcome.metrics or {}
         if outcome.log_path and Path(outcome.log_path).exists():
-            samples_ingest(item_id=item.pk, log_path=outcome.log_path)
+            samples_ingest(item_id=item.pk, log_path=outcome.log_path, secrets=secrets)
             log_name = _store_log(outcome.log_path, prefix)
         state = {"success": ItemState.SUCCEEDED, "cancelled": ItemState.CANCELLED}.get(outcome.status,
                                                                                         ItemState.FAILED)
@@ -356,6 +368,7 @@ def _item_run(*, item: RunItem, owner: str, log_dir: str, prefix: str) -> str | 
             state, error = ItemState.FAILED, callbacks.budget_exceeded
     else:
         state = ItemState.FAILED
+    error = error_summary(error, lambda t: scrub(t, secrets), limit=ITEM_ERROR_LENGTH)
     return item_finish(item=item, owner=owner, state=state, log_name=log_name, metrics=metrics, error=error)
 
 

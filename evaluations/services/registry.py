@@ -22,6 +22,7 @@ from accounts.access import CREATE, DELETE, EDIT, require
 from evaluations import crypto
 from evaluations.credentials import credential_for, scrub
 from evaluations.endpoints import validate_base_url
+from evaluations.engine import netguard
 from evaluations.inspectai.mock_outputs import mockllm_model_args
 from evaluations.inspectai.model_factory import KNOWN_PROVIDERS, SERVICE_PROVIDERS, inspect_model_for
 from evaluations.models import ConnectionTest, Exercise, ModelCredential, ModelVersion, RegisteredModel
@@ -401,7 +402,6 @@ def connection_test_execute(*, test_id: int) -> None:
     secrets: list[str] = []
     status, latency_ms, excerpt, error = ConnectionTest.Status.FAILED, None, "", ""
     try:
-        validate_base_url(version.base_url)
         credential = credential_for(version)
         secrets = credential.secrets() if credential else []
         model = inspect_model_for(version, credential, **mockllm_model_args(version.provider_model))
@@ -420,13 +420,13 @@ def connection_test_execute(*, test_id: int) -> None:
             excerpt = (output.completion or "")[:200]
     except TimeoutError:
         error = f"No answer within {CONNECTION_TEST_TIMEOUT} seconds."
-    except ValidationError as exc:
-        error = "The base URL is not allowed: " + " ".join(exc.messages)
+    except netguard.EndpointRefused as exc:
+        error = f"The base URL is not allowed: {exc}"
     except crypto.CredentialDecryptionError as exc:
         error = str(exc)
     except Exception as exc:  # every failure becomes a clear, scrubbed message on the row
         error = f"{type(exc).__name__}: {exc}"
-    error = scrub(error, secrets)[:2000]
+    error = netguard.error_summary(error, lambda text: scrub(text, secrets))
     excerpt = scrub(excerpt, secrets)
     ConnectionTest.objects.filter(pk=test_id, status=ConnectionTest.Status.RUNNING).update(
         status=status, latency_ms=latency_ms, output_excerpt=excerpt, error=error, finished_at=timezone.now()
