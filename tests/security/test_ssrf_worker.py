@@ -27,11 +27,11 @@ from evaluations.models import ConnectionTest, EvalTask, Run, RunItem, SampleRes
 from evaluations.services import catalogue
 from evaluations.services.registry import connection_test_request
 from evaluations.services.runs import run_approve, run_create, run_item_retry
-from tests.engine.fixture_tasks import FIXTURE_TASKS
 from tests.security.servers import CANARIES, PUBLIC_ALLOWLIST, ssrf_servers
-from tests.test_registry_canary import database_leaks
-from tests.test_registry_support import api_client_for, make_model
-from tests.workers import celery_worker, wait_for
+from tests.support.fixture_tasks import FIXTURE_TASKS
+from tests.support.leaks import database_leaks
+from tests.support.registry import api_client_for, make_model
+from tests.support.workers import celery_worker, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
