@@ -152,3 +152,17 @@ def test_the_error_summary_drops_the_request_inspect_puts_before_the_error():
             "PermissionDeniedError('Error code: 403 - Refused by the portal before connecting')")
     assert netguard.error_summary(text) == (
         "ModelGenerateError: PermissionDeniedError('Error code: 403 - Refused by the portal before connecting')")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("base_url", ["http://[::1/v1", "http://[abc]/v1", "http://[fe80::1%25]/v1"])
+def test_a_malformed_ipv6_base_url_is_a_400_naming_the_field_and_saves_nothing(uk_staff, exercise, sign_in,
+                                                                                base_url):
+    from evaluations.models import RegisteredModel
+    from tests.support.registry import api_client_for, model_payload
+
+    api = api_client_for(uk_staff, sign_in)
+    response = api.post("/api/v1/models/", model_payload(exercise, base_url=base_url), format="json")
+    assert response.status_code == 400, response.content
+    assert "base_url" in response.json() or "base_url" in response.content.decode()
+    assert not RegisteredModel.objects.exists()
