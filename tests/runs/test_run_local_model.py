@@ -39,7 +39,9 @@ def test_a_runs_token_budget_stops_its_item(
         settings, tmp_path, exercise, uk_staff, uk_approver, us_approver, redis_client):
     settings.MEDIA_ROOT = tmp_path / "media"
     registered, eval_task = _register(exercise, uk_staff, llama_server.base_url)
-    env = {"MEDIA_ROOT": str(settings.MEDIA_ROOT)}  # the key comes from the registered model's credential
+    # the key comes from the registered model's credential; the worker checks the endpoint before use, and the
+    # local server's loopback address is allowed only because it is allowlisted (DEBUG is off)
+    env = {"MEDIA_ROOT": str(settings.MEDIA_ROOT), "MODEL_ENDPOINT_ALLOWLIST": "127.0.0.1"}
     with celery_worker(extra_env=env):
         created = api(uk_staff).post("/api/v1/runs/", {
             "exercise": exercise.pk, "models": [registered.pk], "tasks": [eval_task.pk], "submit": True,
@@ -69,7 +71,8 @@ def test_gemma_run_through_the_api_is_approved_executed_and_ingested(
     TaskVersion.objects.create(eval_task=eval_task, number=1, kind="registry",
                                registry_name=f"{FIXTURE_TASKS}@completion_task", created_by=uk_staff)
     credential_set(user=uk_staff, registered_model=registered, api_key="local-not-checked")
-    env = {"MEDIA_ROOT": str(settings.MEDIA_ROOT)}  # no LLAMACPP_API_KEY: the key is the registered credential
+    # no LLAMACPP_API_KEY: the key is the registered credential; loopback allowlisted for the worker's check
+    env = {"MEDIA_ROOT": str(settings.MEDIA_ROOT), "MODEL_ENDPOINT_ALLOWLIST": "127.0.0.1"}
     with celery_worker(extra_env=env):
         created = api(uk_staff).post("/api/v1/runs/", {
             "exercise": exercise.pk, "models": [registered.pk], "tasks": [eval_task.pk], "submit": True,
