@@ -122,6 +122,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
     "accounts.middleware.MFARequiredMiddleware",
+    "portal.middleware.ApplicationErrorMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"

@@ -31,13 +31,22 @@ def _wants_json(request: HttpRequest) -> bool:
     return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
 
 
-def _error(request: HttpRequest, status: int, message: str, exception: Exception | None = None) -> HttpResponse:
+ERROR_TEMPLATES = {400: "errors/400.html", 403: "errors/403.html", 404: "errors/404.html", 500: "errors/500.html"}
+
+
+def error_response(request: HttpRequest, status: int, message: str, *, show_message: bool = True) -> HttpResponse:
+    """The portal's error answer: JSON ``{"detail": ...}`` for the API, else the GOV.UK error page (a 4xx status
+    without its own page, such as 409 or 413, uses the 400 page) with the message."""
     if _wants_json(request):
         return JsonResponse({"detail": message}, status=status)
-    context = {}
-    if status == 403 and exception is not None and str(exception):
-        context["exception_message"] = str(exception)
-    return render(request, f"errors/{status}.html", context, status=status)
+    template = ERROR_TEMPLATES.get(status, "errors/400.html" if status < 500 else "errors/500.html")
+    context = {"exception_message": message} if show_message and message else {}
+    return render(request, template, context, status=status)
+
+
+def _error(request: HttpRequest, status: int, message: str, exception: Exception | None = None) -> HttpResponse:
+    show = status == 403 and exception is not None and bool(str(exception))
+    return error_response(request, status, message, show_message=show)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
