@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from evaluations.api import runs
+from evaluations.api import findings, reports, runs
 from evaluations.api.catalogue import EvalTaskViewSet
 from evaluations.api.exercises import ExerciseViewSet
 from evaluations.api.registry import RegisteredModelViewSet
@@ -11,10 +11,15 @@ router.register("exercises", ExerciseViewSet, basename="api-exercise")
 router.register("models", RegisteredModelViewSet, basename="api-model")
 router.register("tasks", EvalTaskViewSet, basename="api-task")
 router.register("runs", runs.RunViewSet, basename="api-run")
+router.register("findings", findings.FindingViewSet, basename="api-finding")
+router.register("evidence-flags", findings.EvidenceFlagViewSet, basename="api-evidence-flag")
+router.register("releases", findings.ReleaseViewSet, basename="api-release")
+router.register("risk-areas", findings.RiskAreaViewSet, basename="api-risk-area")
 
 urlpatterns: list = [
     path("samples/<int:pk>/", runs.SampleDetailView.as_view(), name="api-sample-detail"),
     path("run-items/<int:pk>/log/", runs.RunItemLogView.as_view(), name="api-run-item-log"),
     path("compare/", runs.CompareView.as_view(), name="api-compare"),
+    path("exercises/<int:pk>/report.pdf", reports.ExerciseReportView.as_view(), name="api-exercise-report"),
     path("", include(router.urls)),
 ]
