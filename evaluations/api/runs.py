@@ -30,7 +30,14 @@ from evaluations.models import (
     SampleResult,
     TaskVersion,
 )
-from evaluations.selectors.runs import items_compare, queue_positions, run_list, sample_list
+from evaluations.rules.runs import item_state_label
+from evaluations.selectors.runs import (
+    items_compare,
+    items_for_compare,
+    queue_positions,
+    run_list,
+    sample_list,
+)
 from evaluations.services import runs as services
 from evaluations.services.imports import run_import
 from portal.files import storage_file_response
@@ -38,17 +45,25 @@ from portal.files import storage_file_response
 # --- Serializers ------------------------------------------------------------------------------------------
 
 class RunItemSerializer(serializers.ModelSerializer):
-    model = serializers.CharField(source="model_label")
+    model = serializers.CharField(source="model_label", help_text="The Inspect model string (provider/model)")
+    model_name = serializers.CharField(read_only=True, help_text="The registered model and version, e.g. 'Gemma v2'")
     task = serializers.CharField(source="task_label")
+    task_name = serializers.CharField(read_only=True, help_text="The evaluation and version, e.g. 'Arithmetic v1'")
     status = serializers.CharField(source="state")
     progress = serializers.SerializerMethodField()
     log_url = serializers.SerializerMethodField()
     queue_position = serializers.SerializerMethodField()
+    status_label = serializers.SerializerMethodField(help_text="The status in words, as the run page says it")
 
     class Meta:
         model = RunItem
-        fields = ["id", "model", "task", "model_version", "task_version", "status", "progress", "metrics",
+        fields = ["id", "model", "model_name", "task", "task_name", "model_version", "task_version", "status",
+                  "status_label", "progress", "metrics",
                   "log_url", "queue_position", "error", "attempts", "started_at", "finished_at"]
+
+    def get_status_label(self, item: RunItem) -> str:
+        return item_state_label(state=item.state, run_state=item.run.state, sent=item.enqueued_at is not None,
+                                stopping=item.cancel_requested_at is not None).text
 
     def get_progress(self, item: RunItem) -> dict[str, Any]:
         return {"total": item.total_samples, "done": item.done_samples, "errors": item.error_samples,
@@ -170,7 +185,8 @@ class RunViewSet(ReauthenticationRequiredMixin, InstituteMembersOnly, viewsets.G
         exercise = params.get("exercise")
         return run_list(user=self.request.user, exercise_id=int(exercise) if exercise and exercise.isdigit() else None,
                         state=params.get("status") or params.get("state"), q=params.get("q")).prefetch_related(
-            "items", "model_versions", "task_versions", "approvals__approver", "approvals__institute")
+            "items__model_version__registered_model", "items__task_version__eval_task", "model_versions",
+            "task_versions", "approvals__approver", "approvals__institute")
 
     def get_object(self) -> Run:
         return get_visible_or_404(self.request.user, self.get_queryset(), pk=self.kwargs["pk"])
@@ -294,8 +310,12 @@ class MeanCISerializer(serializers.Serializer):
 class CompareItemSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     run = serializers.IntegerField()
-    model = serializers.CharField()
+    model = serializers.CharField(help_text="The Inspect model string (provider/model)")
+    model_name = serializers.CharField(help_text="The registered model and version")
+    model_version = serializers.IntegerField(allow_null=True)
     task = serializers.CharField()
+    task_name = serializers.CharField(help_text="The evaluation and version")
+    task_version = serializers.IntegerField(allow_null=True)
     metrics = serializers.JSONField()
     score = MeanCISerializer()
 
@@ -303,8 +323,11 @@ class CompareItemSerializer(serializers.Serializer):
 class CompareDifferenceSerializer(serializers.Serializer):
     base = serializers.IntegerField(help_text="The first item given")
     item = serializers.IntegerField()
+    model_name = serializers.CharField()
     shared_samples = serializers.IntegerField(help_text="(sample id, epoch) pairs scored in both items")
     difference = MeanCISerializer(help_text="Mean paired difference (item - base)")
+    p_value = serializers.FloatField(allow_null=True, help_text="Two-sided, of a zero mean difference")
+    p_adjusted = serializers.FloatField(allow_null=True, help_text="After Holm's correction over the pairs")
 
 
 class CompareSerializer(serializers.Serializer):
@@ -326,18 +349,16 @@ class CompareView(InstituteMembersOnly, APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("items", str, required=True,
-                                     description="1 to 20 run item ids, comma-separated; the first is the base")],
+                                     description="1 to 20 run item ids of one evaluation version, comma-separated "
+                                                 "(or the parameter repeated); the first is the base")],
         responses=CompareSerializer,
     )
     def get(self, request: Request) -> Response:
-        raw = request.query_params.get("items", "")
-        ids = [int(part) for part in raw.split(",") if part.strip().isdigit()]
-        if not 1 <= len(ids) <= 20:
+        values = [v for v in request.query_params.getlist("items") if v.strip()]
+        if not values:
             raise serializers.ValidationError({"items": "Give 1 to 20 run item ids, comma-separated."})
-        found = {item.pk: item for item in visible_to(request.user, RunItem.objects.filter(pk__in=ids))}
-        if len(found) != len(set(ids)):
-            raise Http404
-        return Response(items_compare(items=[found[pk] for pk in ids]))
+        # 400 for an id that is not a number, too many, or items of different evaluation versions; 404 unseen
+        return Response(items_compare(items=items_for_compare(user=request.user, values=values)))
 
 
 class RunItemLogView(InstituteMembersOnly, APIView):

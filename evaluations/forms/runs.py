@@ -84,3 +84,10 @@ class ImportForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea, max_length=4000, required=False)
+
+
+class CompareForm(forms.Form):
+    """The ids typed by hand (the run and exercise pages send them as checked boxes, several ``items``)."""
+
+    items = forms.CharField(label="Run item ids, comma-separated", required=False, max_length=2000,
+                            help_text="The first item is the baseline for paired differences.")

@@ -173,7 +173,18 @@ class RunItem(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.model_label} × {self.task_label}"
+        return f"{self.model_name} × {self.task_name}"
+
+    @property
+    def model_name(self) -> str:
+        """The registered model and its version ("Mock model v2"); an imported log's item: its provider string.
+        The provider string (``model_label``) is the detail shown beside it."""
+        return str(self.model_version) if self.model_version_id else self.model_label
+
+    @property
+    def task_name(self) -> str:
+        """The evaluation and its version ("Arithmetic v1"); an imported log's item: the Inspect task name."""
+        return str(self.task_version) if self.task_version_id else self.task_label
 
     @property
     def progress(self) -> float | None:

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.urls import reverse
+from django.utils import timezone
 
 from accounts.access import visible_to
-from evaluations.models import Run, RunItem, SampleResult
+from evaluations.models import Run, RunApproval, RunItem, SampleResult
 from evaluations.models.runs import ItemState
+from evaluations.rules.runs import (
+    ACTIVE_STATES,
+    RunFacts,
+    StateLabel,
+    item_state_label,
+    run_actions_available,
+    run_state_label,
+)
 from evaluations.selectors.dispatch import WAITING_WINDOW, dispatch_order
 
 
@@ -29,7 +43,8 @@ def run_list(*, user: Any, exercise_id: int | None = None, state: str | None = N
 def sample_list(*, user: Any, run: Run, item_id: int | None = None, score: str | None = None,
                 error: str | None = None, text: str | None = None) -> QuerySet[SampleResult]:
     """``score``: "correct" (> 0), "incorrect" (== 0 or none), or a number; ``error``: "yes"/"no"."""
-    samples = visible_to(user, SampleResult.objects.filter(item__run=run)).select_related("item")
+    samples = visible_to(user, SampleResult.objects.filter(item__run=run)).select_related(
+        "item__model_version__registered_model", "item__task_version__eval_task")
     if item_id:
         samples = samples.filter(item_id=item_id)
     if score:
@@ -64,9 +79,28 @@ def _mean_ci(values: list[float]) -> dict[str, Any]:
     return {"n": n, "mean": mean, "stderr": se, "ci95": [mean - 1.96 * se, mean + 1.96 * se]}
 
 
+def _p_value(stats: dict[str, Any]) -> float | None:
+    """Two-sided p-value of a mean difference of zero (normal approximation of the paired mean)."""
+    if stats["mean"] is None or not stats["stderr"]:
+        return None
+    return math.erfc(abs(stats["mean"] / stats["stderr"]) / math.sqrt(2))
+
+
+def _holm(p_values: list[float | None]) -> list[float | None]:
+    """Holm's step-down correction of several comparisons against one base (None stays None)."""
+    known = sorted((p, index) for index, p in enumerate(p_values) if p is not None)
+    adjusted: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, index) in enumerate(known):
+        running = max(running, min(1.0, (len(known) - rank) * p))
+        adjusted[index] = running
+    return adjusted
+
+
 def items_compare(*, items: list[RunItem]) -> dict[str, Any]:
     """Per item: mean score with a 95% confidence interval (normal approximation, sample standard error);
-    per pair against the first item: the paired difference on the (sample id, epoch) both items share."""
+    per pair against the first item: the paired difference on the (sample id, epoch) both items share, its
+    two-sided p-value and the p-value after Holm's correction for the number of pairs."""
     scores: dict[int, dict[tuple[str, int], float]] = {}
     for item in items:
         rows = SampleResult.objects.filter(item=item, score__isnull=False).values_list("sample_id", "epoch", "score")
@@ -75,6 +109,8 @@ def items_compare(*, items: list[RunItem]) -> dict[str, Any]:
     for item in items:
         result["items"].append({
             "id": item.pk, "run": item.run_id, "model": item.model_label, "task": item.task_label,
+            "model_name": item.model_name, "task_name": item.task_name,
+            "model_version": item.model_version_id, "task_version": item.task_version_id,
             "metrics": item.metrics, "score": _mean_ci(list(scores[item.pk].values())),
         })
     if items:
@@ -82,17 +118,23 @@ def items_compare(*, items: list[RunItem]) -> dict[str, Any]:
         for other in items[1:]:
             shared = sorted(set(scores[base.pk]) & set(scores[other.pk]))
             diffs = [scores[other.pk][k] - scores[base.pk][k] for k in shared]
-            result["differences"].append({"base": base.pk, "item": other.pk, "shared_samples": len(shared),
-                                          "difference": _mean_ci(diffs)})
+            difference = _mean_ci(diffs)
+            result["differences"].append({"base": base.pk, "item": other.pk, "model_name": other.model_name,
+                                          "shared_samples": len(shared), "difference": difference,
+                                          "p_value": _p_value(difference)})
+        for entry, adjusted in zip(result["differences"],
+                                   _holm([d["p_value"] for d in result["differences"]]), strict=True):
+            entry["p_adjusted"] = adjusted
     return result
 
 
 def queue_positions(*, items: Iterable[RunItem]) -> dict[int, int]:
-    """1-based place of each queued item among ``items`` in the dispatcher's order (items already sent to a
-    worker come first, at place 1). Two queries at most whatever the number of items (none when no item given
-    is queued): compute it once for a page, not per item."""
+    """1-based place of each queued item among ``items`` that waits to be sent to a worker, in the dispatcher's
+    order after the items already sent (those are "Starting" and have no place: no two items share one). Two
+    queries at most whatever the number of items (none when no item given waits): compute it once for a page,
+    not per item."""
     queued = [item for item in items if item.state == ItemState.QUEUED]
-    positions = {item.pk: 1 for item in queued if item.enqueued_at is not None}
+    positions: dict[int, int] = {}
     wanted = {item.pk for item in queued if item.enqueued_at is None}
     if not wanted:
         return positions
@@ -104,3 +146,178 @@ def queue_positions(*, items: Iterable[RunItem]) -> dict[int, int]:
         if other.pk in wanted:
             positions[other.pk] = ahead + index + 1
     return positions
+
+
+MAX_COMPARED = 20
+
+
+def items_for_compare(*, user: Any, values: list[str]) -> list[RunItem]:
+    """The run items named by ``values`` (ids, each value one id or several comma-separated), in that order,
+    ready to compare. ValidationError (on "items") for an id that is not a whole number, too many items, or
+    items of different evaluation versions (their scores do not measure the same thing); Http404 for an item
+    the user may not see (as everywhere)."""
+    parts = [part.strip() for value in values for part in str(value).split(",") if part.strip()]
+    wrong = [part for part in parts if not part.isdigit()]
+    if wrong:
+        raise ValidationError({"items": f"Item ids are whole numbers, like 12: “{wrong[0][:40]}” is not one."})
+    ids = list(dict.fromkeys(int(part) for part in parts))
+    if len(ids) > MAX_COMPARED:
+        raise ValidationError({"items": f"Choose at most {MAX_COMPARED} items to compare."})
+    found = {item.pk: item for item in visible_to(user, RunItem.objects.filter(pk__in=ids).select_related(
+        "model_version__registered_model", "task_version__eval_task"))}
+    if len(found) != len(ids):
+        raise Http404("No such run item.")
+    items = [found[pk] for pk in ids]
+    versions: dict[Any, list[RunItem]] = {}
+    for item in items:
+        versions.setdefault(item.task_version_id or item.task_label, []).append(item)
+    if len(versions) > 1:
+        kinds = "; ".join(f"{group[0].task_name} (item{'s' if len(group) > 1 else ''} "
+                          f"{', '.join(str(i.pk) for i in group)})" for group in versions.values())
+        raise ValidationError({"items": f"Choose items of one evaluation version: scores of different evaluations "
+                                        f"or versions are not comparable. These are {kinds}."})
+    return items
+
+
+# --- The run page --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MainMetric:
+    """An item's main metric: the first scorer's first metric in its Inspect log, with a 95% interval from the
+    log's standard error (normal approximation; an accuracy's interval is kept within 0 to 1)."""
+
+    scorer: str
+    name: str
+    value: float
+    stderr: float | None = None
+
+    @property
+    def ci95(self) -> tuple[float, float] | None:
+        if self.stderr is None:
+            return None
+        low, high = self.value - 1.96 * self.stderr, self.value + 1.96 * self.stderr
+        if self.name == "accuracy":
+            low, high = max(0.0, low), min(1.0, high)
+        return low, high
+
+
+def item_main_metric(metrics: Any) -> MainMetric | None:
+    if not isinstance(metrics, dict):
+        return None
+    for scorer, values in metrics.items():
+        if not isinstance(values, dict):
+            continue
+        stderr = values.get("stderr")
+        for name, value in values.items():
+            if name != "stderr" and isinstance(value, int | float) and not isinstance(value, bool):
+                return MainMetric(scorer=str(scorer), name=str(name), value=float(value),
+                                  stderr=float(stderr) if isinstance(stderr, int | float) else None)
+    return None
+
+
+@dataclass
+class ItemRow:
+    """One model × evaluation of a run as its page shows it."""
+
+    item: RunItem
+    label: StateLabel
+    metric: MainMetric | None
+    position: int | None
+    duration: float | None  # seconds, so far for a running item
+    tokens: int
+    log_href: str = ""
+
+    @property
+    def comparable(self) -> bool:
+        return self.item.state in RunItem.FINISHED and bool(self.item.log_path or self.item.done_samples)
+
+
+SORT_KEYS: dict[str, Callable[[ItemRow], Any]] = {
+    "model": lambda r: r.item.model_name.lower(),
+    "evaluation": lambda r: r.item.task_name.lower(),
+    "status": lambda r: r.label.text,
+    "score": lambda r: r.metric.value if r.metric else None,
+    "samples": lambda r: r.item.done_samples,
+    "errors": lambda r: r.item.error_samples,
+    "duration": lambda r: r.duration,
+    "tokens": lambda r: r.tokens,
+    "cost": lambda r: r.item.cost,
+}
+
+
+# The sortable columns of the results table: (sort key, heading, numeric).
+RESULT_COLUMNS = (
+    ("model", "Model", False), ("evaluation", "Evaluation", False), ("status", "Status", False),
+    ("score", "Score (95% CI)", True), ("samples", "Samples", True), ("errors", "Errors", True), ("duration", "Time", True),
+    ("tokens", "Tokens", True), ("cost", "Cost (US$)", True),
+)
+
+
+def item_rows_sort(rows: list[ItemRow], *, sort: str, order: str) -> list[ItemRow]:
+    """Rows by ``sort`` (a SORT_KEYS name; anything else keeps the run's order), rows without a value last."""
+    key = SORT_KEYS.get(sort)
+    if key is None:
+        return rows
+    known = [r for r in rows if key(r) is not None]
+    unknown = [r for r in rows if key(r) is None]
+    return sorted(known, key=key, reverse=order == "desc") + unknown
+
+
+def run_item_rows(*, run: Run, items: list[RunItem], now: datetime | None = None) -> list[ItemRow]:
+    now = now or timezone.now()
+    positions = queue_positions(items=items)
+    rows = []
+    for item in items:
+        end = item.finished_at or (now if item.state == ItemState.RUNNING else None)
+        rows.append(ItemRow(
+            item=item,
+            label=item_state_label(state=item.state, run_state=run.state, sent=item.enqueued_at is not None,
+                                   stopping=item.cancel_requested_at is not None),
+            metric=item_main_metric(item.metrics), position=positions.get(item.pk),
+            duration=(end - item.started_at).total_seconds() if item.started_at and end else None,
+            tokens=item.input_tokens + item.output_tokens,
+            log_href=reverse("run-item-log", kwargs={"pk": item.pk, "ext": "json" if item.log_path.endswith(".json")
+                                                     else "eval"}) if item.log_path else "",
+        ))
+    return rows
+
+
+def run_page(*, user: Any, run: Run, sort: str = "", order: str = "asc") -> dict[str, Any]:
+    """Everything the run page and its polled partial show, in a fixed number of queries whatever the number of
+    items: the results rows, the state label, the approvals and the actions the user can take now."""
+    items = list(run.items.select_related("model_version__registered_model", "task_version__eval_task"))
+    rows = run_item_rows(run=run, items=items)
+    approvals = list(run.approvals.select_related("approver", "institute").order_by("created_at"))
+    institutes = list(run.exercise.institutes.all())
+    current = {a.institute_id: a for a in approvals if a.revision == run.revision and a.voided_at is None
+               and a.decision == RunApproval.Decision.APPROVED}
+    stopping = any(i.state == ItemState.RUNNING and i.cancel_requested_at is not None for i in items)
+    facts = RunFacts(approved_institutes=frozenset(current), has_items=bool(items), stopping=stopping,
+                     retryable_items=any(i.state in (ItemState.FAILED, ItemState.CANCELLED) for i in items))
+    order = "desc" if order == "desc" else "asc"
+    sort = sort if sort in SORT_KEYS else ""
+    return {
+        "run": run, "items": items, "rows": item_rows_sort(rows, sort=sort, order=order),
+        "sort": sort, "order": order, "result_columns": RESULT_COLUMNS,
+        "run_label": run_state_label(state=run.state, stopping=stopping),
+        "actions": run_actions_available(user=user, run=run, facts=facts),
+        "approvals": approvals,
+        "institute_status": [(inst, current.get(inst.pk)) for inst in institutes],
+        "active": run.state in ACTIVE_STATES,
+        "comparable": sum(1 for r in rows if r.comparable),
+        "run_models": list(run.model_versions.select_related("registered_model").order_by("pk")),
+        "run_tasks": list(run.task_versions.select_related("eval_task").order_by("pk")),
+    }
+
+
+def exercise_comparable_items(*, user: Any, exercise: Any, limit: int = 200) -> list[tuple[str, list[RunItem]]]:
+    """An exercise's finished items with results, grouped by evaluation version (only items of one version are
+    compared), newest runs first; two queries."""
+    items = (visible_to(user, RunItem.objects.filter(run__exercise=exercise, state__in=RunItem.FINISHED))
+             .filter(Q(done_samples__gt=0) | ~Q(log_path=""))
+             .select_related("run", "model_version__registered_model", "task_version__eval_task")
+             .order_by("-run__created_at", "pk")[:limit])
+    groups: dict[Any, list[RunItem]] = {}
+    for item in items:
+        groups.setdefault(item.task_version_id or item.task_label, []).append(item)
+    return sorted(((group[0].task_name, group) for group in groups.values()), key=lambda g: g[0].lower())

@@ -45,3 +45,13 @@ def notify(*, users: Iterable[Any], run: Run | None, kind: str, text: str, findi
 @transaction.atomic
 def notifications_mark_all_read(*, actor: Any) -> int:
     return Notification.objects.filter(user=actor, read_at__isnull=True).update(read_at=timezone.now())
+
+
+def notifications_settle(*, run: Run, organisation_id: int | None = None) -> int:
+    """A run's notices asking for an approval are read once nobody (of ``organisation_id``, when given) has to
+    act on them any more: the institute approved, or the run was approved, rejected, edited or cancelled. Part of
+    the caller's transaction."""
+    notices = Notification.objects.filter(run=run, kind=Notification.Kind.APPROVAL_NEEDED, read_at__isnull=True)
+    if organisation_id is not None:
+        notices = notices.filter(user__organisation_id=organisation_id)
+    return notices.update(read_at=timezone.now())

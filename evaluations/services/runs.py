@@ -34,8 +34,9 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from accounts.access import require, visible_to
 from evaluations.models import Exercise, ModelVersion, Notification, Run, RunApproval, RunItem, TaskVersion
 from evaluations.models.runs import ItemState, RunState
+from evaluations.rules.runs import CANCELLABLE_STATES, EDITABLE_STATES, FINISHED_STATES
 from evaluations.services import dispatch
-from evaluations.services.notifications import notify
+from evaluations.services.notifications import notifications_settle, notify
 from evaluations.services.signoff import AlreadySignedOff, signoff_approvers, signoff_decide
 from portal.audit import audit_record
 from portal.errors import Conflict
@@ -48,9 +49,6 @@ NOT_IN_EXERCISE = "Your institute does not take part in this exercise, or the ex
 START_TASK = "evaluations.run_start"
 RECURRING_FIRE_TASK = "evaluations.run_recurring_fire"
 
-EDITABLE_STATES = (RunState.DRAFT, RunState.SUBMITTED)
-CANCELLABLE_STATES = (RunState.DRAFT, RunState.SUBMITTED, RunState.APPROVED, RunState.QUEUED, RunState.RUNNING)
-FINISHED_STATES = (RunState.SUCCEEDED, RunState.PARTIALLY_SUCCEEDED, RunState.FAILED, RunState.CANCELLED)
 OPTION_FIELDS = (
     "name", "limit", "sample_ids", "epochs", "max_samples", "max_connections", "seed", "token_budget",
     "cost_budget", "fail_on_error", "schedule", "run_at", "cron", "approval_valid_until",
@@ -203,6 +201,7 @@ def run_update(*, actor: Any, run: Run, models: Sequence[ModelVersion] | None = 
     _transition(Run, run.pk, EDITABLE_STATES, RunState.DRAFT, revision=run.revision + 1, submitted_at=None,
                 updated_at=now, **{k: v for k, v in merged.items() if k != "sample_ids" or v is not None})
     RunApproval.objects.filter(run=run, voided_at__isnull=True).update(voided_at=now)
+    notifications_settle(run=run)  # a draft again: it is submitted anew, with fresh notices
     run.refresh_from_db()
     run.model_versions.set(new_models)
     run.task_versions.set(new_tasks)
@@ -252,6 +251,7 @@ def run_approve(*, actor: Any, run: Run, revision: int | None = None, reason: st
     audit_record(actor=actor, action="run.approve", obj=run, before={"state": run.state},
                  after={"state": run.state, "revision": run.revision, "institute": signoff.institute_id},
                  request=request, exercise_id=run.exercise_id)
+    notifications_settle(run=run, organisation_id=signoff.institute_id)
     if signoff.complete:
         now = timezone.now()
         _transition(Run, run.pk, [RunState.SUBMITTED], RunState.APPROVED, approved_at=now)
@@ -259,6 +259,7 @@ def run_approve(*, actor: Any, run: Run, revision: int | None = None, reason: st
         audit_record(actor=actor, action="run.approved", obj=run, before={"state": RunState.SUBMITTED},
                      after={"state": RunState.APPROVED, "revision": run.revision}, request=request,
                      exercise_id=run.exercise_id)
+        notifications_settle(run=run)
         notify(users=[run.created_by], run=run, kind=Notification.Kind.APPROVED,
                text=f"{run.name} was approved by every institute taking part.")
         _schedule(run=run)
@@ -342,6 +343,7 @@ def run_reject(*, actor: Any, run: Run, reason: str, request: HttpRequest | None
                                decision=RunApproval.Decision.REJECTED, reason=reason)
     audit_record(actor=actor, action="run.reject", obj=run, before={"state": RunState.SUBMITTED},
                  after={"state": RunState.REJECTED, "reason": reason}, request=request, exercise_id=run.exercise_id)
+    notifications_settle(run=run)
     notify(users=[run.created_by], run=run, kind=Notification.Kind.REJECTED,
            text=f"{run.name} was rejected by {actor.email}: {reason}")
     run.refresh_from_db()
@@ -365,6 +367,7 @@ def run_cancel(*, actor: Any, run: Run, request: HttpRequest | None = None) -> R
         PeriodicTask.objects.filter(pk=run.periodic_task_id).update(enabled=False)
     if not RunItem.objects.filter(run=run, state=ItemState.RUNNING).exists():
         _transition(Run, run.pk, [before], RunState.CANCELLED, finished_at=now)
+    notifications_settle(run=run)
     audit_record(actor=actor, action="run.cancel", obj=run, before={"state": before},
                  after={"state": RunState.CANCELLED, "cancel_requested_at": now}, request=request,
                  exercise_id=run.exercise_id)

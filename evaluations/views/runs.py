@@ -20,10 +20,10 @@ from django.views.decorators.http import require_http_methods
 from accounts.access import can, get_visible_or_404, visible_to
 from accounts.gates import institute_member_required
 from accounts.reauth import reauthentication_required
-from evaluations.forms.runs import ImportForm, ReasonForm, RunForm
+from evaluations.forms.runs import CompareForm, ImportForm, ReasonForm, RunForm
 from evaluations.models import Run, RunItem, SampleResult
 from evaluations.models.runs import RunState
-from evaluations.selectors.runs import items_compare, queue_positions, run_list, sample_list
+from evaluations.selectors.runs import items_compare, items_for_compare, run_list, run_page, sample_list
 from evaluations.services import runs as services
 from evaluations.services.imports import run_import
 from portal.errors import ApplicationError
@@ -88,26 +88,8 @@ def run_form_view(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, run: Run) -> dict[str, Any]:
-    items = list(run.items.select_related("model_version__registered_model", "task_version__eval_task"))
-    positions = queue_positions(items=items)
-    for item in items:
-        item.position = positions.get(item.pk)  # type: ignore[attr-defined]
-        item.log_href = item_log_url(item) if item.log_path else ""  # type: ignore[attr-defined]
-    approvals = run.approvals.select_related("approver", "institute").order_by("created_at")
-    institutes = list(run.exercise.institutes.all())
-    current = {a.institute_id: a for a in approvals if a.revision == run.revision and a.voided_at is None
-               and a.decision == "approved"}
-    user = request.user
-    return {
-        "run": run, "items": items, "approvals": approvals,
-        "institute_status": [(inst, current.get(inst.pk)) for inst in institutes],
-        "active": run.state in (RunState.APPROVED, RunState.QUEUED, RunState.RUNNING),
-        "may": {name: can(user, name, run) for name in ("edit", "submit", "approve", "reject", "cancel", "retry")},
-        "approvable": run.state == RunState.SUBMITTED,
-        "cancellable": run.state in services.CANCELLABLE_STATES,
-        "finished": run.state in services.FINISHED_STATES,
-        "retryable_items": [i for i in items if i.state in (RunItem.State.FAILED, RunItem.State.CANCELLED)],
-    }
+    return run_page(user=request.user, run=run, sort=request.GET.get("sort", ""),
+                    order=request.GET.get("order", "asc"))
 
 
 @login_required
@@ -200,7 +182,8 @@ def sample_list_view(request: HttpRequest, pk: int) -> HttpResponse:
     page = page_of(request, samples)
     query = any(filters.values())  # the page says "no samples match" rather than "no samples yet"
     return render(request, "evaluations/runs/samples.html", {
-        "run": run, "page": page, "filters": filters, "items": run.items.all(), "query": query})
+        "run": run, "page": page, "filters": filters, "query": query,
+        "items": run.items.select_related("model_version__registered_model", "task_version__eval_task")})
 
 
 def render_markdown(text: str) -> SafeString:
@@ -228,7 +211,8 @@ def _message_text(message: dict[str, Any]) -> str:
 @login_required
 @institute_member_required
 def sample_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
-    sample = get_visible_or_404(request.user, SampleResult.objects.select_related("item__run__exercise"), pk=pk)
+    sample = get_visible_or_404(request.user, SampleResult.objects.select_related(
+        "item__run__exercise", "item__model_version__registered_model", "item__task_version__eval_task"), pk=pk)
     transcript = []
     for message in sample.messages or []:
         if not isinstance(message, dict):
@@ -249,15 +233,19 @@ def sample_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @institute_member_required
 def compare_view(request: HttpRequest) -> HttpResponse:
-    raw = request.GET.get("items", "")
-    ids = [int(part) for part in raw.split(",") if part.strip().isdigit()][:20]
-    result = None
-    if ids:
-        found = {item.pk: item for item in visible_to(request.user, RunItem.objects.filter(pk__in=ids))}
-        if len(found) != len(set(ids)):
-            raise Http404
-        result = items_compare(items=[found[pk] for pk in ids])
-    return render(request, "evaluations/runs/compare.html", {"result": result, "raw": raw})
+    """The items checked on a run's or an exercise's page (``items`` given several times), or typed ids."""
+    values = [v for v in request.GET.getlist("items") if v.strip()]
+    form = CompareForm({"items": ", ".join(values)})
+    result, items, code = None, [], 200
+    if values and form.is_valid():
+        try:
+            items = items_for_compare(user=request.user, values=values)
+            result = items_compare(items=items)
+        except ValidationError as exc:
+            form_errors_add(form, exc)
+            code = 400
+    return render(request, "evaluations/runs/compare.html", {"form": form, "result": result, "items": items},
+                  status=code)
 
 
 @login_required

@@ -62,8 +62,9 @@ def test_the_run_page_shows_each_waiting_items_place_in_the_queue(client, sign_i
     api = APIClient()
     sign_in(api, uk_staff)
     body = api.get(f"/api/v1/runs/{runs[2].pk}/").json()
-    positions = sorted((item["status"], item["queue_position"]) for item in body["items"])
-    # The item already sent to a worker: place 1. The waiting one: after the 2 queued items already sent (runs 0
-    # and 2; run 1's is running) and the waiting items of runs 0 and 1 (the dispatcher's order): place 5.
-    assert positions == [("queued", 1), ("queued", 2 + 3)]
+    positions = sorted((item["status_label"], item["queue_position"]) for item in body["items"])
+    # The item already sent to a worker is starting and has no place (no two items share one). The waiting one:
+    # after the 2 queued items already sent (runs 0 and 2; run 1's is running) and the waiting items of runs 0
+    # and 1 (the dispatcher's order): place 5.
+    assert positions == [("Queued", 2 + 3), ("Starting", None)]
     assert "Position 5 in the queue" in client.get(f"/runs/{runs[2].pk}/").content.decode()

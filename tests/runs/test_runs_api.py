@@ -156,7 +156,8 @@ def test_compare_gives_confidence_intervals_and_paired_differences(draft_run, ex
     from evaluations.models import RunItem
 
     first = draft_run.items.get()
-    second = RunItem.objects.create(run=draft_run, model_label="other", task_label="counting")
+    second = RunItem.objects.create(run=draft_run, model_label="other", task_label=first.task_label,
+                                    task_version=first.task_version)  # only one evaluation version compares
     for index in range(1, 11):
         SampleResult.objects.create(item=first, sample_id=str(index), score=1.0 if index <= 5 else 0.0)
         SampleResult.objects.create(item=second, sample_id=str(index), score=1.0 if index <= 8 else 0.0)
@@ -166,6 +167,7 @@ def test_compare_gives_confidence_intervals_and_paired_differences(draft_run, ex
     assert low < 0.5 < high
     diff = body["differences"][0]
     assert diff["shared_samples"] == 10 and diff["difference"]["mean"] == pytest.approx(0.3)
+    assert 0 < diff["p_value"] < 1 and diff["p_adjusted"] == pytest.approx(diff["p_value"])  # one pair: no change
 
 
 def test_log_download_supports_range_and_is_access_checked(submitted_run, us_staff, partner_viewer, inspect_log,
