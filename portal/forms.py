@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 
+from portal.parsers import JSONLimitError, JSONSyntaxError, json_loads
+
 
 def json_object_clean(raw: str | None, *, example: str) -> dict[str, Any]:
-    """Parse a text field holding a JSON object; blank means ``{}``. A clear error names an example."""
+    """Parse a text field holding a JSON object; blank means ``{}``. A clear error names an example. The JSON is
+    held to the API's limits (nesting depth, control characters, number range: portal/parsers.py)."""
     if not (raw or "").strip():
         return {}
     message = f"Enter a JSON object, e.g. {example}."
     try:
-        value = json.loads(raw or "")
-    except json.JSONDecodeError:
+        value = json_loads(raw or "")
+    except JSONSyntaxError:
         raise forms.ValidationError(message) from None
+    except JSONLimitError as exc:
+        where = f"The value at {exc.field}" if exc.field else "The JSON"
+        raise forms.ValidationError(f"{where} {exc}") from None
     if not isinstance(value, dict):
         raise forms.ValidationError(message)
     return value

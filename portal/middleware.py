@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from portal.errors import ApplicationError
+from portal.parsers import control_character_message
 from portal.views import error_response
 
 
@@ -39,3 +41,43 @@ class ApplicationErrorMiddleware:
         if not isinstance(exception, ApplicationError):
             return None
         return error_response(request, exception.status_code, exception.message)
+
+
+class QueryParameterMiddleware:
+    """A query parameter, or a field of a submitted form, holding a NUL or another control character (tab, line
+    feed and carriage return excepted) is a 400 that names it, on pages and API alike, before any view sees it: no
+    search, filter, lookup or form is ever given one.
+
+    Form bodies are checked in ``process_view``, after CSRF's check has read them anyway, and not for views exempt
+    from CSRF: the API (its parsers, portal/parsers.py, do the same check) and the upload views, which must install
+    their size limit before the body is read (their forms check their own fields)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        refusal = _control_characters_refusal(request, request.GET, "query parameter")
+        if refusal is not None:
+            return refusal
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func: Callable[..., Any], view_args: Any,
+                     view_kwargs: Any) -> HttpResponse | None:
+        if request.method != "POST" or getattr(view_func, "csrf_exempt", False):
+            return None
+        content_type = request.content_type or ""
+        if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            return None
+        return _control_characters_refusal(request, request.POST, "field")
+
+
+def _control_characters_refusal(request: HttpRequest, data: Any, what: str) -> HttpResponse | None:
+    for name, values in data.lists():
+        for text in (name, *values):
+            problem = control_character_message(text)
+            if problem:
+                from portal.views import bad_request_response
+
+                label = f"The name of a {what}" if text == name else f"The {what} {name}"
+                return bad_request_response(request, f"{label} {problem}", field=name)
+    return None

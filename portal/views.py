@@ -57,6 +57,16 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     return _error(request, 400, "Bad request.")
 
 
+def bad_request_response(request: HttpRequest, message: str, *, field: str = "") -> HttpResponse:
+    """A 400 saying what is wrong: JSON (with the field under ``errors``) for the API, the error page otherwise."""
+    if _wants_json(request):
+        body: dict[str, object] = {"detail": message}
+        if field:
+            body["errors"] = {field: [message]}
+        return JsonResponse(body, status=400)
+    return render(request, "errors/400.html", {"exception_message": message}, status=400)
+
+
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     return _error(request, 403, str(exception) or "You do not have permission to do this.", exception)
 

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import parsers, serializers, status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,6 +20,14 @@ from evaluations.inspectai.datasets import SCORERS, SOLVERS, DatasetTooLarge
 from evaluations.models import EvalTask, TaskVersion
 from evaluations.selectors import catalogue as selectors
 from evaluations.services import catalogue as services
+from portal.parsers import (
+    FormParser,
+    JSONLimitError,
+    JSONParser,
+    JSONSyntaxError,
+    MultiPartParser,
+    json_loads,
+)
 from portal.uploads import install_upload_limit
 
 
@@ -80,18 +88,18 @@ def _exercises(d: dict[str, Any]) -> list[int] | None:
 def _args(value: Any) -> Any:
     if isinstance(value, str):  # multipart sends JSON as text
         try:
-            return json.loads(value) if value.strip() else {}
-        except json.JSONDecodeError:
-            from django.core.exceptions import ValidationError
-
+            return json_loads(value, root="args") if value.strip() else {}
+        except JSONSyntaxError:
             raise ValidationError({"args": ["Enter the arguments as a JSON object."]}) from None
+        except JSONLimitError as exc:
+            raise ValidationError({"args": [f"{exc.field} {exc}"]}) from None
     return value
 
 
 class EvalTaskViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
     serializer_class = TaskWriteSerializer
     queryset = EvalTask.objects.all()
-    parser_classes = [parsers.JSONParser, parsers.MultiPartParser, parsers.FormParser]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def initialize_request(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
         if request.method in ("POST", "PUT", "PATCH"):

@@ -11,7 +11,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -41,6 +40,7 @@ from evaluations.selectors.runs import (
 from evaluations.services import runs as services
 from evaluations.services.imports import run_import
 from portal.files import storage_file_response
+from portal.parsers import FormParser, MultiPartParser
 
 # --- Serializers ------------------------------------------------------------------------------------------
 
