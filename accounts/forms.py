@@ -5,14 +5,16 @@ from typing import Any
 from django import forms
 
 from accounts.models import ApiToken, Organisation, User
+from portal.limits import PASSWORD_MAX
 
 
 class InvitationAcceptForm(forms.Form):
     email = forms.EmailField(label="Your email address", help_text="The address the invitation was sent to.")
     full_name = forms.CharField(label="Full name", max_length=200, required=False)
     password1 = forms.CharField(label="Choose a password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-                                help_text="At least 12 characters.")
-    password2 = forms.CharField(label="Confirm the password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+                                max_length=PASSWORD_MAX, help_text="At least 12 characters.")
+    password2 = forms.CharField(label="Confirm the password", max_length=PASSWORD_MAX,
+                                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

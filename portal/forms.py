@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from portal.parsers import JSONLimitError, JSONSyntaxError, json_loads
+from portal.parsers import JSONLimitError, JSONSyntaxError, control_character_message, json_loads
 
 
 def json_object_clean(raw: str | None, *, example: str) -> dict[str, Any]:
@@ -35,3 +35,23 @@ def form_errors_add(form: forms.BaseForm, exc: ValidationError, *, field_map: di
     for key, messages in errors.items():
         field = (field_map or {}).get(key, key) if key is not None else None
         form.add_error(field if field in form.fields else None, messages)
+
+
+class ControlCharactersRefused:
+    """Mixin for the forms of the upload views, which portal.middleware does not check (they are exempt from CSRF so
+    that their size limit is installed before the body is read): a field holding a NUL or another control character
+    gets an error naming it, as everywhere else."""
+
+    def full_clean(self) -> None:
+        super().full_clean()  # type: ignore[misc]
+        form: Any = self
+        if not form.is_bound:
+            return
+        for name, field in form.fields.items():
+            values = form.data.getlist(form.add_prefix(name)) if hasattr(form.data, "getlist") else [
+                form.data.get(form.add_prefix(name))]
+            for value in values:
+                problem = control_character_message(value) if isinstance(value, str) else None
+                if problem:
+                    form.add_error(name, f"{field.label or name} {problem}")
+                    break

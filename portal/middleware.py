@@ -72,12 +72,16 @@ class QueryParameterMiddleware:
 
 
 def _control_characters_refusal(request: HttpRequest, data: Any, what: str) -> HttpResponse | None:
+    """A 400 naming every parameter (or field) at fault, or None."""
+    problems: dict[str, str] = {}
     for name, values in data.lists():
         for text in (name, *values):
             problem = control_character_message(text)
             if problem:
-                from portal.views import bad_request_response
-
                 label = f"The name of a {what}" if text == name else f"The {what} {name}"
-                return bad_request_response(request, f"{label} {problem}", field=name)
-    return None
+                problems.setdefault(name, f"{label} {problem}")
+    if not problems:
+        return None
+    from portal.views import bad_request_response
+
+    return bad_request_response(request, " ".join(problems.values()), fields=problems)

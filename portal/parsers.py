@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from django.conf import settings
-from rest_framework import parsers, status
+from rest_framework import parsers, serializers, status
 from rest_framework.exceptions import APIException, ParseError, ValidationError
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -47,15 +47,21 @@ def control_character_message(text: str) -> str | None:
     return f"contains {name}; remove it."
 
 
+def _nul_message(text: str) -> str | None:
+    return "contains a NUL character; remove it." if "\x00" in text else None
+
+
 def _path(parent: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{parent}[{key}]"
     return f"{parent}.{key}" if parent else key
 
 
-def json_value_check(value: Any, *, max_depth: int | None = None, root: str = "") -> None:
-    """Raise JSONLimitError when an already parsed JSON value breaks a limit. Iterative (no recursion)."""
+def json_value_check(value: Any, *, max_depth: int | None = None, root: str = "", nul_only: bool = False) -> None:
+    """Raise JSONLimitError when an already parsed JSON value breaks a limit. Iterative (no recursion).
+    ``nul_only``: of the control characters only NUL is refused (data such as an uploaded dataset's text)."""
     limit = settings.JSON_MAX_DEPTH if max_depth is None else max_depth
+    text_problem = _nul_message if nul_only else control_character_message
     stack: list[tuple[Any, int, str]] = [(value, 1, root)]
     while stack:
         item, depth, path = stack.pop()
@@ -65,12 +71,12 @@ def json_value_check(value: Any, *, max_depth: int | None = None, root: str = ""
             pairs = item.items() if isinstance(item, dict) else enumerate(item)
             for key, child in pairs:
                 if isinstance(key, str):
-                    problem = control_character_message(key)
+                    problem = text_problem(key)
                     if problem:
                         raise JSONLimitError(f"has a key that {problem}", path)
                 stack.append((child, depth + 1, _path(path, key)))
         elif isinstance(item, str):
-            problem = control_character_message(item)
+            problem = text_problem(item)
             if problem:
                 raise JSONLimitError(problem, path)
         elif isinstance(item, bool) or item is None:
@@ -86,7 +92,8 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def json_loads(text: str | bytes, *, max_depth: int | None = None, root: str = "") -> Any:
+def json_loads(text: str | bytes, *, max_depth: int | None = None, root: str = "", nul_only: bool = False,
+               check: bool = True) -> Any:
     """``json.loads`` within the limits above; raises JSONLimitError (a ValueError) with a clear message."""
     try:
         value = json.loads(text, parse_constant=_refuse_constant)
@@ -95,17 +102,35 @@ def json_loads(text: str | bytes, *, max_depth: int | None = None, root: str = "
         raise JSONLimitError(f"is nested more than {limit} levels deep.", root) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise JSONSyntaxError(f"is not valid JSON ({exc}).", root) from None
-    json_value_check(value, max_depth=max_depth, root=root)
+    if check:
+        json_value_check(value, max_depth=max_depth, root=root, nul_only=nul_only)
     return value
 
 
+def _top_field(path: str) -> str:
+    return re.split(r"[.\[]", path, maxsplit=1)[0] if path else ""
+
+
 def _field_error(exc: JSONLimitError) -> ValidationError:
-    field = re.split(r"[.\[]", exc.field, maxsplit=1)[0] if exc.field else ""
-    where = f"{exc.field} " if exc.field else "The request body "
-    message = f"{where}{exc}".strip()
+    field = _top_field(exc.field)
     if field:
-        return ValidationError({field: [message]})
-    return ParseError(message)  # type: ignore[return-value]
+        return ValidationError({field: [f"{exc.field} {exc}"]})
+    return ParseError(f"The request body {exc}")  # type: ignore[return-value]
+
+
+def _body_check(value: Any) -> None:
+    """Check a parsed body; for an object, every top-level field is checked and every one at fault named."""
+    if not isinstance(value, dict):
+        json_value_check(value)
+        return
+    errors: dict[str, list[str]] = {}
+    for key, child in value.items():
+        try:
+            json_value_check({key: child})
+        except JSONLimitError as exc:
+            errors[_top_field(exc.field) or str(key)] = [f"{exc.field or key} {exc}"]
+    if errors:
+        raise ValidationError(errors)
 
 
 class JSONParser(parsers.JSONParser):
@@ -122,23 +147,28 @@ class JSONParser(parsers.JSONParser):
         except (UnicodeDecodeError, LookupError):
             raise ParseError(f"JSON parse error - the body is not {encoding} text.") from None
         try:
-            return json_loads(text)
+            value = json_loads(text, check=False)  # syntax and Python's own recursion limit; then each field
         except JSONSyntaxError as exc:
             raise ParseError(f"JSON parse error: the request body {exc}") from None
         except JSONLimitError as exc:
             raise _field_error(exc) from None
+        _body_check(value)
+        return value
 
 
 def _check_form_fields(data: Any) -> None:
+    errors: dict[str, list[str]] = {}
     for key in data:
         problem = control_character_message(key)
         if problem:
             raise ParseError(f"A field name {problem}")
         for value in data.getlist(key):
-            if isinstance(value, str):
-                problem = control_character_message(value)
-                if problem:
-                    raise ValidationError({key: [f"{key} {problem}"]})
+            problem = control_character_message(value) if isinstance(value, str) else None
+            if problem:
+                errors[key] = [f"{key} {problem}"]
+                break
+    if errors:
+        raise ValidationError(errors)
 
 
 class FormParser(parsers.FormParser):
@@ -157,3 +187,20 @@ class MultiPartParser(parsers.MultiPartParser):
         result = super().parse(stream, media_type, parser_context)
         _check_form_fields(result.data)
         return result
+
+
+class JSONField(serializers.JSONField):
+    """DRF's JSONField within the same limits: JSON sent as text (a multipart or form field) is parsed with
+    ``json_loads``, and a value from a JSON body is checked again (a serializer may be given data another way)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        root = self.field_name or ""
+        try:
+            if isinstance(data, str | bytes) and (self.binary or getattr(data, "is_json_string", False)):
+                return json_loads(data, root=root)
+            json_value_check(data, root=root)
+        except JSONSyntaxError:
+            self.fail("invalid")
+        except JSONLimitError as exc:
+            raise ValidationError(f"{exc.field or root} {exc}") from None
+        return super().to_internal_value(data)

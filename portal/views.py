@@ -57,12 +57,17 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     return _error(request, 400, "Bad request.")
 
 
-def bad_request_response(request: HttpRequest, message: str, *, field: str = "") -> HttpResponse:
-    """A 400 saying what is wrong: JSON (with the field under ``errors``) for the API, the error page otherwise."""
+def bad_request_response(request: HttpRequest, message: str, *, field: str = "",
+                         fields: dict[str, str] | None = None) -> HttpResponse:
+    """A 400 saying what is wrong: JSON (each field at fault under ``errors``) for the API, the error page
+    otherwise. ``fields``: field name -> its message (``field``: one field, with ``message``)."""
+    errors = dict(fields or {})
+    if field:
+        errors.setdefault(field, message)
     if _wants_json(request):
         body: dict[str, object] = {"detail": message}
-        if field:
-            body["errors"] = {field: [message]}
+        if errors:
+            body["errors"] = {name: [text] for name, text in errors.items()}
         return JsonResponse(body, status=400)
     return render(request, "errors/400.html", {"exception_message": message}, status=400)
 

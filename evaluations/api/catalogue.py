@@ -20,8 +20,10 @@ from evaluations.inspectai.datasets import SCORERS, SOLVERS, DatasetTooLarge
 from evaluations.models import EvalTask, TaskVersion
 from evaluations.selectors import catalogue as selectors
 from evaluations.services import catalogue as services
+from portal.limits import ID_MAX, LINE_MAX, NAME_MAX, PROMPT_MAX, TEXT_MAX
 from portal.parsers import (
     FormParser,
+    JSONField,
     JSONLimitError,
     JSONParser,
     JSONSyntaxError,
@@ -42,19 +44,20 @@ class TaskVersionSerializer(serializers.ModelSerializer):
 
 
 class TaskWriteSerializer(serializers.Serializer):
-    exercise = serializers.IntegerField(required=False)
-    exercises = serializers.ListField(child=serializers.IntegerField(), required=False)
-    name = serializers.CharField(max_length=200, required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
-    registry_name = serializers.CharField(required=False, allow_blank=True)
-    args = serializers.JSONField(required=False)
+    exercise = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX)
+    exercises = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=ID_MAX), required=False,
+                                      max_length=100)
+    name = serializers.CharField(max_length=NAME_MAX, required=False)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
+    registry_name = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    args = JSONField(required=False)
     dataset = serializers.FileField(required=False, write_only=True)
     # blank for a registry task (only uploaded-dataset tasks have a solver and a scorer)
     solver = serializers.ChoiceField(choices=list(SOLVERS), required=False, allow_blank=True)
-    system_prompt = serializers.CharField(required=False, allow_blank=True)
+    system_prompt = serializers.CharField(required=False, allow_blank=True, max_length=PROMPT_MAX)
     scorer = serializers.ChoiceField(choices=list(SCORERS), required=False, allow_blank=True)
-    pattern = serializers.CharField(required=False, allow_blank=True)
-    grader_model_version = serializers.IntegerField(required=False, allow_null=True)
+    pattern = serializers.CharField(required=False, allow_blank=True, max_length=LINE_MAX)
+    grader_model_version = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=ID_MAX)
 
 
 def task_representation(task: EvalTask) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from evaluations.rules.common import partner_ids_visible_to
 from evaluations.selectors.exercises import exercise_list
 from evaluations.services.exercises import exercise_archive, exercise_create, exercise_update
 from portal.api import request_user, text_param
+from portal.limits import TEXT_MAX
 
 
 class ExerciseSerializer(serializers.ModelSerializer):
@@ -36,6 +37,7 @@ class ExerciseSerializer(serializers.ModelSerializer):
             "archived_at", "created_at", "updated_at",
         ]
         read_only_fields = ["id", "archived_at", "created_at", "updated_at"]
+        extra_kwargs = {"description": {"max_length": TEXT_MAX}}  # noqa: RUF012
 
     def to_representation(self, instance: Exercise) -> dict[str, Any]:
         data = super().to_representation(instance)

@@ -18,6 +18,7 @@ from accounts.reauth import ReauthenticationRequiredMixin
 from evaluations.models import ConnectionTest, ModelVersion, RegisteredModel
 from evaluations.selectors import registry as selectors
 from evaluations.services import registry as services
+from portal.limits import ID_MAX, LINE_MAX, NAME_MAX, TEXT_MAX
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
@@ -38,23 +39,26 @@ class CredentialStatusSerializer(serializers.Serializer):
 
 class RegisteredModelSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    name = serializers.CharField(max_length=200)
-    exercise = serializers.IntegerField(required=False, help_text="An exercise id (or use exercises).")
-    exercises = serializers.ListField(child=serializers.IntegerField(), required=False)
+    name = serializers.CharField(max_length=NAME_MAX)
+    exercise = serializers.IntegerField(required=False, min_value=1, max_value=ID_MAX, help_text="An exercise id (or use exercises).")
+    exercises = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=ID_MAX), required=False,
+                                      max_length=100)
     owner = serializers.IntegerField(read_only=True, source="owner_id")
     owner_name = serializers.CharField(read_only=True, source="owner.name")
     model = serializers.CharField(max_length=300, help_text="Inspect model string, e.g. openai-api/local/gemma.")
     base_url = serializers.CharField(max_length=500, required=False, allow_blank=True)
     api_key = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=True,
-                                    style={"input_type": "password"})
-    extra_headers = serializers.DictField(child=serializers.CharField(), write_only=True, required=False)
+                                    max_length=services.MAX_API_KEY, style={"input_type": "password"})
+    extra_headers = serializers.DictField(child=serializers.CharField(max_length=LINE_MAX, allow_blank=True),
+                                          write_only=True, required=False,
+                                          help_text="Sent with api_key; not Host, hop-by-hop or Proxy- headers.")
     max_connections = serializers.IntegerField(required=False, min_value=1, max_value=1000)
     config = serializers.DictField(required=False)
     price_input_per_million = serializers.DecimalField(max_digits=12, decimal_places=4, required=False,
                                                        allow_null=True)
     price_output_per_million = serializers.DecimalField(max_digits=12, decimal_places=4, required=False,
                                                         allow_null=True)
-    notes = serializers.CharField(required=False, allow_blank=True)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
     version = serializers.IntegerField(read_only=True)
     version_id = serializers.IntegerField(read_only=True)
     versions = ModelVersionSerializer(many=True, read_only=True)
@@ -182,11 +186,11 @@ class RegisteredModelViewSet(ReauthenticationRequiredMixin, InstituteMembersOnly
         exercises = _exercises_of(d)
         if exercises is not None:
             changes["exercises"] = exercises
+        if d.get("api_key") or d.get("extra_headers"):
+            changes.update(api_key=d.get("api_key"), extra_headers=d.get("extra_headers"))
+        # One service call, one transaction: the model, its new version and its credential, or nothing.
         model, _ = services.model_update(user=request.user, registered_model=model, request=request._request,
                                          **changes)
-        if d.get("api_key"):
-            services.credential_set(user=request.user, registered_model=model, api_key=d["api_key"],
-                                    extra_headers=d.get("extra_headers"), request=request._request)
         return Response(RegisteredModelSerializer(RegisteredModel.objects.get(pk=model.pk)).data)
 
     def update(self, request: Request, pk: str | None = None) -> Response:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.http import Http404
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -39,7 +40,9 @@ from evaluations.selectors.runs import (
 )
 from evaluations.services import runs as services
 from evaluations.services.imports import run_import
+from evaluations.services.runs import MAX_EPOCHS, MAX_SAMPLE_IDS, SAMPLE_ID_MAX
 from portal.files import storage_file_response
+from portal.limits import ID_MAX, TEXT_MAX
 from portal.parsers import FormParser, MultiPartParser
 
 # --- Serializers ------------------------------------------------------------------------------------------
@@ -93,16 +96,46 @@ class RunApprovalSerializer(serializers.ModelSerializer):
         fields = ["revision", "approver", "institute", "decision", "reason", "voided_at", "created_at"]
 
 
+@extend_schema_field({"oneOf": [{"type": "string", "minLength": 1, "maxLength": SAMPLE_ID_MAX},
+                                 {"type": "integer"}]})
+class SampleIdField(serializers.Field):
+    """A sample id as Inspect has it: text or a whole number (never a boolean, an object or null)."""
+
+    default_error_messages = {  # noqa: RUF012
+        "invalid": "A sample id is text or a whole number.",
+        "length": f"A sample id is 1 to {SAMPLE_ID_MAX} characters.",
+    }
+
+    def to_internal_value(self, data: Any) -> str | int:
+        if isinstance(data, bool) or not isinstance(data, str | int):
+            self.fail("invalid")
+        if isinstance(data, str) and not 1 <= len(data.strip()) <= SAMPLE_ID_MAX:
+            self.fail("length")
+        return data.strip() if isinstance(data, str) else data
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class RunSerializer(serializers.ModelSerializer):
-    exercise = serializers.PrimaryKeyRelatedField(queryset=Exercise.objects.all())
-    models = serializers.ListField(child=serializers.IntegerField(), write_only=True, required=False,
-                                   help_text="Registered model ids (their current version is pinned).")
-    model_versions = serializers.PrimaryKeyRelatedField(many=True, required=False,
-                                                        queryset=ModelVersion.objects.all())
-    tasks = serializers.ListField(child=serializers.IntegerField(), write_only=True, required=False,
-                                  help_text="Evaluation task ids (their current version is pinned).")
-    task_versions = serializers.PrimaryKeyRelatedField(many=True, required=False,
-                                                       queryset=TaskVersion.objects.all())
+    """Exercises, model versions and evaluation versions are looked up among those the user may use: one they may
+    not see answers exactly as one that does not exist ("Invalid pk ... - object does not exist.")."""
+
+    exercise = serializers.PrimaryKeyRelatedField(queryset=Exercise.objects.none(), pk_field=serializers.IntegerField())
+    models = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=ID_MAX), write_only=True, required=False,
+                                   max_length=100, help_text="Registered model ids (their current version is pinned).")
+    model_versions = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=ModelVersion.objects.none(),
+                                                        pk_field=serializers.IntegerField())
+    tasks = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=ID_MAX), write_only=True, required=False,
+                                  max_length=100, help_text="Evaluation task ids (their current version is pinned).")
+    task_versions = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=TaskVersion.objects.none(),
+                                                       pk_field=serializers.IntegerField())
+    sample_ids = serializers.ListField(child=SampleIdField(), required=False, max_length=MAX_SAMPLE_IDS,
+                                       help_text="Ids of the samples to run (text or whole numbers), instead of a limit.")
+    cost_budget = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal(0), required=False,
+                                           allow_null=True)
+    fail_on_error = serializers.FloatField(min_value=0, max_value=1e9, required=False, allow_null=True,
+                                           help_text="Fraction (0-1) or count (>1) of sample errors that fails an item.")
     status = serializers.CharField(source="state", read_only=True)
     created_by = serializers.EmailField(source="created_by.email", read_only=True)
     items = RunItemSerializer(many=True, read_only=True)
@@ -115,9 +148,19 @@ class RunSerializer(serializers.ModelSerializer):
                   "max_connections", "seed", "token_budget", "cost_budget", "fail_on_error", "schedule", "run_at",
                   "cron", "approval_valid_until", "rejection_reason", "parent", "created_at", "submitted_at",
                   "approved_at", "started_at", "finished_at", "items", "approvals"]
-        extra_kwargs = {"name": {"required": False}}  # noqa: RUF012
+        extra_kwargs = {"name": {"required": False}, "epochs": {"max_value": MAX_EPOCHS}}  # noqa: RUF012
         read_only_fields = ["owner", "origin", "revision", "rejection_reason", "parent", "created_at",
                             "submitted_at", "approved_at", "started_at", "finished_at"]
+
+    def get_fields(self) -> dict[str, Any]:
+        fields = super().get_fields()
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            fields["exercise"].queryset = Exercise.objects.filter(institutes=user.organisation_id)  # type: ignore[attr-defined]
+            fields["model_versions"].child_relation.queryset = visible_to(user, ModelVersion.objects.all())  # type: ignore[attr-defined]
+            fields["task_versions"].child_relation.queryset = visible_to(user, TaskVersion.objects.all())  # type: ignore[attr-defined]
+        return fields
 
     def _pinned(self, attrs: dict[str, Any], key: str, versions_key: str, parent: Any, label: str,
                 user: Any) -> list[Any] | None:
@@ -159,8 +202,30 @@ class SampleDetailSerializer(SampleSerializer):
 
 
 class ImportSerializer(serializers.Serializer):
-    exercise = serializers.IntegerField()
+    exercise = serializers.IntegerField(min_value=1, max_value=ID_MAX)
     file = serializers.FileField()
+
+
+class ApproveSerializer(serializers.Serializer):
+    revision = serializers.IntegerField(min_value=1, required=False, allow_null=True,
+                                        help_text="The revision you read; a run changed since is not approved (409).")
+    reason = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True)
+
+
+class RejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True,
+                                   help_text="Why the run is rejected (required).")
+
+
+class RetrySerializer(serializers.Serializer):
+    item = serializers.IntegerField(min_value=1, max_value=ID_MAX, required=False, allow_null=True,
+                                    help_text="One item to retry; without it, every failed or cancelled item.")
+
+
+def _body(serializer_class: type[serializers.Serializer], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data if hasattr(request.data, "get") else {})
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
 
 
 # --- Views ------------------------------------------------------------------------------------------------
@@ -241,31 +306,29 @@ class RunViewSet(ReauthenticationRequiredMixin, InstituteMembersOnly, viewsets.G
     def submit(self, request: Request, pk: str) -> Response:
         return self._act(request, services.run_submit)
 
-    @extend_schema(request=None)
+    @extend_schema(request=ApproveSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str) -> Response:
-        data = request.data if isinstance(request.data, dict) else {}
-        revision = data.get("revision")
-        return self._act(request, services.run_approve, revision=int(revision) if revision else None,
-                         reason=str(data.get("reason", "")))
+        data = _body(ApproveSerializer, request)
+        return self._act(request, services.run_approve, revision=data.get("revision"),
+                         reason=data.get("reason", ""))
 
-    @extend_schema(request=None)
+    @extend_schema(request=RejectSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str) -> Response:
-        data = request.data if isinstance(request.data, dict) else {}
-        return self._act(request, services.run_reject, reason=str(data.get("reason", "")))
+        data = _body(RejectSerializer, request)
+        return self._act(request, services.run_reject, reason=data.get("reason", ""))
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         return self._act(request, services.run_cancel)
 
-    @extend_schema(request=None)
+    @extend_schema(request=RetrySerializer)
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
         run = self.get_object()
-        data = request.data if isinstance(request.data, dict) else {}
-        item_id = data.get("item")
+        item_id = _body(RetrySerializer, request).get("item")
         if item_id:
             item = get_visible_or_404(request.user, RunItem.objects.filter(run=run), pk=item_id)
             services.run_item_retry(actor=request.user, item=item, request=request._request)
@@ -291,7 +354,10 @@ class RunViewSet(ReauthenticationRequiredMixin, InstituteMembersOnly, viewsets.G
         require(request.user, "create", Run)
         serializer = ImportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        exercise = Exercise.objects.filter(pk=serializer.validated_data["exercise"]).first()
+        # Among the exercises the user's institute takes part in: one they may not see (or not plan runs in) answers
+        # exactly as one that does not exist.
+        exercise = Exercise.objects.filter(institutes=request.user.organisation_id,
+                                           pk=serializer.validated_data["exercise"]).first()
         if exercise is None:
             raise serializers.ValidationError({"exercise": "No such exercise."})
         run = run_import(actor=request.user, exercise=exercise, upload=serializer.validated_data["file"],

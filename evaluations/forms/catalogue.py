@@ -10,17 +10,19 @@ from django.forms.utils import ErrorDict
 from evaluations.inspectai.datasets import SCORERS, SOLVERS
 from evaluations.selectors.exercises import exercises_user_may_add_to
 from evaluations.selectors.registry import grader_choices
-from portal.forms import json_object_clean
+from portal.forms import ControlCharactersRefused, json_object_clean
+from portal.limits import LINE_MAX, PROMPT_MAX, TEXT_MAX
 
 
-class RegistryTaskForm(forms.Form):
+class RegistryTaskForm(ControlCharactersRefused, forms.Form):
     name = forms.CharField(label="Name", max_length=200)
     exercises: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple)
     registry_name = forms.CharField(label="Task", max_length=300,
                                     help_text="A task name from the catalogue, e.g. arithmetic or inspect_evals/gsm8k.")
     args = forms.CharField(label="Arguments (optional)", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                           max_length=TEXT_MAX,
                            help_text='A JSON object, e.g. {"limit": 5}.')
-    description = forms.CharField(label="Description (optional)", required=False,
+    description = forms.CharField(label="Description (optional)", required=False, max_length=TEXT_MAX,
                                   widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
@@ -31,7 +33,7 @@ class RegistryTaskForm(forms.Form):
         return json_object_clean(self.cleaned_data.get("args"), example='{"limit": 5}')
 
 
-class DatasetTaskForm(forms.Form):
+class DatasetTaskForm(ControlCharactersRefused, forms.Form):
     name = forms.CharField(label="Name", max_length=200)
     exercises: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple)
     dataset = forms.FileField(label="Dataset (CSV or JSONL)", required=False,
@@ -41,13 +43,14 @@ class DatasetTaskForm(forms.Form):
     solver = forms.ChoiceField(label="Solver", choices=list(SOLVERS.items()), widget=forms.RadioSelect,
                                initial="generate")
     system_prompt = forms.CharField(label="System prompt (for 'system prompt, then generation')", required=False,
-                                    widget=forms.Textarea(attrs={"rows": 2}))
+                                    max_length=PROMPT_MAX, widget=forms.Textarea(attrs={"rows": 2}))
     scorer = forms.ChoiceField(label="Scorer", choices=list(SCORERS.items()), widget=forms.RadioSelect,
                                initial="includes")
-    pattern = forms.CharField(label="Pattern (for the regular expression scorer)", required=False)
+    pattern = forms.CharField(label="Pattern (for the regular expression scorer)", required=False,
+                              max_length=LINE_MAX)
     grader_model_version = forms.TypedChoiceField(label="Grader model (for the model-graded scorer)", required=False,
                                                   coerce=int, empty_value=None)
-    description = forms.CharField(label="Description (optional)", required=False,
+    description = forms.CharField(label="Description (optional)", required=False, max_length=TEXT_MAX,
                                   widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args: Any, user: Any, editing: bool = False, **kwargs: Any) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.core.validators import MaxLengthValidator
 
 from accounts.models import Organisation
 from evaluations.models import Exercise
+from portal.limits import TEXT_MAX
 
 
 class ExerciseForm(forms.ModelForm):
@@ -26,3 +30,8 @@ class ExerciseForm(forms.ModelForm):
             "ends_on": forms.DateInput(attrs={"type": "date"}),
         }
         labels = {"starts_on": "Start date", "ends_on": "End date"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["description"].max_length = TEXT_MAX
+        self.fields["description"].validators.append(MaxLengthValidator(TEXT_MAX))

@@ -7,7 +7,9 @@ from typing import Any
 from django import forms
 
 from evaluations.selectors.exercises import exercises_user_may_add_to
+from evaluations.services.registry import GENERATION_BOUNDS, MAX_API_KEY
 from portal.forms import json_object_clean
+from portal.limits import TEXT_MAX
 
 # Service field names that differ from the form's.
 FIELD_MAP = {"config": "other_settings"}
@@ -32,13 +34,19 @@ class ModelForm(forms.Form):
                                help_text="For OpenAI-compatible servers, e.g. https://models.example.org/v1.")
     max_connections = forms.IntegerField(label="Maximum concurrent connections", min_value=1, max_value=1000,
                                          initial=4)
-    temperature = forms.FloatField(label="Temperature (optional)", required=False)
-    max_tokens = forms.IntegerField(label="Maximum tokens (optional)", required=False)
-    seed = forms.IntegerField(label="Seed (optional)", required=False)
-    top_p = forms.FloatField(label="Top-p (optional)", required=False)
+    temperature = forms.FloatField(label="Temperature (optional)", required=False,
+                                   min_value=GENERATION_BOUNDS["temperature"][0],
+                                   max_value=GENERATION_BOUNDS["temperature"][1])
+    max_tokens = forms.IntegerField(label="Maximum tokens (optional)", required=False,
+                                    min_value=GENERATION_BOUNDS["max_tokens"][0],
+                                    max_value=GENERATION_BOUNDS["max_tokens"][1])
+    seed = forms.IntegerField(label="Seed (optional)", required=False, min_value=GENERATION_BOUNDS["seed"][0],
+                              max_value=GENERATION_BOUNDS["seed"][1])
+    top_p = forms.FloatField(label="Top-p (optional)", required=False, min_value=GENERATION_BOUNDS["top_p"][0],
+                             max_value=GENERATION_BOUNDS["top_p"][1])
     stop_seqs = forms.CharField(label="Stop sequences (optional)", required=False, widget=forms.Textarea(attrs={"rows": 2}),
-                                help_text="One per line.")
-    other_settings = forms.CharField(label="Other generation settings (optional)", required=False,
+                                max_length=TEXT_MAX, help_text="One per line.")
+    other_settings = forms.CharField(label="Other generation settings (optional)", required=False, max_length=TEXT_MAX,
                                      widget=forms.Textarea(attrs={"rows": 3}),
                                      help_text='A JSON object of Inspect GenerateConfig fields, e.g. {"top_k": 40}.')
     price_input_per_million = forms.DecimalField(label="Price per million input tokens (optional)", required=False,
@@ -46,6 +54,7 @@ class ModelForm(forms.Form):
     price_output_per_million = forms.DecimalField(label="Price per million output tokens (optional)", required=False,
                                                   min_value=0, max_digits=12, decimal_places=4)
     notes = forms.CharField(label="Notes (optional)", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                            max_length=TEXT_MAX,
                             help_text="Model card link, version, access terms.")
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
@@ -70,8 +79,8 @@ class ModelForm(forms.Form):
 class CreateModelForm(ModelForm):
     api_key = forms.CharField(label="API key (optional)", required=False, widget=forms.PasswordInput(
         render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}),
-                              help_text="Stored encrypted. Nobody can read it back, you included.")
-    extra_headers = forms.CharField(label="Extra headers (optional)", required=False,
+                              max_length=MAX_API_KEY, help_text="Stored encrypted. Nobody can read it back, you included.")
+    extra_headers = forms.CharField(label="Extra headers (optional)", required=False, max_length=TEXT_MAX,
                                     widget=SecretTextarea(attrs={"rows": 2, "autocomplete": "off"}),
                                     help_text="One per line as Name: value. Stored encrypted with the key.")
 
@@ -79,7 +88,7 @@ class CreateModelForm(ModelForm):
 class CredentialForm(forms.Form):
     api_key = forms.CharField(label="API key", widget=forms.PasswordInput(
         render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}),
-                              help_text="Replaces the stored key. Nobody can read it back.")
-    extra_headers = forms.CharField(label="Extra headers (optional)", required=False,
+                              max_length=MAX_API_KEY, help_text="Replaces the stored key. Nobody can read it back.")
+    extra_headers = forms.CharField(label="Extra headers (optional)", required=False, max_length=TEXT_MAX,
                                     widget=SecretTextarea(attrs={"rows": 2, "autocomplete": "off"}),
                                     help_text="One per line as Name: value.")

@@ -9,6 +9,8 @@ from django import forms
 from accounts.access import visible_to
 from evaluations.models import Exercise, ModelVersion, Run, TaskVersion
 from evaluations.selectors.exercises import exercises_user_may_add_to
+from evaluations.services.runs import MAX_EPOCHS, MAX_SAMPLE_IDS, NUMBER_RANGES, SAMPLE_ID_MAX
+from portal.limits import TEXT_MAX
 
 
 class RunForm(forms.Form):
@@ -18,17 +20,20 @@ class RunForm(forms.Form):
                                                     widget=forms.CheckboxSelectMultiple)
     task_versions = forms.ModelMultipleChoiceField(queryset=TaskVersion.objects.none(), label="Evaluations",
                                                    widget=forms.CheckboxSelectMultiple)
-    limit = forms.IntegerField(min_value=1, required=False, label="Sample limit")
-    sample_ids = forms.CharField(required=False, label="Sample ids", help_text="Comma-separated; instead of a limit.")
-    epochs = forms.IntegerField(min_value=1, max_value=100, initial=1)
-    max_samples = forms.IntegerField(min_value=1, required=False, label="Samples at once")
-    max_connections = forms.IntegerField(min_value=1, required=False, label="Connections to the model",
-                                         help_text="Never above the model's own limit.")
-    seed = forms.IntegerField(required=False)
-    token_budget = forms.IntegerField(min_value=1, required=False, label="Token budget")
+    limit = forms.IntegerField(min_value=1, max_value=NUMBER_RANGES["limit"][1], required=False, label="Sample limit")
+    sample_ids = forms.CharField(required=False, label="Sample ids", max_length=TEXT_MAX,
+                                 help_text="Comma-separated; instead of a limit.")
+    epochs = forms.IntegerField(min_value=1, max_value=MAX_EPOCHS, initial=1)
+    max_samples = forms.IntegerField(min_value=1, max_value=NUMBER_RANGES["max_samples"][1], required=False,
+                                     label="Samples at once")
+    max_connections = forms.IntegerField(min_value=1, max_value=NUMBER_RANGES["max_connections"][1], required=False,
+                                         label="Connections to the model", help_text="Never above the model's own limit.")
+    seed = forms.IntegerField(required=False, min_value=NUMBER_RANGES["seed"][0], max_value=NUMBER_RANGES["seed"][1])
+    token_budget = forms.IntegerField(min_value=1, max_value=NUMBER_RANGES["token_budget"][1], required=False,
+                                      label="Token budget")
     cost_budget = forms.DecimalField(min_value=0, max_digits=12, decimal_places=2, required=False,
                                      label="Cost budget (USD)")
-    fail_on_error = forms.FloatField(min_value=0, required=False, label="Fail on error",
+    fail_on_error = forms.FloatField(min_value=0, max_value=1e9, required=False, label="Fail on error",
                                      help_text="A fraction of samples (e.g. 0.1) or a number of samples.")
     schedule = forms.ChoiceField(choices=Run.Schedule.choices, initial=Run.Schedule.NOW,
                                  widget=forms.RadioSelect)
@@ -51,7 +56,11 @@ class RunForm(forms.Form):
 
     def clean_sample_ids(self) -> list[str]:
         raw = self.cleaned_data.get("sample_ids") or ""
-        return [part.strip() for part in raw.split(",") if part.strip()]
+        ids = [part.strip() for part in raw.split(",") if part.strip()]
+        if len(ids) > MAX_SAMPLE_IDS or any(len(i) > SAMPLE_ID_MAX for i in ids):
+            raise forms.ValidationError(f"Give at most {MAX_SAMPLE_IDS:,} sample ids of at most {SAMPLE_ID_MAX} "
+                                        "characters each.")
+        return ids
 
     def options(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -83,7 +92,11 @@ class ImportForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea, max_length=4000, required=False)
+    """The confirmation of an action: a reason (approve, reject), the revision read (approve), one item (retry)."""
+
+    reason = forms.CharField(widget=forms.Textarea, max_length=TEXT_MAX, required=False)
+    revision = forms.IntegerField(min_value=1, max_value=2**31 - 1, required=False, widget=forms.HiddenInput)
+    item = forms.IntegerField(min_value=1, max_value=2**63 - 1, required=False, widget=forms.HiddenInput)
 
 
 class CompareForm(forms.Form):

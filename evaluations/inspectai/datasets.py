@@ -9,7 +9,6 @@ import codecs
 import csv
 import hashlib
 import io
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -20,6 +19,7 @@ from django.core.exceptions import ValidationError
 
 from evaluations.models import TaskVersion
 from portal.errors import TooLarge
+from portal.parsers import JSONLimitError, JSONSyntaxError, json_loads
 
 MAX_ROWS = 100_000
 MAX_CELL_CHARS = 100_000
@@ -121,9 +121,12 @@ def dataset_format_for(filename: str) -> str:
 
 def _json_cell(value: str, kind: type, line: int, column: str, problems: list[dict[str, Any]]) -> Any:
     try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
+        parsed = json_loads(value, root=column, nul_only=True)
+    except JSONSyntaxError:
         parsed = None
+    except JSONLimitError as exc:
+        problems.append({"line": line, "column": column, "message": f"The JSON at {exc.field} {exc}"})
+        return None
     if not isinstance(parsed, kind):
         what = "a JSON list of strings, e.g. [\"A\", \"B\"]" if kind is list else "a JSON object, e.g. {\"k\": 1}"
         problems.append({"line": line, "column": column, "message": f"Enter {what}."})
@@ -135,6 +138,12 @@ def _check_row(row: dict[str, Any], line: int, problems: list[dict[str, Any]], i
                needs_choices: bool) -> dict[str, Any] | None:
     start = len(problems)
     sample: dict[str, Any] = {}
+    for column in COLUMNS:
+        cell = row.get(column)
+        if isinstance(cell, str) and "\x00" in cell:
+            problems.append({"line": line, "column": column, "message": "The cell contains a NUL character; remove it."})
+    if len(problems) > start:
+        return None
     value = row.get("input")
     if not isinstance(value, str) or not value.strip():
         problems.append({"line": line, "column": "input", "message": "Enter the input (it is empty)."})
@@ -232,9 +241,13 @@ def _iter_rows(reader: _HashingReader, fmt: str) -> Iterator[tuple[int, Any]]:
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, {"__json__": exc.msg}
+                obj = json_loads(line, nul_only=True)
+            except JSONSyntaxError as exc:
+                yield number, {"__json__": str(exc).removeprefix("is not valid JSON (").removesuffix(").")}
+                continue
+            except JSONLimitError as exc:  # nested past JSON_MAX_DEPTH, a NUL, a number out of range
+                column = exc.field.split(".")[0].split("[")[0]
+                yield number, {"__limit__": (column, f"{exc.field or 'The row'} {exc}")}
                 continue
             yield number, obj
 
@@ -262,6 +275,10 @@ def dataset_parse(upload: IO[bytes], *, filename: str, needs_choices: bool = Fal
                 continue
             if "__json__" in row:
                 problems.append({"line": line, "message": f"Not valid JSON: {row['__json__']}."})
+                continue
+            if "__limit__" in row:
+                column, message = row["__limit__"]
+                problems.append({"line": line, "column": column, "message": message})
                 continue
             if "__width__" in row:
                 got, want = row["__width__"]

@@ -23,13 +23,31 @@ from evaluations.inspectai.datasets import SCORERS, SOLVERS, ParsedDataset, data
 from evaluations.models import EvalTask, ModelVersion, TaskVersion
 from evaluations.services.exercises import exercises_chosen_validate
 from portal.audit import audit_record
+from portal.limits import LINE_MAX, NAME_MAX, PROMPT_MAX, text_check
 
 
 def _name_validate(name: str) -> str:
-    name = (name or "").strip()
-    if not name or len(name) > 200:
-        raise ValidationError({"name": ["Enter a name of 1 to 200 characters."]})
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not name or len(name) > NAME_MAX:
+        raise ValidationError({"name": [f"Enter a name of 1 to {NAME_MAX} characters."]})
     return name
+
+
+def _description_validate(description: Any) -> str:
+    return text_check(description, field="description", label="The description")
+
+
+def _arguments_text_validate(solver_args: Any, scorer_args: Any) -> None:
+    """The system prompt and the pattern are held to their lengths whichever solver and scorer use them."""
+    errors: dict[str, list[str]] = {}
+    for args, key, label, limit in ((solver_args, "system_prompt", "The system prompt", PROMPT_MAX),
+                                    (scorer_args, "pattern", "The pattern", LINE_MAX)):
+        try:
+            text_check((args or {}).get(key), field=key, label=label, limit=limit)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
 
 
 def solver_scorer_validate(*, user: Any, solver: str, solver_args: dict[str, Any] | None, scorer: str,
@@ -38,6 +56,10 @@ def solver_scorer_validate(*, user: Any, solver: str, solver_args: dict[str, Any
     solver = solver or "generate"
     solver_args = dict(solver_args or {})
     scorer_args = dict(scorer_args or {})
+    try:
+        _arguments_text_validate(solver_args, scorer_args)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
     if solver not in SOLVERS:
         errors["solver"] = [f"Choose a solver: {', '.join(SOLVERS)}."]
     if solver == "system_prompt_generate":
@@ -149,6 +171,7 @@ def task_create_registry(*, user: Any, name: str, exercises: list[Any], registry
     errors: dict[str, list[str]] = {}
     clean: dict[str, Any] = {}
     for key, fn in [("name", lambda: _name_validate(name)),
+                    ("description", lambda: _description_validate(description)),
                     ("exercises", lambda: exercises_chosen_validate(user=user, exercises=exercises)),
                     ("args", lambda: task_args_validate(registry_name=registry_name, args=args))]:
         try:
@@ -161,7 +184,7 @@ def task_create_registry(*, user: Any, name: str, exercises: list[Any], registry
     entry = catalogue_entry(registry_name)
 
     def create() -> EvalTask:
-        task = EvalTask.objects.create(name=clean["name"], description=description or "", owner_id=user.organisation_id,
+        task = EvalTask.objects.create(name=clean["name"], description=clean["description"], owner_id=user.organisation_id,
                                        created_by=user)
         task.exercises.set(clean["exercises"])
         TaskVersion.objects.create(eval_task=task, number=1, kind=TaskVersion.Kind.REGISTRY,
@@ -182,6 +205,7 @@ def task_create_dataset(*, user: Any, name: str, exercises: list[Any], upload: A
     errors: dict[str, list[str]] = {}
     clean: dict[str, Any] = {}
     for key, fn in [("name", lambda: _name_validate(name)),
+                    ("description", lambda: _description_validate(description)),
                     ("exercises", lambda: exercises_chosen_validate(user=user, exercises=exercises)),
                     ("choice", lambda: solver_scorer_validate(user=user, solver=solver, solver_args=solver_args,
                                                               scorer=scorer, scorer_args=scorer_args,
@@ -206,7 +230,7 @@ def task_create_dataset(*, user: Any, name: str, exercises: list[Any], upload: A
         raise ValidationError(errors)
 
     def create() -> EvalTask:
-        task = EvalTask.objects.create(name=clean["name"], description=description or "", owner_id=user.organisation_id,
+        task = EvalTask.objects.create(name=clean["name"], description=clean["description"], owner_id=user.organisation_id,
                                        created_by=user)
         task.exercises.set(clean["exercises"])
         _save_dataset_version(eval_task=task, number=1, user=user, upload=upload, parsed=clean["parsed"],
@@ -231,11 +255,20 @@ def task_update(*, user: Any, eval_task: EvalTask, request: HttpRequest | None =
             clean["name"] = _name_validate(changes["name"])
         except ValidationError as exc:
             errors.update(exc.message_dict)
+    if changes.get("description") is not None:
+        try:
+            clean["description"] = _description_validate(changes["description"])
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
     if changes.get("exercises") is not None:
         try:
             clean["exercises"] = exercises_chosen_validate(user=user, exercises=changes["exercises"])
         except ValidationError as exc:
             errors.update(exc.message_dict)
+    try:
+        _arguments_text_validate(changes.get("solver_args"), changes.get("scorer_args"))
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
     new_values: dict[str, Any] | None = None
     upload = changes.get("upload")
     if current is not None and current.kind == TaskVersion.Kind.REGISTRY:
@@ -279,8 +312,8 @@ def task_update(*, user: Any, eval_task: EvalTask, request: HttpRequest | None =
         before = task_snapshot(task)
         if "name" in clean:
             task.name = clean["name"]
-        if "description" in changes and changes["description"] is not None:
-            task.description = changes["description"]
+        if "description" in clean:
+            task.description = clean["description"]
         task.save()
         if "exercises" in clean:
             task.exercises.set(clean["exercises"])

@@ -15,6 +15,7 @@ from accounts.models import Organisation, User
 from evaluations.models import Exercise
 from evaluations.selectors.exercises import exercises_user_may_add_to
 from portal.audit import audit_record
+from portal.limits import text_check
 
 
 def exercise_snapshot(exercise: Exercise) -> dict[str, Any]:
@@ -50,6 +51,7 @@ def exercise_create(
     access.require(actor, access.CREATE, Exercise, "Only admins create exercises.")
     partners = partners or []
     _check_members(institutes, partners)
+    text_check(description, field="description", label="The description")
     exercise = Exercise(name=name.strip(), description=description, starts_on=starts_on, ends_on=ends_on, status=status)
     exercise.full_clean()
     with transaction.atomic():
@@ -72,6 +74,8 @@ def exercise_update(
         list(institutes) if institutes is not None else list(exercise.institutes.all()),
         list(partners) if partners is not None else list(exercise.partners.all()),
     )
+    if "description" in fields:
+        text_check(fields["description"], field="description", label="The description")
     for key in ("name", "description", "starts_on", "ends_on", "status"):
         if key in fields:
             setattr(exercise, key, fields[key])

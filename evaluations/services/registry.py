@@ -28,12 +28,19 @@ from evaluations.inspectai.model_factory import KNOWN_PROVIDERS, SERVICE_PROVIDE
 from evaluations.models import ConnectionTest, Exercise, ModelCredential, ModelVersion, RegisteredModel
 from evaluations.services.exercises import exercises_chosen_validate
 from portal.audit import audit_record
+from portal.limits import LINE_MAX, NAME_MAX, TEXT_MAX, text_check
 from portal.queue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
 _MODEL_STRING = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+\-]*(/[A-Za-z0-9._:@+\-]+)+$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# Headers the portal's HTTP client sets itself or that only mean something between two hops: a model's extra
+# headers may not name them (a Host header would redirect the request; the others break or smuggle it).
+FORBIDDEN_HEADERS = frozenset({"host", "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
+                               "content-length"})
+MAX_EXTRA_HEADERS = 20
+MAX_API_KEY = 4000
 
 # Generation settings a model may carry (GenerateConfig fields). Excluded: extra_headers (secrets belong in the
 # credential), max_connections (its own field), and run-level machinery.
@@ -61,6 +68,26 @@ def provider_model_validate(value: str) -> str:
     return value
 
 
+# Sensible ranges of the numeric generation settings (a model with max_tokens of 10**30 is a typo, not a setting).
+GENERATION_BOUNDS: dict[str, tuple[float, float]] = {
+    "temperature": (0, 2),
+    "top_p": (0, 1),
+    "top_k": (1, 100_000),
+    "max_tokens": (1, 10_000_000),
+    "timeout": (1, 86_400),
+    "attempt_timeout": (1, 86_400),
+    "max_retries": (0, 100),
+    "frequency_penalty": (-2, 2),
+    "presence_penalty": (-2, 2),
+    "num_choices": (1, 100),
+    "best_of": (1, 100),
+    "top_logprobs": (0, 100),
+    "seed": (-(2**63), 2**63 - 1),
+    "reasoning_tokens": (1, 10_000_000),
+    "max_tool_output": (1, 100 * 1024 * 1024),
+}
+
+
 def generation_config_validate(config: Any) -> dict[str, Any]:
     """Validate against inspect_ai.model.GenerateConfig; return the given settings in JSON form."""
     from inspect_ai.model import GenerateConfig
@@ -79,26 +106,23 @@ def generation_config_validate(config: Any) -> dict[str, Any]:
     except PydanticValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ValidationError(f"Generation settings are not valid: {problems}.") from None
-    checks = [
-        ("temperature", lambda v: 0 <= v <= 2, "temperature must be between 0 and 2"),
-        ("top_p", lambda v: 0 <= v <= 1, "top_p must be between 0 and 1"),
-        ("max_tokens", lambda v: v >= 1, "max_tokens must be at least 1"),
-        ("top_k", lambda v: v >= 1, "top_k must be at least 1"),
-        ("timeout", lambda v: v >= 1, "timeout must be at least 1 second"),
-        ("max_retries", lambda v: v >= 0, "max_retries must not be negative"),
-    ]
-    for name, ok, message in checks:
+    for name, (low, high) in GENERATION_BOUNDS.items():
         value = getattr(validated, name, None)
-        if name in cleaned and value is not None and not ok(value):
-            raise ValidationError(f"Generation settings are not valid: {message}.")
-    if "stop_seqs" in cleaned and not all(isinstance(s, str) and s for s in validated.stop_seqs or []):
-        raise ValidationError("Generation settings are not valid: stop_seqs must be a list of non-empty strings.")
+        if name in cleaned and isinstance(value, int | float) and not low <= value <= high:
+            raise ValidationError(f"Generation settings are not valid: {name} must be between {low:,} and {high:,}.")
+    stops = validated.stop_seqs or []
+    if "stop_seqs" in cleaned and (not all(isinstance(s, str) and s for s in stops) or len(stops) > 64
+                                   or any(len(s) > LINE_MAX for s in stops)):
+        raise ValidationError("Generation settings are not valid: stop_seqs must be a list of at most 64 non-empty "
+                              f"strings of at most {LINE_MAX:,} characters.")
+    if len(json.dumps(cleaned, default=str)) > TEXT_MAX:
+        raise ValidationError(f"Generation settings are too long: at most {TEXT_MAX:,} characters of JSON.")
     dumped = validated.model_dump(mode="json")
     return {k: dumped[k] for k in cleaned}
 
 
 def extra_headers_parse(value: Any) -> dict[str, str]:
-    """A dict, or text with one ``Name: value`` per line."""
+    """A dict, or text with one ``Name: value`` per line. Host, hop-by-hop and proxy headers are refused."""
     if value in (None, ""):
         return {}
     if isinstance(value, str):
@@ -113,17 +137,47 @@ def extra_headers_parse(value: Any) -> dict[str, str]:
         value = headers
     if not isinstance(value, dict):
         raise ValidationError("Extra headers must be an object of header names to values.")
+    if len(value) > MAX_EXTRA_HEADERS:
+        raise ValidationError(f"Extra headers: at most {MAX_EXTRA_HEADERS} headers.")
     for name, val in value.items():
-        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+        if not isinstance(name, str) or not _HEADER_NAME.match(name) or len(name) > 100:
             raise ValidationError("Extra headers: a header name may only contain letters, digits and - _ .")
-        if not isinstance(val, str) or "\n" in val or "\r" in val:
-            raise ValidationError(f"Extra headers: the value of {name} must be one line of text.")
+        lowered = name.lower()
+        if lowered in FORBIDDEN_HEADERS or lowered.startswith("proxy-"):
+            raise ValidationError(f"Extra headers: {name} is set by the portal's HTTP client and cannot be given "
+                                  "(nor can hop-by-hop or Proxy- headers).")
+        if not isinstance(val, str) or any(ch in val for ch in "\r\n\x00") or len(val) > LINE_MAX:
+            raise ValidationError(f"Extra headers: the value of {name} must be one line of text of at most "
+                                  f"{LINE_MAX:,} characters.")
     return dict(value)
+
+
+def _credential_validate(*, api_key: Any, extra_headers: Any) -> tuple[str, dict[str, str]]:
+    """The API key and extra headers of a credential, checked before anything is written."""
+    errors: dict[str, list[str]] = {}
+    key = (api_key or "").strip() if isinstance(api_key, str) else ""
+    if not key:
+        errors["api_key"] = ["Enter the API key."]
+    elif len(key) > MAX_API_KEY:
+        errors["api_key"] = [f"The API key is too long ({MAX_API_KEY:,} characters at most)."]
+    headers: dict[str, str] = {}
+    try:
+        headers = extra_headers_parse(extra_headers)
+    except ValidationError as exc:
+        errors["extra_headers"] = exc.messages
+    if errors:
+        raise ValidationError(errors)
+    return key, headers
 
 
 def _base_url_clean(value: Any) -> str:
     url = (value or "").strip()
-    validate_base_url(url, allow_unresolved=True)
+    if len(url) > 500:
+        raise ValidationError("Enter a base URL of 500 characters or fewer.")
+    try:
+        validate_base_url(url, allow_unresolved=True)
+    except ValueError:  # urlsplit: a malformed IPv6 address ("http://[::1") or port
+        raise ValidationError("Enter a valid URL (the host or port is malformed).") from None
     return str(url)
 
 
@@ -192,6 +246,21 @@ def model_snapshot(model: RegisteredModel) -> dict[str, Any]:
     }
 
 
+def _name_check(value: Any, errors: dict[str, list[str]]) -> str:
+    name = (value or "").strip() if isinstance(value, str) else ""
+    if not name or len(name) > NAME_MAX:
+        errors["name"] = [f"Enter a name of 1 to {NAME_MAX} characters."]
+    return name
+
+
+def _notes_check(value: Any, errors: dict[str, list[str]]) -> str:
+    try:
+        return text_check(value, field="notes", label="Notes")
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+        return ""
+
+
 @transaction.atomic
 def model_create(
     *,
@@ -209,13 +278,12 @@ def model_create(
     extra_headers: Any = None,
     request: HttpRequest | None = None,
 ) -> RegisteredModel:
+    """Register a model, its first version and (optionally) its credential: every part is checked before anything
+    is written, in one transaction."""
     require(user, CREATE, RegisteredModel)
     errors: dict[str, list[str]] = {}
-    name = (name or "").strip()
-    if not name:
-        errors["name"] = ["Enter a name."]
-    elif len(name) > 200:
-        errors["name"] = ["Enter a name of 200 characters or fewer."]
+    name = _name_check(name, errors)
+    notes = _notes_check(notes, errors)
     chosen: list[Exercise] = []
     try:
         chosen = exercises_chosen_validate(user=user, exercises=exercises)
@@ -229,21 +297,22 @@ def model_create(
         )
     except ValidationError as exc:
         errors.update(exc.message_dict)
-    headers: dict[str, str] = {}
-    try:
-        headers = extra_headers_parse(extra_headers)
-    except ValidationError as exc:
-        errors["extra_headers"] = exc.messages
+    credential: tuple[str, dict[str, str]] | None = None
+    if api_key or extra_headers:
+        try:
+            credential = _credential_validate(api_key=api_key, extra_headers=extra_headers)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
-    model = RegisteredModel.objects.create(name=name, owner_id=user.organisation_id, notes=notes or "",
-                                           created_by=user)
+    model = RegisteredModel.objects.create(name=name, owner_id=user.organisation_id, notes=notes, created_by=user)
     model.exercises.set(chosen)
     ModelVersion.objects.create(registered_model=model, number=1, created_by=user, **values)
     audit_record(actor=user, action="model.create", obj=model, before=None, after=model_snapshot(model),
                  request=request, exercise_id=chosen[0].pk)
-    if api_key:
-        credential_set(user=user, registered_model=model, api_key=api_key, extra_headers=headers, request=request)
+    if credential is not None:
+        _credential_store(user=user, registered_model=model, api_key=credential[0], headers=credential[1],
+                          request=request)
     return model
 
 
@@ -252,19 +321,18 @@ def model_update(
     *, user: Any, registered_model: RegisteredModel, request: HttpRequest | None = None, **changes: Any
 ) -> tuple[RegisteredModel, ModelVersion | None]:
     """Change a model. Name, notes and exercises change in place; anything in VERSIONED_FIELDS makes a new
-    version. Returns the model and the new version (None when no versioned field changed)."""
+    version; ``api_key`` (with ``extra_headers``) replaces the credential. Everything is checked before anything is
+    written, in one transaction: a refused part saves no other. Returns the model and the new version (None when
+    no versioned field changed)."""
     model = RegisteredModel.objects.select_for_update().get(pk=registered_model.pk)
     require(user, EDIT, model)
     before = model_snapshot(model)
     current = model.current_version
     errors: dict[str, list[str]] = {}
     if "name" in changes:
-        name = (changes["name"] or "").strip()
-        if not name or len(name) > 200:
-            errors["name"] = ["Enter a name of 1 to 200 characters."]
-        model.name = name
+        model.name = _name_check(changes["name"], errors)
     if "notes" in changes:
-        model.notes = changes["notes"] or ""
+        model.notes = _notes_check(changes["notes"], errors)
     chosen: list[Exercise] | None = None
     if "exercises" in changes and changes["exercises"] is not None:
         try:
@@ -278,6 +346,16 @@ def model_update(
         values = _version_values(**merged)
     except ValidationError as exc:
         errors.update(exc.message_dict)
+    credential: tuple[str, dict[str, str]] | None = None
+    if changes.get("api_key") or changes.get("extra_headers"):
+        require(user, "set_credential", model)
+        if not changes.get("api_key"):
+            errors["extra_headers"] = ["Extra headers are stored with the API key: send the API key with them."]
+        else:
+            try:
+                credential = _credential_validate(api_key=changes["api_key"], extra_headers=changes.get("extra_headers"))
+            except ValidationError as exc:
+                errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
     model.save()
@@ -291,6 +369,9 @@ def model_update(
     if after != before:
         audit_record(actor=user, action="model.update", obj=model, before=before, after=after, request=request,
                      exercise_id=after["exercises"][0] if after["exercises"] else None)
+    if credential is not None:
+        _credential_store(user=user, registered_model=model, api_key=credential[0], headers=credential[1],
+                          request=request)
     return model, new_version
 
 
@@ -319,15 +400,14 @@ def credential_set(
 ) -> ModelCredential:
     """Encrypt and store the API key (replacing any earlier one). The audit trail records who and when only."""
     require(user, "set_credential", registered_model)
-    api_key = (api_key or "").strip()
-    if not api_key:
-        raise ValidationError({"api_key": ["Enter the API key."]})
-    if len(api_key) > 4000:
-        raise ValidationError({"api_key": ["The API key is too long (4,000 characters at most)."]})
-    try:
-        headers = extra_headers_parse(extra_headers)
-    except ValidationError as exc:
-        raise ValidationError({"extra_headers": exc.messages}) from None
+    key, headers = _credential_validate(api_key=api_key, extra_headers=extra_headers)
+    return _credential_store(user=user, registered_model=registered_model, api_key=key, headers=headers,
+                             request=request)
+
+
+def _credential_store(*, user: Any, registered_model: RegisteredModel, api_key: str, headers: dict[str, str],
+                      request: HttpRequest | None) -> ModelCredential:
+    """Write an already checked credential, inside the caller's transaction."""
     existing = ModelCredential.objects.select_for_update().filter(registered_model=registered_model).first()
     before = _credential_audit(existing)
     token = crypto.encrypt(json.dumps({"api_key": api_key, "headers": headers}).encode("utf-8"))

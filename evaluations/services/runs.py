@@ -40,6 +40,7 @@ from evaluations.services.notifications import notifications_settle, notify
 from evaluations.services.signoff import AlreadySignedOff, signoff_approvers, signoff_decide
 from portal.audit import audit_record
 from portal.errors import Conflict
+from portal.limits import text_check
 from portal.queue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,75 @@ OPTION_FIELDS = (
     "name", "limit", "sample_ids", "epochs", "max_samples", "max_connections", "seed", "token_budget",
     "cost_budget", "fail_on_error", "schedule", "run_at", "cron", "approval_valid_until",
 )
+
+
+MAX_EPOCHS = 100
+MAX_SAMPLE_IDS = 10_000
+SAMPLE_ID_MAX = 200
+CRON_FIELDS = (("minute", "minute"), ("hour", "hour"), ("day_of_month", "day of the month"),
+               ("month_of_year", "month"), ("day_of_week", "day of the week"))
+# Whole-number options: (least, most). The most are sensible ceilings, well inside the database's columns.
+NUMBER_RANGES = {
+    "limit": (1, 10_000_000),
+    "epochs": (1, MAX_EPOCHS),
+    "max_samples": (1, 100_000),
+    "max_connections": (1, 10_000),
+    "seed": (-(2**31), 2**31 - 1),
+    "token_budget": (1, 10**15),
+}
+
+
+def cron_validate(value: Any) -> str:
+    """A five-field cron expression, each field parsed as django-celery-beat's scheduler will (celery's crontab):
+    ranges, steps, lists and names (mon, jan) within each field's bounds."""
+    from celery.schedules import crontab
+
+    parts = str(value or "").split()
+    if len(parts) != 5:
+        raise ValidationError({"cron": ["Give a cron expression of five fields: minute hour day-of-month month "
+                                        "day-of-week, e.g. 0 3 * * 1."]})
+    for (argument, label), part in zip(CRON_FIELDS, parts, strict=True):
+        try:
+            crontab(**{argument: part})
+        except Exception as exc:  # celery raises ValueError, and others for odd steps such as */0
+            raise ValidationError({"cron": [f"The {label} field {part!r} is not valid: {exc}"]}) from None
+    return " ".join(parts)
+
+
+def _option_types_check(options: dict[str, Any], errors: dict[str, str]) -> None:
+    """The options' types and ranges, whatever face sent them (the API and the pages check the same)."""
+    from decimal import Decimal, InvalidOperation
+
+    name = options.get("name")
+    if name is not None and (not isinstance(name, str) or len(name) > 200):
+        errors["name"] = "Enter a name of at most 200 characters."
+    for key, (low, high) in NUMBER_RANGES.items():
+        value = options.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            errors[key] = "Enter a whole number."
+        elif not low <= value <= high:
+            errors[key] = f"Enter a whole number from {low:,} to {high:,}."
+    sample_ids = options.get("sample_ids")
+    if sample_ids not in (None, []) and (
+            not isinstance(sample_ids, list | tuple) or len(sample_ids) > MAX_SAMPLE_IDS
+            or not all((isinstance(i, str) and 1 <= len(i) <= SAMPLE_ID_MAX)
+                       or (isinstance(i, int) and not isinstance(i, bool)) for i in sample_ids)):
+        errors["sample_ids"] = (f"Give a list of at most {MAX_SAMPLE_IDS:,} sample ids, each text of 1 to "
+                                    f"{SAMPLE_ID_MAX} characters or a whole number.")
+    budget = options.get("cost_budget")
+    if budget is not None:
+        try:
+            amount = Decimal(str(budget))
+            if not amount.is_finite() or amount < 0 or amount >= Decimal(10) ** 10:
+                raise InvalidOperation
+        except (InvalidOperation, ValueError):
+            errors["cost_budget"] = "Give a cost budget of 0 or more (USD, below 10,000,000,000)."
+    fail_on_error = options.get("fail_on_error")
+    if fail_on_error is not None and (isinstance(fail_on_error, bool) or not isinstance(fail_on_error, int | float)
+                                      or not 0 <= fail_on_error <= 1e9):
+        errors["fail_on_error"] = "Give a fraction between 0 and 1, or a number of samples."
 
 
 class InvalidTransition(Conflict):
@@ -130,22 +200,22 @@ def _clean_options(*, exercise: Exercise, models: Sequence[ModelVersion], tasks:
                 errors["tasks"] = f"{tv} is not in this exercise's catalogue."
     if options.get("limit") is not None and options.get("sample_ids"):
         errors["limit"] = "Give a sample limit or chosen sample ids, not both."
-    if options.get("max_connections") and models:
+    if isinstance(options.get("max_connections"), int) and models:
         ceiling = min(mv.max_connections for mv in models)
         if options["max_connections"] > ceiling:
             errors["max_connections"] = f"At most {ceiling}: the lowest connection limit of the chosen models."
-    fail_on_error = options.get("fail_on_error")
-    if fail_on_error is not None and fail_on_error < 0:
-        errors["fail_on_error"] = "Give a fraction between 0 and 1, or a number of samples."
+    _option_types_check(options, errors)
     schedule = options.get("schedule") or Run.Schedule.NOW
     if schedule not in Run.Schedule.values:
         errors["schedule"] = "Choose now, at or recurring."
     if schedule == Run.Schedule.AT and not options.get("run_at"):
         errors["run_at"] = "Give the time to run at."
+    if schedule == Run.Schedule.RECURRING or options.get("cron"):
+        try:
+            options["cron"] = cron_validate(options.get("cron"))
+        except ValidationError as exc:
+            errors["cron"] = exc.message_dict["cron"][0]
     if schedule == Run.Schedule.RECURRING:
-        cron = (options.get("cron") or "").split()
-        if len(cron) != 5:
-            errors["cron"] = "Give a cron expression of five fields: minute hour day-of-month month day-of-week."
         if not options.get("approval_valid_until"):
             errors["approval_valid_until"] = "Give the date until which the approval allows repeats."
         elif options["approval_valid_until"] <= timezone.now():
@@ -232,6 +302,9 @@ def run_approve(*, actor: Any, run: Run, revision: int | None = None, reason: st
     """Record the approver's institute's approval of the run's current revision. The run row is locked so two
     approvers racing serialise: exactly one of them moves the run on once every institute has approved."""
     require(actor, "approve", run, "You may not approve this run (approvers only, never your own run).")
+    reason = text_check(reason, field="reason", label="The reason")
+    if revision is not None and (isinstance(revision, bool) or not isinstance(revision, int)):
+        raise ValidationError({"revision": ["Give the revision you read as a whole number."]})
     run = Run.objects.select_for_update().get(pk=run.pk)
     if run.state != RunState.SUBMITTED:
         raise InvalidTransition(f"The run is {run.get_state_display().lower()}; only a submitted run is approved.")
@@ -334,7 +407,7 @@ def run_start(*, run: Run) -> Run:
 @transaction.atomic
 def run_reject(*, actor: Any, run: Run, reason: str, request: HttpRequest | None = None) -> Run:
     require(actor, "reject", run, "You may not reject this run (approvers only, never your own run).")
-    reason = (reason or "").strip()
+    reason = text_check(reason, field="reason", label="The reason").strip()
     if not reason:
         raise ValidationError({"reason": "Say why the run is rejected."})
     run = Run.objects.select_for_update().get(pk=run.pk)

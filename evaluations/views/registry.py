@@ -21,6 +21,7 @@ from evaluations.selectors import registry as selectors
 from evaluations.services import registry as services
 from portal.forms import form_errors_add
 from portal.pagination import page_of
+from portal.views import bad_request_response
 
 
 @login_required
@@ -135,6 +136,9 @@ def model_credential(request: HttpRequest, pk: int) -> HttpResponse:
     model = selectors.model_get(user=request.user, pk=pk)
     require(request.user, "set_credential", model)
     form = CredentialForm(request.POST or None)
+    if request.method == "POST" and request.POST.get("action", "set") not in ("set", "clear"):
+        return bad_request_response(request, "The field action is either clear (remove the key) or absent.",
+                                    field="action")
     if request.method == "POST" and request.POST.get("action") == "clear":
         services.credential_clear(user=request.user, registered_model=model, request=request)
         messages.success(request, "API key removed.")

@@ -30,6 +30,7 @@ from portal.errors import ApplicationError
 from portal.files import storage_file_response
 from portal.forms import form_errors_add
 from portal.pagination import page_of
+from portal.views import bad_request_response
 
 
 def _runs() -> Any:
@@ -138,16 +139,19 @@ def run_action_view(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if not can(request.user, action, run):
         raise PermissionDenied(f"You may not {action} this run.")
     form = ReasonForm(request.POST if request.method == "POST" else None)
-    item_id = request.POST.get("item") or request.GET.get("item")
+    item_id: Any = request.GET.get("item") or None
+    if item_id is not None and not item_id.isdigit():
+        return bad_request_response(request, "The query parameter item is the number of an item of this run.",
+                                    field="item")
     if request.method == "POST" and form.is_valid():
         reason = form.cleaned_data.get("reason") or ""
+        item_id = form.cleaned_data.get("item") or item_id
         try:
             if action == "submit":
                 services.run_submit(actor=request.user, run=run, request=request)
             elif action == "approve":
-                revision = request.POST.get("revision")
                 services.run_approve(actor=request.user, run=run, reason=reason, request=request,
-                                     revision=int(revision) if revision and revision.isdigit() else None)
+                                     revision=form.cleaned_data.get("revision"))
             elif action == "reject":
                 services.run_reject(actor=request.user, run=run, reason=reason, request=request)
             elif action == "cancel":

@@ -70,7 +70,8 @@ def test_bad_inspect_model_strings_are_refused_clearly(value, fragment):
 @pytest.mark.parametrize("config,fragment", [
     ({"temperature": 3}, "temperature must be between 0 and 2"),
     ({"top_p": 1.5}, "top_p"),
-    ({"max_tokens": 0}, "max_tokens must be at least 1"),
+    ({"max_tokens": 0}, "max_tokens must be between 1 and 10,000,000"),
+    ({"max_tokens": 10**30}, "max_tokens must be between 1 and 10,000,000"),
     ({"seed": "abc"}, "seed"),
     ({"stop_seqs": "###"}, "stop_seqs"),
     ({"temprature": 0.1}, "Unknown or disallowed generation settings: temprature"),
