@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -136,7 +137,7 @@ def _body_check(value: Any) -> None:
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser within the portal's limits (REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"])."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         limit = settings.JSON_MAX_BYTES
         raw = stream.read(limit + 1) if stream is not None else b""
         if len(raw) > limit:
@@ -174,7 +175,7 @@ def _check_form_fields(data: Any) -> None:
 class FormParser(parsers.FormParser):
     """DRF's form parser; a field holding a NUL or another control character is a 400 naming it."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         data = super().parse(stream, media_type, parser_context)
         _check_form_fields(data)
         return data
@@ -183,7 +184,7 @@ class FormParser(parsers.FormParser):
 class MultiPartParser(parsers.MultiPartParser):
     """DRF's multipart parser; a (non-file) field holding a NUL or another control character is a 400 naming it."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         result = super().parse(stream, media_type, parser_context)
         _check_form_fields(result.data)
         return result

@@ -356,7 +356,7 @@ class RunViewSet(ReauthenticationRequiredMixin, InstituteMembersOnly, viewsets.G
         serializer.is_valid(raise_exception=True)
         # Among the exercises the user's institute takes part in: one they may not see (or not plan runs in) answers
         # exactly as one that does not exist.
-        exercise = Exercise.objects.filter(institutes=request.user.organisation_id,
+        exercise = Exercise.objects.filter(institutes=getattr(request.user, "organisation_id", None),
                                            pk=serializer.validated_data["exercise"]).first()
         if exercise is None:
             raise serializers.ValidationError({"exercise": "No such exercise."})

@@ -33,5 +33,7 @@ class ExerciseForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["description"].max_length = TEXT_MAX
-        self.fields["description"].validators.append(MaxLengthValidator(TEXT_MAX))
+        description: Any = self.fields["description"]
+        description.max_length = TEXT_MAX
+        description.widget.attrs["maxlength"] = str(TEXT_MAX)
+        description.validators.append(MaxLengthValidator(TEXT_MAX))

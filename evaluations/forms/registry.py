@@ -38,10 +38,10 @@ class ModelForm(forms.Form):
                                    min_value=GENERATION_BOUNDS["temperature"][0],
                                    max_value=GENERATION_BOUNDS["temperature"][1])
     max_tokens = forms.IntegerField(label="Maximum tokens (optional)", required=False,
-                                    min_value=GENERATION_BOUNDS["max_tokens"][0],
-                                    max_value=GENERATION_BOUNDS["max_tokens"][1])
-    seed = forms.IntegerField(label="Seed (optional)", required=False, min_value=GENERATION_BOUNDS["seed"][0],
-                              max_value=GENERATION_BOUNDS["seed"][1])
+                                    min_value=int(GENERATION_BOUNDS["max_tokens"][0]),
+                                    max_value=int(GENERATION_BOUNDS["max_tokens"][1]))
+    seed = forms.IntegerField(label="Seed (optional)", required=False, min_value=int(GENERATION_BOUNDS["seed"][0]),
+                              max_value=int(GENERATION_BOUNDS["seed"][1]))
     top_p = forms.FloatField(label="Top-p (optional)", required=False, min_value=GENERATION_BOUNDS["top_p"][0],
                              max_value=GENERATION_BOUNDS["top_p"][1])
     stop_seqs = forms.CharField(label="Stop sequences (optional)", required=False, widget=forms.Textarea(attrs={"rows": 2}),
