@@ -28,6 +28,17 @@ def json_object_clean(raw: str | None, *, example: str) -> dict[str, Any]:
     return value
 
 
+def optional_whole_number(data: Any, name: str, *, maximum: int = 2**31 - 1) -> int | None:
+    """A whole number a view reads itself from a form (a hidden ``revision``): None when absent or blank, a
+    ValidationError naming the field when it is anything else than 1 to ``maximum``."""
+    raw = (data.get(name) or "").strip() if hasattr(data, "get") else ""
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ValidationError({name: [f"The {name} is a whole number from 1 to {maximum:,}; read the page again."]})
+    return int(raw)
+
+
 def form_errors_add(form: forms.BaseForm, exc: ValidationError, *, field_map: dict[str, str] | None = None) -> None:
     """Copy a service's ValidationError onto a bound form: each message on its field (renamed through
     ``field_map`` where the service's name differs from the form's), the rest at the top of the form."""

@@ -383,8 +383,10 @@ class FindingViewSet(ReauthenticationRequiredMixin, viewsets.GenericViewSet):
         data = _body(request)
         revision = _int_field(data, "revision", required=False)
         data.pop("revision", None)
-        if "exercise" in data and data.pop("exercise") != finding.exercise_id:
-            raise serializers.ValidationError({"exercise": "A finding stays in its exercise."})
+        if "exercise" in data:
+            exercise = data.pop("exercise")
+            if isinstance(exercise, bool) or exercise != finding.exercise_id:  # (True == 1 in Python)
+                raise serializers.ValidationError({"exercise": "A finding stays in its exercise."})
         finding = services.finding_update(actor=request.user, finding=finding, data=data, revision=revision,
                                           request=request._request)
         return self._respond(finding)
@@ -556,6 +558,9 @@ class RiskAreaViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(request=RiskAreaSerializer, responses=RiskAreaSerializer)
     def partial_update(self, request: Request, pk: str) -> Response:
         data = _body(request)
-        area = services.risk_area_update(actor=request.user, risk_area=self.get_object(), name=data.get("name"),
+        risk_area = self.get_object()
+        if "slug" in data and data["slug"] != risk_area.slug:  # refused, not ignored
+            raise serializers.ValidationError({"slug": "A risk area's slug cannot be changed; add a new area."})
+        area = services.risk_area_update(actor=request.user, risk_area=risk_area, name=data.get("name"),
                                          ordering=data.get("ordering"), request=request._request)
         return Response(RiskAreaSerializer(area).data)

@@ -10,6 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from evaluations.models import EvidenceItem, Finding, RiskArea, SampleResult
+from evaluations.services.findings import MAX_EXCERPT, MAX_SUMMARY
 
 REDACT_OPEN, REDACT_CLOSE = "[[", "]]"
 EXTRA_EVIDENCE_SLOTS = 2
@@ -73,7 +74,7 @@ def sample_label(sample: SampleResult) -> str:
 class FindingForm(_ChoicesForm):
     exercise = forms.ChoiceField(label="Exercise")
     title = forms.CharField(max_length=200)
-    summary = forms.CharField(widget=forms.Textarea, required=False,
+    summary = forms.CharField(widget=forms.Textarea, required=False, max_length=MAX_SUMMARY,
                               help_text="Markdown: **bold**, *italic*, lists, links (http, https, mailto). "
                                         "No images or HTML.")
     severity = forms.ChoiceField(choices=Finding.Severity.choices)
@@ -107,6 +108,7 @@ class FindingForm(_ChoicesForm):
             sample = forms.ChoiceField(choices=sample_choices, required=False, label=f"Evidence {number}: sample")
             excerpt = forms.CharField(
                 widget=forms.Textarea, required=False, label=f"Evidence {number}: excerpt",
+                max_length=MAX_EXCERPT + 2_000,  # the excerpt with its redaction markers
                 help_text=f"The quoted text. Put anything partners must not see between {REDACT_OPEN} and "
                           f"{REDACT_CLOSE}: it is replaced by [redacted] in everything they can reach.")
             self.fields[f"evidence_{number}_sample"] = sample

@@ -54,8 +54,10 @@ from evaluations.selectors import findings as selectors
 from evaluations.selectors.reports import exercise_report, report_findings, report_reader
 from evaluations.services import findings as services
 from evaluations.templatetags.findings_tags import SEVERITY_TAGS, STATE_TAGS
+from portal.forms import optional_whole_number
 from portal.markdown import markdown_to_safe_html
 from portal.pagination import page_of
+from portal.views import bad_request_response
 
 PAGE_SIZE = 25
 # action in the URL -> (service action for the access layer, page title, button, needs re-authentication)
@@ -247,9 +249,8 @@ def finding_form_view(request: HttpRequest, pk: int | None = None) -> HttpRespon
                                                   request=request)
                 messages.success(request, "Finding saved as a draft.")
             else:
-                revision = request.POST.get("revision", "")
                 services.finding_update(actor=request.user, finding=finding, data=form.service_data(),
-                                        revision=int(revision) if revision.isdigit() else None, request=request)
+                                        revision=optional_whole_number(request.POST, "revision"), request=request)
                 messages.success(request, "Finding saved.")
             return redirect("finding-detail", pk=finding.pk)
         except ValidationError as exc:
@@ -291,6 +292,12 @@ def finding_action_view(request: HttpRequest, pk: int, action: str) -> HttpRespo
         form = ReleaseForm(post, partners=list(finding.exercise.partners.filter(kind="partner").order_by("name")))
     else:
         form = None
+    revision = None
+    if request.method == "POST":
+        try:
+            revision = optional_whole_number(request.POST, "revision")  # every action's page sends the one read
+        except ValidationError as exc:
+            return bad_request_response(request, exc.message_dict["revision"][0], field="revision")
     if request.method == "POST" and (form is None or form.is_valid()):
         try:
             if action == "submit":
@@ -299,9 +306,7 @@ def finding_action_view(request: HttpRequest, pk: int, action: str) -> HttpRespo
                 services.finding_request_changes(actor=request.user, finding=finding,
                                                  reason=form.cleaned_data["reason"], request=request)
             elif action == "sign-off":
-                revision = request.POST.get("revision", "")
-                services.finding_sign_off(actor=request.user, finding=finding, request=request,
-                                          revision=int(revision) if revision.isdigit() else None)
+                services.finding_sign_off(actor=request.user, finding=finding, request=request, revision=revision)
             elif action == "release":
                 services.finding_release(actor=request.user, finding=finding, request=request,
                                          partners=[int(p) for p in form.cleaned_data["partners"]])
