@@ -3,10 +3,22 @@
 
 from evaluations.models.catalogue import EvalTask, TaskVersion
 from evaluations.models.exercises import Exercise
+from evaluations.models.findings import (
+    EvidenceFlag,
+    EvidenceItem,
+    Finding,
+    FindingComment,
+    FindingRunItem,
+    FindingSignOff,
+    Release,
+    RiskArea,
+)
 from evaluations.models.registry import ConnectionTest, ModelCredential, ModelVersion, RegisteredModel
 from evaluations.models.runs import Notification, Run, RunApproval, RunItem, SampleResult
 
 __all__ = [
     "ConnectionTest", "EvalTask", "Exercise", "ModelCredential", "ModelVersion", "Notification", "RegisteredModel",
     "Run", "RunApproval", "RunItem", "SampleResult", "TaskVersion",
+    "EvidenceFlag", "EvidenceItem", "Finding", "FindingComment", "FindingRunItem", "FindingSignOff", "Release",
+    "RiskArea",
 ]

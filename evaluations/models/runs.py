@@ -229,9 +229,18 @@ class Notification(models.Model):
         REJECTED = "rejected", "Rejected"
         FINISHED = "finished", "Finished"
         FAILED = "failed", "Failed"
+        FINDING_SUBMITTED = "finding_submitted", "Finding submitted for review"
+        SIGN_OFF_NEEDED = "sign_off_needed", "Sign-off wanted"
+        SIGNED_OFF = "signed_off", "Signed off"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        RELEASED = "released", "Released"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        MENTIONED = "mentioned", "Mentioned in a comment"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="notifications", null=True, blank=True)
+    finding = models.ForeignKey("evaluations.Finding", on_delete=models.CASCADE, related_name="notifications",
+                                null=True, blank=True)
     kind = models.CharField(max_length=30, choices=Kind.choices)
     text = models.TextField()
     read_at = models.DateTimeField(null=True, blank=True)
