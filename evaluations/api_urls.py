@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from evaluations.api import runs
+from evaluations.api import findings, runs
 from evaluations.api.catalogue import EvalTaskViewSet
 from evaluations.api.exercises import ExerciseViewSet
 from evaluations.api.registry import RegisteredModelViewSet
@@ -11,6 +11,10 @@ router.register("exercises", ExerciseViewSet, basename="api-exercise")
 router.register("models", RegisteredModelViewSet, basename="api-model")
 router.register("tasks", EvalTaskViewSet, basename="api-task")
 router.register("runs", runs.RunViewSet, basename="api-run")
+router.register("findings", findings.FindingViewSet, basename="api-finding")
+router.register("evidence-flags", findings.EvidenceFlagViewSet, basename="api-evidence-flag")
+router.register("releases", findings.ReleaseViewSet, basename="api-release")
+router.register("risk-areas", findings.RiskAreaViewSet, basename="api-risk-area")
 
 urlpatterns: list = [
     path("samples/<int:pk>/", runs.SampleDetailView.as_view(), name="api-sample-detail"),

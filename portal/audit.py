@@ -88,6 +88,15 @@ def audit_record(
     return event
 
 
+def audit_chain_head(*, lock: bool = False) -> str:
+    """The hash of the newest event (``GENESIS_HASH`` for an empty trail). ``lock``: first take the append lock for
+    the rest of the caller's transaction, so the next ``audit_record`` of that transaction follows this head."""
+    if lock:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+    return AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS_HASH
+
+
 class ChainResult:
     def __init__(self, *, ok: bool, checked: int, broken_id: int | None = None, reason: str = "") -> None:
         self.ok = ok

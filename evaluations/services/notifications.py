@@ -1,4 +1,4 @@
-"""Notices to people about runs: in the portal at once, by e-mail once the transaction commits."""
+"""Notices to people about runs and findings: in the portal at once, by e-mail once the transaction commits."""
 
 from __future__ import annotations
 
@@ -11,19 +11,24 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from evaluations.models import Notification, Run
+from evaluations.models import Finding, Notification, Run
 
 logger = logging.getLogger(__name__)
 
 
-def notify(*, users: Iterable[Any], run: Run | None, kind: str, text: str) -> None:
-    """In-portal notices now; e-mails once the transaction commits (a rolled back action sends nothing)."""
-    recipients = list(users)
-    Notification.objects.bulk_create([Notification(user=u, run=run, kind=kind, text=text) for u in recipients])
+def notify(*, users: Iterable[Any], run: Run | None, kind: str, text: str, finding: Finding | None = None) -> None:
+    """In-portal notices now; e-mails once the transaction commits (a rolled back action sends nothing).
+    A notice is about a run or a finding (its link goes to the finding's page)."""
+    recipients = list(dict.fromkeys(users))
+    Notification.objects.bulk_create([Notification(user=u, run=run, finding=finding, kind=kind, text=text)
+                                      for u in recipients])
     emails = [u.email for u in recipients if u.email]
     if not emails:
         return
-    link = f"{settings.SITE_URL}/runs/{run.pk}/" if run is not None else settings.SITE_URL
+    if finding is not None:
+        link = f"{settings.SITE_URL}/findings/{finding.pk}/"
+    else:
+        link = f"{settings.SITE_URL}/runs/{run.pk}/" if run is not None else settings.SITE_URL
 
     def send() -> None:
         for email in emails:

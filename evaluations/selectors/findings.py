@@ -1,0 +1,277 @@
+"""Reads for findings: the institutes' lists and detail (with evidence, sign-offs, releases, comments, flags), the
+partners' current snapshots (their landing page), release histories, evidence flags per run, and export rows.
+
+Every read starts from the access layer. A partner viewer's reads start from ``Release`` (never ``Finding``) and look
+only at the stored snapshot, so nothing written after a release reaches them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch, Q, QuerySet, Subquery
+from django.http import Http404
+
+from accounts.access import can, get_visible_or_404, is_institute_member, is_partner_viewer, visible_to
+from evaluations.models import (
+    EvidenceFlag,
+    EvidenceItem,
+    Finding,
+    FindingComment,
+    FindingSignOff,
+    Release,
+    RiskArea,
+    SampleResult,
+)
+from evaluations.models.findings import FindingState, Severity
+from evaluations.snapshots import redact
+
+FILTERS = ("exercise", "state", "severity", "risk_area", "model", "q")
+
+
+# --- Filters ------------------------------------------------------------------------------------------------------
+
+def finding_filters_clean(params: Mapping[str, Any], *, partner: bool = False) -> dict[str, Any]:
+    """Query parameters of a findings list -> filters; a bad value is a ``ValidationError`` naming the parameter.
+    Empty values mean "any". Partners filter by severity, risk area, model and exercise (a snapshot has no state)."""
+    out: dict[str, Any] = {}
+    exercise = (params.get("exercise") or "").strip()
+    if exercise:
+        if not exercise.isdigit():
+            raise ValidationError({"exercise": "Give an exercise id (a whole number)."})
+        out["exercise"] = int(exercise)
+    severity = (params.get("severity") or "").strip()
+    if severity:
+        if severity not in Severity.values:
+            raise ValidationError({"severity": f"Choose one of {', '.join(Severity.values)}."})
+        out["severity"] = severity
+    risk_area = (params.get("risk_area") or "").strip()
+    if risk_area:
+        if not RiskArea.objects.filter(slug=risk_area).exists():
+            raise ValidationError({"risk_area": "No risk area with this slug."})
+        out["risk_area"] = risk_area
+    model = (params.get("model") or "").strip()
+    if model:
+        if len(model) > 200:
+            raise ValidationError({"model": "Give a model name of at most 200 characters."})
+        out["model"] = model
+    if not partner:
+        state = (params.get("state") or "").strip()
+        if state:
+            if state not in FindingState.values:
+                raise ValidationError({"state": f"Choose one of {', '.join(FindingState.values)}."})
+            out["state"] = state
+        q = (params.get("q") or "").strip()
+        if q:
+            if len(q) > 200:
+                raise ValidationError({"q": "Give at most 200 characters."})
+            out["q"] = q
+    return out
+
+
+# --- Institutes -----------------------------------------------------------------------------------------------------
+
+def finding_list(*, user: Any, exercise: int | None = None, state: str | None = None, severity: str | None = None,
+                 risk_area: str | None = None, model: str | None = None, q: str | None = None) -> QuerySet[Finding]:
+    findings = visible_to(user, Finding.objects.select_related("exercise", "risk_area", "author", "owner"))
+    if exercise:
+        findings = findings.filter(exercise_id=exercise)
+    if state:
+        findings = findings.filter(state=state)
+    if severity:
+        findings = findings.filter(severity=severity)
+    if risk_area:
+        findings = findings.filter(risk_area__slug=risk_area)
+    if model:
+        findings = findings.filter(pk__in=Finding.objects.filter(
+            model_versions__registered_model__name=model).values("pk"))
+    if q:
+        findings = findings.filter(Q(title__icontains=q) | Q(summary__icontains=q))
+    return findings.prefetch_related("model_versions__registered_model", "task_versions__eval_task").order_by(
+        "-updated_at", "-id")
+
+
+def finding_get(*, user: Any, pk: Any) -> Finding:
+    """One finding with everything its page shows: evidence (with sample, run item, model and task versions, and the
+    flags on those samples), linked run items, sign-offs, releases and comments. 404 when not visible."""
+    evidence = EvidenceItem.objects.select_related(
+        "sample__item__run", "sample__item__model_version__registered_model",
+        "sample__item__task_version__eval_task").prefetch_related(
+        Prefetch("sample__evidence_flags", queryset=EvidenceFlag.objects.select_related("created_by")))
+    queryset = Finding.objects.select_related("exercise", "risk_area", "author", "owner").prefetch_related(
+        Prefetch("evidence", queryset=evidence.order_by("position")),
+        "result_links__run_item__model_version__registered_model", "result_links__run_item__task_version__eval_task",
+        Prefetch("sign_offs", queryset=FindingSignOff.objects.select_related("approver", "institute")),
+        Prefetch("releases", queryset=Release.objects.select_related("released_by", "withdrawn_by")
+                 .prefetch_related("partners").order_by("-version")),
+        Prefetch("comments", queryset=FindingComment.objects.select_related("author").prefetch_related("mentions")),
+        "model_versions__registered_model", "task_versions__eval_task",
+    )
+    return get_visible_or_404(user, queryset, pk=pk)
+
+
+def finding_actions(*, user: Any, finding: Finding) -> list[str]:
+    """What the user may do to the finding now (role, from the access layer, and state): for buttons."""
+    state = finding.state
+    live = any(r.withdrawn_at is None for r in finding.releases.all())
+    wanted = {
+        "edit": True,
+        "submit": state == FindingState.DRAFT,
+        "request_changes": state in (FindingState.IN_REVIEW, FindingState.SIGNED_OFF),
+        "sign_off": state == FindingState.IN_REVIEW and not any(
+            s.voided_at is None and s.revision == finding.revision and s.institute_id == user.organisation_id
+            for s in finding.sign_offs.all()),
+        "release": state == FindingState.SIGNED_OFF,
+        "withdraw": live,
+        "comment": True,
+        "reproduce": True,
+    }
+    return [action for action, possible in wanted.items() if possible and can(user, action, finding)]
+
+
+def finding_sign_offs_live(finding: Finding) -> list[FindingSignOff]:
+    return [s for s in finding.sign_offs.all() if s.voided_at is None and s.revision == finding.revision]
+
+
+def evidence_redacted(item: EvidenceItem) -> str:
+    """The excerpt as partners would see it (a preview for the finding's page)."""
+    return redact(item.excerpt, item.redactions)
+
+
+def evidence_flag_list(*, user: Any, run: int | None = None, sample: int | None = None) -> QuerySet[EvidenceFlag]:
+    flags = visible_to(user, EvidenceFlag.objects.select_related("created_by", "sample__item"))
+    if run:
+        flags = flags.filter(sample__item__run_id=run)
+    if sample:
+        flags = flags.filter(sample_id=sample)
+    return flags.order_by("-created_at", "-id")
+
+
+def flagged_samples(*, user: Any, run: int) -> QuerySet[SampleResult]:
+    """Samples of a run with at least one flag (for "draft a finding from the flagged samples")."""
+    return visible_to(user, SampleResult.objects.filter(item__run_id=run, evidence_flags__isnull=False)).distinct()
+
+
+def comment_list(*, user: Any, finding: Finding) -> QuerySet[FindingComment]:
+    return visible_to(user, FindingComment.objects.filter(finding=finding)).select_related("author").prefetch_related(
+        "mentions").order_by("created_at", "id")
+
+
+def risk_area_list(*, user: Any) -> QuerySet[RiskArea]:
+    return visible_to(user, RiskArea.objects.all()).order_by("ordering", "name")
+
+
+# --- Releases (partners and institutes) ------------------------------------------------------------------------------
+
+def release_list(*, user: Any, finding: int | None = None) -> QuerySet[Release]:
+    """Releases the user may read: for partners, every live version naming their organisation; for institute members,
+    every release (withdrawn ones too) of the findings they see."""
+    releases = visible_to(user, Release.objects.select_related("finding", "released_by", "withdrawn_by")
+                          .prefetch_related("partners"))
+    if finding:
+        releases = releases.filter(finding_id=finding)
+    return releases.order_by("-released_at", "-id")
+
+
+def partner_current_releases(*, user: Any, exercise: int | None = None, severity: str | None = None,
+                             risk_area: str | None = None, model: str | None = None) -> QuerySet[Release]:
+    """Per finding, the newest release the partner may read (their organisation named, not withdrawn, exercise still
+    inviting them), filtered on what its snapshot says."""
+    if not is_partner_viewer(user):
+        return Release.objects.none()
+    readable = visible_to(user, Release.objects.all())
+    newest = readable.order_by("finding_id", "-version").distinct("finding_id").values("pk")
+    current = Release.objects.filter(pk__in=Subquery(newest))
+    if exercise:
+        current = current.filter(snapshot__exercise__id=exercise)
+    if severity:
+        current = current.filter(snapshot__severity=severity)
+    if risk_area:
+        current = current.filter(snapshot__risk_area__slug=risk_area)
+    if model:
+        current = current.filter(snapshot__models__contains=[{"name": model}])
+    return current.order_by("-released_at", "-id")
+
+
+def partner_release_get(*, user: Any, finding_id: Any) -> Release:
+    """The partner's current snapshot of one finding; 404 for anything not currently released to them."""
+    try:
+        finding_id = int(finding_id)
+    except (TypeError, ValueError):
+        raise Http404("Not found.") from None
+    release = partner_current_releases(user=user).filter(finding_id=finding_id).first()
+    if release is None:
+        raise Http404("Not found.")
+    return release
+
+
+def partner_release_versions(*, user: Any, finding_id: int) -> list[Release]:
+    """The versions of one finding the partner may read (newest first): the current one and its live history."""
+    return list(visible_to(user, Release.objects.filter(finding_id=finding_id)).order_by("-version"))
+
+
+def partner_landing(*, user: Any, filters: Mapping[str, Any]) -> dict[str, Any]:
+    """Data for a partner viewer's landing page: their current snapshots (filtered) and the filter choices drawn
+    from all their current snapshots (so a choice never names something they cannot see)."""
+    everything = list(partner_current_releases(user=user).values_list("snapshot", flat=True))
+    releases = partner_current_releases(user=user, **{k: v for k, v in filters.items()
+                                                      if k in ("exercise", "severity", "risk_area", "model")})
+    severities = [s for s in Severity.values if any(snap["severity"] == s for snap in everything)]
+    return {
+        "releases": releases,
+        "nothing_released": not everything,
+        "choices": {
+            "severity": severities,
+            "risk_area": sorted({(snap["risk_area"]["slug"], snap["risk_area"]["name"]) for snap in everything}),
+            "model": sorted({m["name"] for snap in everything for m in snap["models"]}),
+            "exercise": sorted({(snap["exercise"]["id"], snap["exercise"]["name"]) for snap in everything}),
+        },
+    }
+
+
+# --- Exports --------------------------------------------------------------------------------------------------------
+
+EXPORT_COLUMNS = ["finding", "version", "sha256", "released_at", "exercise", "title", "severity", "risk_area",
+                  "state", "revision", "models", "evaluations", "evidence_items", "summary"]
+
+
+def _refs(refs: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{r['name']} v{r['version']}" if r.get("version") is not None else str(r["name"]) for r in refs)
+
+
+def finding_export_rows(*, user: Any, filters: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Rows of the findings list export, from what the reader may see: a partner's current snapshots (with each
+    snapshot's SHA-256), or the live findings an institute member sees (with their newest live release, if any).
+    Columns: ``EXPORT_COLUMNS``; a partner's rows leave ``state`` and ``revision`` empty."""
+    rows: list[dict[str, Any]] = []
+    if is_partner_viewer(user):
+        for release in partner_current_releases(user=user, **{k: v for k, v in filters.items()
+                                                               if k in ("exercise", "severity", "risk_area",
+                                                                        "model")}):
+            snap = release.snapshot
+            rows.append({
+                "finding": snap["finding"], "version": snap["version"], "sha256": release.sha256,
+                "released_at": snap["released_at"], "exercise": snap["exercise"]["name"], "title": snap["title"],
+                "severity": snap["severity"], "risk_area": snap["risk_area"]["name"], "state": "", "revision": "",
+                "models": _refs(snap["models"]), "evaluations": _refs(snap["evaluations"]),
+                "evidence_items": len(snap["evidence"]), "summary": snap["summary"],
+            })
+        return rows
+    if not is_institute_member(user):
+        return rows
+    findings = finding_list(user=user, **filters).prefetch_related(
+        Prefetch("releases", queryset=Release.objects.filter(withdrawn_at__isnull=True).order_by("-version")),
+        "evidence")
+    for finding in findings:
+        live = next(iter(finding.releases.all()), None)
+        rows.append({
+            "finding": finding.pk, "version": live.version if live else "", "sha256": live.sha256 if live else "",
+            "released_at": live.snapshot["released_at"] if live else "", "exercise": finding.exercise.name,
+            "title": finding.title, "severity": finding.severity, "risk_area": finding.risk_area.name,
+            "state": finding.state, "revision": finding.revision,
+            "models": "; ".join(f"{mv.registered_model.name} v{mv.number}" for mv in finding.model_versions.all()),
+            "evaluations": "; ".join(f"{tv.eval_task.name} v{tv.number}" for tv in finding.task_versions.all()),
+            "evidence_items": len(finding.evidence.all()), "summary": finding.summary,
+        })
+    return rows
