@@ -15,11 +15,11 @@ from django.test import Client
 from evaluations.models import Finding, FindingSignOff, Notification, Release
 from evaluations.models.findings import FindingState
 from evaluations.services import findings as services
-from evaluations.services.runs import InvalidTransition
+from evaluations.services.findings import InvalidTransition
 from portal.models import AuditEvent
-from tests.factories import UserFactory
 from tests.findings.factories import finding_data, finished_run
-from tests.helpers import bearer_headers
+from tests.support.factories import UserFactory
+from tests.support.helpers import bearer_headers
 
 pytestmark = pytest.mark.django_db
 
