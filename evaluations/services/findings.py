@@ -659,8 +659,9 @@ def finding_release(*, actor: Any, finding: Finding, partners: Any,
                         "partners": sorted(p.pk for p in chosen)},
                  request=request, exercise_id=finding.exercise_id)
     viewers = User.objects.filter(organisation__in=chosen, role=User.Role.PARTNER_VIEWER, is_active=True)
+    # Partners' notices name no content (a later withdrawal must leave nothing behind in their inbox).
     notify(users=viewers, run=None, finding=finding, kind=Notification.Kind.RELEASED,
-           text=f"A finding was released to your organisation: {_quote(finding)}.")
+           text=f"A finding was released to your organisation (finding {finding.pk}, version {version}).")
     notify(users=[finding.author], run=None, finding=finding, kind=Notification.Kind.RELEASED,
            text=f"Finding {_quote(finding)} was released (version {version}) to "
                 f"{', '.join(sorted(p.name for p in chosen))}.")
@@ -698,7 +699,7 @@ def finding_withdraw(*, actor: Any, finding: Finding, version: Any = None,
     partner_ids = {p.pk for r in releases for p in r.partners.all()}
     viewers = User.objects.filter(organisation__in=partner_ids, role=User.Role.PARTNER_VIEWER, is_active=True)
     notify(users=viewers, run=None, finding=finding, kind=Notification.Kind.WITHDRAWN,
-           text=f"A finding released to your organisation was withdrawn: {_quote(finding)}.")
+           text=f"A finding released to your organisation was withdrawn (finding {finding.pk}).")
     notify(users=[finding.author], run=None, finding=finding, kind=Notification.Kind.WITHDRAWN,
            text=f"{actor.email} withdrew finding {_quote(finding)} from partners.")
     for release in releases:
