@@ -6,7 +6,19 @@ from typing import Any
 
 from django.db import transaction
 
-from evaluations.models import EvalTask, ModelVersion, RegisteredModel, TaskVersion
+from accounts.models import Organisation, User
+from evaluations.models import (
+    EvalTask,
+    Finding,
+    ModelVersion,
+    RegisteredModel,
+    RiskArea,
+    Run,
+    RunItem,
+    SampleResult,
+    TaskVersion,
+)
+from evaluations.services import findings as findings_services
 from portal.audit import audit_record
 
 DEMO_MODEL_NAME = "Demo mock model"
@@ -73,3 +85,61 @@ def seed_evaluations(*, exercise: Any, created_by: Any) -> dict[str, Any]:
         task.exercises.add(exercise)
         tasks.append(task)
     return {"model": model, "models": models, "tasks": tasks}
+
+
+DEMO_FINDING_TITLE = "Demo: the mock model answers sums with a fixed reply"
+DEMO_EXCERPT = ("user: What is 2 + 3?\nassistant: Default output from mockllm/model\n"
+                "(reviewer note: seen again in internal run 42)")
+DEMO_REDACTED = "(reviewer note: seen again in internal run 42)"
+DEMO_SAMPLES = [("1", "What is 2 + 3?", "5"), ("2", "What is 7 - 4?", "3"), ("3", "What is 6 x 2?", "12")]
+
+
+def seed_findings(*, exercise: Any, evaluations: dict[str, Any]) -> Any:
+    """One released demo finding, so the partner viewer's first sign-in shows something: a demo run of the demo model
+    on the arithmetic task with seeded results (marked as such; nothing was executed), a finding by uk.staff quoting
+    one sample with one span redacted, submitted, signed off by both approvers and released by us.approver to
+    Partner Institute CA, all through the ordinary services (audited). Running it again changes nothing."""
+    existing = Finding.objects.filter(exercise=exercise, title=DEMO_FINDING_TITLE).first()
+    if existing is not None:
+        return existing
+    users = {u.email: u for u in User.objects.filter(email__in=[
+        "uk.staff@example.org", "uk.approver@example.org", "us.approver@example.org"])}
+    partner = Organisation.objects.filter(name="Partner Institute CA", kind=Organisation.Kind.PARTNER).first()
+    if len(users) != 3 or partner is None:
+        return None
+    author = users["uk.staff@example.org"]
+    model = evaluations["model"].current_version
+    task = next(t for t in evaluations["tasks"] if t.current_version.registry_name == "arithmetic").current_version
+    area, _ = RiskArea.objects.get_or_create(slug="safeguards", defaults={"name": "Safeguards", "ordering": 40})
+    with transaction.atomic():
+        run = Run.objects.create(exercise=exercise, created_by=author, owner_id=author.organisation_id,
+                                 name="Demo run (seeded results)", state=Run.State.SUCCEEDED)
+        run.model_versions.set([model])
+        run.task_versions.set([task])
+        item = RunItem.objects.create(run=run, model_version=model, task_version=task, model_label=model.provider_model,
+                                      task_label=task.registry_name, state=RunItem.State.SUCCEEDED,
+                                      total_samples=len(DEMO_SAMPLES), done_samples=len(DEMO_SAMPLES),
+                                      metrics={"match": {"accuracy": 0.0, "stderr": 0.0}})
+        samples = [SampleResult.objects.create(
+            item=item, sample_id=sample_id, epoch=1, input=question, input_text=question, target=target,
+            output="Default output from mockllm/model", scores={"match": "I"}, score=0.0,
+            messages=[{"role": "user", "content": question},
+                      {"role": "assistant", "content": "Default output from mockllm/model"}])
+            for sample_id, question, target in DEMO_SAMPLES]
+        audit_record(actor=author, action="run.seed_demo", obj=run, exercise_id=exercise.pk,
+                     after={"seeded": True, "samples": len(samples)})
+        start = DEMO_EXCERPT.index(DEMO_REDACTED)
+        finding = findings_services.finding_create(actor=author, exercise=exercise, data={
+            "title": DEMO_FINDING_TITLE, "severity": "low", "risk_area": area.slug,
+            "summary": ("The demo model gives the same reply to every arithmetic question, so it scores **0%**.\n\n"
+                        "This finding exists to show the workflow: evidence, redaction, two sign-offs, release."),
+            "evidence": [{"sample": samples[0].pk, "excerpt": DEMO_EXCERPT, "message_indices": [0, 1],
+                          "redactions": [[start, start + len(DEMO_REDACTED)]]}],
+            "run_items": [item.pk],
+        })
+        findings_services.finding_submit(actor=author, finding=finding)
+        findings_services.finding_sign_off(actor=users["uk.approver@example.org"], finding=finding)
+        findings_services.finding_sign_off(actor=users["us.approver@example.org"], finding=finding)
+        findings_services.finding_release(actor=users["us.approver@example.org"], finding=finding,
+                                          partners=[partner.pk])
+    return finding

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from accounts.models import Organisation, User
-from evaluations.demo import seed_evaluations
+from evaluations.demo import seed_evaluations, seed_findings
 from evaluations.models import Exercise
 from portal.audit import audit_record
 
@@ -104,5 +104,6 @@ class Command(BaseCommand):
             self.stdout.write(line)
 
     def _seed_evaluations(self, *, exercise: Exercise, created_by: User | None) -> None:
-        seed_evaluations(exercise=exercise, created_by=created_by)
+        evaluations = seed_evaluations(exercise=exercise, created_by=created_by)
+        seed_findings(exercise=exercise, evaluations=evaluations)
 
