@@ -7,7 +7,8 @@
   services ask ``can(user, "create", Finding(exercise=...))`` so the exercise is checked here, not in the service.
 - edit / submit: members of the author's institute (staff or approver), exercise open.
 - request_changes: a member of a taking-part institute other than the author.
-- sign_off: an approver of a taking-part institute, never the author (evaluations/services/signoff.py decides).
+- sign_off: an approver of a taking-part institute, never the author (``rules.common.may_sign_off``, the fact run
+  approval asks too; evaluations/services/signoff.py counts one sign-off per institute).
 - release: an approver of a taking-part institute. withdraw: the same, and allowed in a closed exercise too,
   because it only hides.
 
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
 from accounts import access
@@ -42,12 +42,17 @@ from evaluations.models import (
     Release,
     RiskArea,
 )
-from evaluations.rules.common import exercise_ids_taking_part, may_write_owned, user_takes_part
-from evaluations.services.signoff import signoff_check
+from evaluations.rules.common import (
+    exercise_ids_taking_part,
+    exercise_is_open,
+    may_sign_off,
+    may_write_owned,
+    user_takes_part,
+)
 
 
 def exercise_is_closed(exercise: Exercise) -> bool:
-    return exercise.status == Exercise.Status.CLOSED or exercise.archived_at is not None
+    return not exercise_is_open(exercise)
 
 
 def takes_part(user: Any, exercise_id: int | None) -> bool:
@@ -61,17 +66,6 @@ def _writer(user: Any) -> bool:
 
 def _exercise_ids(user: Any) -> QuerySet[Any]:
     return exercise_ids_taking_part(user)
-
-
-def may_sign_off(user: Any, finding: Finding) -> bool:
-    """Asks the one two-institute rule (evaluations/services/signoff.py); whether the user's institute has already
-    signed off the current revision is decided by the service under the finding's row lock."""
-    institutes = finding.exercise.institutes.values_list("pk", flat=True)
-    try:
-        signoff_check(actor=user, author_id=finding.author_id, institute_ids=institutes, decided_institute_ids=())
-    except PermissionDenied:
-        return False
-    return True
 
 
 @register(Finding)
@@ -107,7 +101,8 @@ class FindingRule(Rule):
         if action == "request_changes":
             return finding.author_id != user.pk
         if action == "sign_off":
-            return may_sign_off(user, finding)
+            # the shared fact (rules/common.py); services/signoff.py counts one per institute under the row lock
+            return may_sign_off(user, exercise, author_id=finding.author_id)
         if action == access.RELEASE:
             return access.is_approver(user)
         return action in ("comment", "reproduce")

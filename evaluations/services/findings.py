@@ -57,7 +57,12 @@ from evaluations.models.findings import FindingState, Severity
 from evaluations.selectors.runs import items_compare
 from evaluations.services.notifications import notify
 from evaluations.services.runs import run_create
-from evaluations.services.signoff import AlreadyDecided, signoff_check, signoff_complete
+from evaluations.services.signoff import (
+    AlreadySignedOff,
+    signoff_approvers,
+    signoff_decide,
+    signoff_institutes,
+)
 from evaluations.snapshots import (
     REDACTION_MARKER,
     RedactionError,
@@ -409,7 +414,7 @@ def _members(exercise: Exercise) -> Any:
 
 
 def _approvers(exercise: Exercise) -> Any:
-    return _members(exercise).filter(role=User.Role.APPROVER)
+    return signoff_approvers(exercise=exercise)
 
 
 def _quote(finding: Finding) -> str:
@@ -522,17 +527,17 @@ def finding_sign_off(*, actor: Any, finding: Finding, revision: int | None = Non
     _expect(finding, [FindingState.IN_REVIEW], "only a finding in review is signed off")
     if revision is not None and revision != finding.revision:
         raise InvalidTransition("The finding changed since you read it; read it again before signing off.")
-    institutes = _institute_ids(finding.exercise)
     decided = FindingSignOff.objects.filter(finding=finding, revision=finding.revision, voided_at__isnull=True)
     try:
-        signoff_check(actor=actor, author_id=finding.author_id, institute_ids=institutes,
-                      decided_institute_ids=decided.values_list("institute_id", flat=True), noun="this finding")
-    except AlreadyDecided as exc:
-        raise InvalidTransition(str(exc)) from None
+        signoff = signoff_decide(exercise=finding.exercise, actor=actor, author_id=finding.author_id,
+                                 approved_institutes=decided.values_list("institute_id", flat=True),
+                                 what="this revision of the finding")
+    except AlreadySignedOff as exc:
+        raise InvalidTransition(exc.message) from None
     try:
         with transaction.atomic():
             sign_off = FindingSignOff.objects.create(finding=finding, revision=finding.revision, approver=actor,
-                                                     institute_id=actor.organisation_id)
+                                                     institute_id=signoff.institute_id)
     except IntegrityError:
         raise InvalidTransition("Your institute has already signed off this revision.") from None
     audit_record(actor=actor, action="finding.sign_off", obj=finding, before={"state": finding.state},
@@ -540,8 +545,7 @@ def finding_sign_off(*, actor: Any, finding: Finding, revision: int | None = Non
                  request=request, exercise_id=finding.exercise_id)
     notify(users=[finding.author], run=None, finding=finding, kind=Notification.Kind.SIGNED_OFF,
            text=f"{actor.email} signed off finding {_quote(finding)} for {actor.organisation.name}.")
-    if signoff_complete(institute_ids=institutes, decided_institute_ids=decided.values_list("institute_id",
-                                                                                            flat=True)):
+    if signoff.complete:
         _transition(finding, [FindingState.IN_REVIEW], FindingState.SIGNED_OFF, signed_off_at=timezone.now())
         finding.refresh_from_db()
         audit_record(actor=actor, action="finding.signed_off", obj=finding, before={"state": FindingState.IN_REVIEW},
@@ -639,10 +643,9 @@ def finding_release(*, actor: Any, finding: Finding, partners: Any,
     require(actor, "release", finding, "You may not release this finding (approvers taking part only).")
     _expect(finding, [FindingState.SIGNED_OFF], "only a signed-off finding is released")
     chosen = _partners(finding, partners)
-    institutes = _institute_ids(finding.exercise)
-    live = FindingSignOff.objects.filter(finding=finding, revision=finding.revision, voided_at__isnull=True)
-    if not signoff_complete(institute_ids=institutes, decided_institute_ids=live.values_list("institute_id",
-                                                                                             flat=True)):
+    live = set(FindingSignOff.objects.filter(finding=finding, revision=finding.revision, voided_at__isnull=True)
+               .values_list("institute_id", flat=True))
+    if not signoff_institutes(exercise=finding.exercise) <= live:
         raise InvalidTransition("The current revision is not signed off by every institute taking part.")
     now = timezone.now()
     version = (finding.releases.aggregate(n=Max("version"))["n"] or 0) + 1
