@@ -108,11 +108,13 @@ def seed_findings(*, exercise: Any, evaluations: dict[str, Any]) -> Any:
     if len(users) != 3 or partner is None:
         return None
     author = users["uk.staff@example.org"]
+    if author.organisation is None:
+        return None
     model = evaluations["model"].current_version
     task = next(t for t in evaluations["tasks"] if t.current_version.registry_name == "arithmetic").current_version
     area, _ = RiskArea.objects.get_or_create(slug="safeguards", defaults={"name": "Safeguards", "ordering": 40})
     with transaction.atomic():
-        run = Run.objects.create(exercise=exercise, created_by=author, owner_id=author.organisation_id,
+        run = Run.objects.create(exercise=exercise, created_by=author, owner=author.organisation,
                                  name="Demo run (seeded results)", state=Run.State.SUCCEEDED)
         run.model_versions.set([model])
         run.task_versions.set([task])

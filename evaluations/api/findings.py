@@ -52,7 +52,8 @@ def _body(request: Request) -> dict[str, Any]:
     return dict(data)
 
 
-def _int_field(data: dict[str, Any], name: str, *, required: bool = True) -> int | None:
+def _int_field(data: dict[str, Any], name: str, *, required: bool = True) -> Any:
+    """An integer field of a JSON body (None when optional and absent); a 400 naming it otherwise."""
     value = data.get(name)
     if value is None and not required:
         return None
@@ -172,7 +173,8 @@ class PartnerFindingDetailSerializer(PartnerFindingSerializer):
 
 
 class FindingListSerializer(serializers.ModelSerializer):
-    risk_area = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    risk_area: serializers.SlugRelatedField[RiskArea] = serializers.SlugRelatedField(slug_field="slug",
+                                                                                    read_only=True)
     risk_area_name = serializers.CharField(source="risk_area.name", read_only=True)
     author = serializers.EmailField(source="author.email", read_only=True)
     exercise_name = serializers.CharField(source="exercise.name", read_only=True)
@@ -241,7 +243,8 @@ class FindingWriteSerializer(serializers.Serializer):
 
 class CommentSerializer(serializers.ModelSerializer):
     author = serializers.EmailField(source="author.email", read_only=True)
-    mentions = serializers.SlugRelatedField(slug_field="email", many=True, read_only=True)
+    mentions: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="email", many=True,
+                                                                               read_only=True)
 
     class Meta:
         model = FindingComment
@@ -345,11 +348,11 @@ class FindingViewSet(ReauthenticationRequiredMixin, viewsets.GenericViewSet):
                 response = HttpResponse(rows_to_json(rows), content_type="application/json")
             response["Content-Disposition"] = f'attachment; filename="findings.{export}"'
             return response
-        if partner:
-            page = self.paginate_queryset(selectors.partner_current_releases(user=user, **filters))
-            return self.get_paginated_response(PartnerFindingSerializer(page, many=True).data)
-        page = self.paginate_queryset(selectors.finding_list(user=user, **filters))
-        return self.get_paginated_response(FindingListSerializer(page, many=True).data)
+        listed: Any = (selectors.partner_current_releases(user=user, **filters) if partner
+                       else selectors.finding_list(user=user, **filters))
+        page = self.paginate_queryset(listed)
+        serializer = PartnerFindingSerializer if partner else FindingListSerializer
+        return self.get_paginated_response(serializer(page, many=True).data)
 
     @extend_schema(responses=FINDING_DETAIL_OR_SNAPSHOT)
     def retrieve(self, request: Request, pk: str) -> Response:

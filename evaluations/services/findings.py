@@ -229,12 +229,13 @@ def _first(exc: ValidationError) -> str:
 def _versions(actor: Any, exercise: Exercise, ids: list[int], model: type[Any], field: str) -> list[Any]:
     """Model or evaluation versions picked through the access layer, registered in the finding's exercise (or run
     in it); an invisible one reads as unknown."""
+    found: list[Any]
     if model is ModelVersion:
-        found = visible_to(actor, ModelVersion.objects.filter(pk__in=ids)).select_related("registered_model")
+        found = list(visible_to(actor, ModelVersion.objects.filter(pk__in=ids)).select_related("registered_model"))
         in_exercise = {mv.pk for mv in found if mv.registered_model.exercises.filter(pk=exercise.pk).exists()
                        or mv.run_items.filter(run__exercise=exercise).exists()}
     else:
-        found = visible_to(actor, TaskVersion.objects.filter(pk__in=ids)).select_related("eval_task")
+        found = list(visible_to(actor, TaskVersion.objects.filter(pk__in=ids)).select_related("eval_task"))
         in_exercise = {tv.pk for tv in found if tv.eval_task.exercises.filter(pk=exercise.pk).exists()
                        or tv.run_items.filter(run__exercise=exercise).exists()}
     by_pk = {obj.pk: obj for obj in found}

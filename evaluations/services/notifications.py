@@ -25,10 +25,11 @@ def notify(*, users: Iterable[Any], run: Run | None, kind: str, text: str, findi
     emails = [u.email for u in recipients if u.email]
     if not emails:
         return
+    link = str(settings.SITE_URL)
     if finding is not None:
         link = f"{settings.SITE_URL}/findings/{finding.pk}/"
-    else:
-        link = f"{settings.SITE_URL}/runs/{run.pk}/" if run is not None else settings.SITE_URL
+    elif run is not None:
+        link = f"{settings.SITE_URL}/runs/{run.pk}/"
 
     def send() -> None:
         for email in emails:
