@@ -326,9 +326,10 @@ class FindingViewSet(ReauthenticationRequiredMixin, viewsets.GenericViewSet):
         finding = selectors.finding_get(user=self.request.user, pk=finding.pk)
         return Response(FindingSerializer(finding, context={"request": self.request}).data, status=code)
 
-    @extend_schema(parameters=[*FILTER_PARAMETERS, OpenApiParameter(
-        "format", str, required=False, enum=["csv", "json"],
-        description="An export of every finding you may see (CSV or JSON), instead of a page")],
+    @extend_schema(parameters=FILTER_PARAMETERS, description=(
+        "Institute members: the findings of the exercises their institute takes part in. Partner viewers: their "
+        "organisation's current release snapshots. With `?format=csv` or `?format=json` (and the same filters): an "
+        "export of every row the reader may see, as a file (CSV cells starting with = + - @ are neutralised)."),
         responses=PolymorphicProxySerializer(component_name="FindingOrSnapshotList",
                                              serializers=[FindingListSerializer, PartnerFindingSerializer],
                                              resource_type_field_name=None, many=True))

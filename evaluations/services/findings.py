@@ -139,8 +139,8 @@ def _message_indices(value: Any, *, field: str, sample: SampleResult) -> list[in
         raise ValidationError({field: "Give a list of message numbers (whole numbers)."})
     for index in value:
         if not 0 <= index < count:
-            raise ValidationError({field: f"Message {index} does not exist: the sample has {count} messages "
-                                          f"(0 to {max(count - 1, 0)})."})
+            has = f"{count} messages (0 to {count - 1})" if count else "no messages"
+            raise ValidationError({field: f"Message {index} does not exist: the sample has {has}."})
     return sorted(set(value))
 
 
