@@ -6,7 +6,7 @@ only at the stored snapshot, so nothing written after a release reaches them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -27,6 +27,7 @@ from evaluations.models import (
 from evaluations.models.findings import FindingState, Severity
 from evaluations.snapshots import redact
 
+MAX_EXCERPT_CHARS = 20_000
 FILTERS = ("exercise", "state", "severity", "risk_area", "model", "q")
 
 
@@ -151,6 +152,30 @@ def evidence_flag_list(*, user: Any, run: int | None = None, sample: int | None 
 def flagged_samples(*, user: Any, run: int) -> QuerySet[SampleResult]:
     """Samples of a run with at least one flag (for "draft a finding from the flagged samples")."""
     return visible_to(user, SampleResult.objects.filter(item__run_id=run, evidence_flags__isnull=False)).distinct()
+
+
+def _message_text(message: Any) -> str:
+    if not isinstance(message, dict):
+        return str(message)
+    content = message.get("content", "")
+    if isinstance(content, list):
+        content = "\n".join(str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in content)
+    return f"{message.get('role', 'message')}: {content}"
+
+
+def message_excerpt(sample: SampleResult, indices: Sequence[int]) -> str:
+    """The chosen messages of a sample as excerpt text ("role: content", a blank line between messages)."""
+    messages = sample.messages or []
+    return "\n\n".join(_message_text(messages[i]) for i in indices if 0 <= i < len(messages))[:MAX_EXCERPT_CHARS]
+
+
+def evidence_from_flags(*, user: Any, flag_ids: list[int]) -> list[dict[str, Any]]:
+    """Evidence items prefilled from evidence flags the user sees (for "draft a finding from these flags"): the
+    flag's sample and its chosen messages as the excerpt, no redaction yet. Unknown or invisible flags are skipped."""
+    flags = visible_to(user, EvidenceFlag.objects.filter(pk__in=flag_ids)).select_related("sample")
+    return [{"sample": flag.sample_id, "message_indices": list(flag.message_indices),
+             "excerpt": message_excerpt(flag.sample, flag.message_indices), "redactions": []}
+            for flag in sorted(flags, key=lambda f: flag_ids.index(f.pk))]
 
 
 def comment_list(*, user: Any, finding: Finding) -> QuerySet[FindingComment]:

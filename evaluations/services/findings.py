@@ -54,6 +54,7 @@ from evaluations.models import (
     TaskVersion,
 )
 from evaluations.models.findings import FindingState, Severity
+from evaluations.selectors.findings import MAX_EXCERPT_CHARS, message_excerpt
 from evaluations.selectors.runs import items_compare
 from evaluations.services.notifications import notify
 from evaluations.services.runs import run_create
@@ -78,7 +79,7 @@ __all__ = ["REDACTION_MARKER", "InvalidTransition"]
 SNAPSHOT_SCHEMA = 1
 MAX_TITLE = 200
 MAX_SUMMARY = 20_000
-MAX_EXCERPT = 20_000
+MAX_EXCERPT = MAX_EXCERPT_CHARS
 MAX_NOTE = 2_000
 MAX_REASON = 2_000
 MAX_COMMENT = 10_000
@@ -144,15 +145,6 @@ def _message_indices(value: Any, *, field: str, sample: SampleResult) -> list[in
     return sorted(set(value))
 
 
-def _message_text(message: Any) -> str:
-    if not isinstance(message, dict):
-        return str(message)
-    content = message.get("content", "")
-    if isinstance(content, list):
-        content = "\n".join(str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in content)
-    return f"{message.get('role', 'message')}: {content}"
-
-
 def _risk_area(value: Any) -> RiskArea:
     if isinstance(value, RiskArea):
         return value
@@ -209,7 +201,7 @@ def _evidence(actor: Any, exercise: Exercise, value: Any) -> list[dict[str, Any]
         except ValidationError as exc:
             raise ValidationError({"evidence": f"{label}: {_first(exc)}"}) from None
         if not excerpt.strip() and indices:
-            excerpt = "\n\n".join(_message_text(sample.messages[i]) for i in indices)[:MAX_EXCERPT]
+            excerpt = message_excerpt(sample, indices)
         if not excerpt.strip():
             raise ValidationError({"evidence": f"{label}: excerpt: give the quoted text (or message_indices)."})
         try:
