@@ -293,3 +293,26 @@ def test_risk_areas_are_read_by_everyone_and_edited_by_admins(client, admin_user
         assert response.status_code == 400 and _named(response, field), response.content
     assert _api(client, uk_staff).post("/api/v1/risk-areas/", {"slug": "x", "name": "x"}).status_code == 403
     assert AuditEvent.objects.filter(action="risk_area.create").count() == 1
+
+
+HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(1)> [x](javascript:alert(1)) [y](data:text/html,hi)'
+
+
+def test_hostile_text_is_stored_as_given_and_served_only_as_json_or_a_csv_attachment(client, uk_staff, us_staff,
+                                                                                   exercise, run):
+    """Rendering is the pages' and the PDF's job (escaped, Markdown through nh3); the API returns data, never HTML."""
+    api = _api(client, uk_staff)
+    created = api.post("/api/v1/findings/", {"exercise": exercise.pk, **finding_data(
+        run, title="<b>bold</b> title", summary=HOSTILE)})
+    assert created.status_code == 201
+    finding = created.json()["id"]
+    _api(client, us_staff).post(f"/api/v1/findings/{finding}/comments/", {"body": HOSTILE})
+    sample = run.items.get().samples.first().pk
+    _api(client, us_staff).post("/api/v1/evidence-flags/", {"sample": sample, "note": HOSTILE})
+    for url in (f"/api/v1/findings/{finding}/", f"/api/v1/findings/{finding}/comments/", "/api/v1/evidence-flags/"):
+        response = api.get(url)
+        assert response["Content-Type"] == "application/json"
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert HOSTILE in str(response.json())
+    export = api.get("/api/v1/findings/?format=csv")
+    assert export["Content-Type"].startswith("text/csv") and export["Content-Disposition"].startswith("attachment")
