@@ -37,6 +37,9 @@ def finding_filters_clean(params: Mapping[str, Any], *, partner: bool = False) -
     """Query parameters of a findings list -> filters; a bad value is a ``ValidationError`` naming the parameter.
     Empty values mean "any". Partners filter by severity, risk area, model and exercise (a snapshot has no state)."""
     out: dict[str, Any] = {}
+    for name in FILTERS:
+        if "\x00" in (params.get(name) or ""):
+            raise ValidationError({name: "Null characters are not allowed."})
     exercise = (params.get("exercise") or "").strip()
     if exercise:
         if not exercise.isdigit():

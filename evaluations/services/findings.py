@@ -111,6 +111,10 @@ def clean_text(value: Any, *, field: str, max_length: int, required: bool = Fals
         raise ValidationError({field: "Give text."})
     if "\x00" in value:
         raise ValidationError({field: "The text contains a NUL character."})
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError({field: "The text is not valid Unicode (a lone surrogate)."}) from None
     if single_line and ("\n" in value or "\r" in value or "\t" in value):
         raise ValidationError({field: "Give one line of text."})
     if not allow_controls and _CONTROL.search(value):
@@ -148,7 +152,7 @@ def _message_indices(value: Any, *, field: str, sample: SampleResult) -> list[in
 def _risk_area(value: Any) -> RiskArea:
     if isinstance(value, RiskArea):
         return value
-    if isinstance(value, str) and value:
+    if isinstance(value, str) and value and "\x00" not in value:
         found = RiskArea.objects.filter(slug=value).first()
     elif isinstance(value, int) and not isinstance(value, bool):
         found = RiskArea.objects.filter(pk=value).first()

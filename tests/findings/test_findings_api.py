@@ -71,8 +71,10 @@ BAD_CREATE = [
     ("exercise", {"exercise": "one"}), ("exercise", {"exercise": 999999}), ("title", {"title": ""}),
     ("title", {"title": 5}), ("title", {"title": "x" * 201}), ("title", {"title": "two\nlines"}),
     ("title", {"title": "nul\x00"}), ("title", {"title": "bell\x07"}), ("summary", {"summary": "s" * 20_001}),
-    ("summary", {"summary": ["list"]}), ("summary", {"summary": "nul\x00"}), ("severity", {"severity": "urgent"}),
+    ("summary", {"summary": ["list"]}), ("summary", {"summary": "nul\x00"}), ("summary", {"summary": "\ud800"}),
+    ("severity", {"severity": "urgent"}),
     ("severity", {"severity": None}), ("risk_area", {"risk_area": "nosuch"}), ("risk_area", {"risk_area": [1]}),
+    ("risk_area", {"risk_area": "cy\x00ber"}), ("exercise", {"exercise": 10**30}), ("run_items", {"run_items": [10**30]}),
     ("evidence", {"evidence": "all"}), ("evidence", {"evidence": [1]}), ("evidence", {"evidence": [{"excerpt": "x"}]}),
     ("evidence", {"evidence": [{"sample": 999999, "excerpt": "x"}]}),
     ("evidence", {"evidence": [{"sample": "SAMPLE", "excerpt": "x", "colour": "red"}]}),
@@ -189,7 +191,8 @@ def test_a_stale_revision_is_a_409(client, uk_staff, draft):
 def test_bad_filters_are_a_400_naming_the_parameter(client, uk_staff, draft):
     api = _api(client, uk_staff)
     for query, field in [("severity=urgent", "severity"), ("state=gone", "state"), ("risk_area=nosuch", "risk_area"),
-                         ("exercise=abc", "exercise"), ("q=" + "x" * 201, "q"), ("model=" + "m" * 201, "model")]:
+                         ("exercise=abc", "exercise"), ("q=" + "x" * 201, "q"), ("model=" + "m" * 201, "model"),
+                         ("q=a%00b", "q"), ("model=a%00b", "model"), ("risk_area=a%00b", "risk_area")]:
         for suffix in ("", "&format=csv"):
             response = api.get(f"/api/v1/findings/?{query}{suffix}")
             assert response.status_code == 400 and _named(response, field), response.content
