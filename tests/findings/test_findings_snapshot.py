@@ -129,3 +129,20 @@ def test_redaction_spans_are_validated(spans, ok):
 def test_redact_replaces_each_span_with_the_marker():
     assert redact("hello world", [[6, 11], [0, 1]]) == "[redacted]ello [redacted]"
     assert redact("héllo", [[1, 2]]) == "h[redacted]llo"
+
+
+def test_each_partner_sees_the_newest_version_that_named_them(released, exercise, uk_staff, uk_approver, us_approver,
+                                                             partner_other, partner_viewer, other_partner_viewer,
+                                                             sign_in):
+    exercise.partners.add(partner_other)
+    services.finding_update(actor=uk_staff, finding=released, data={"title": "For Japan only"})
+    services.finding_sign_off(actor=uk_approver, finding=released)
+    services.finding_sign_off(actor=us_approver, finding=released)
+    services.finding_release(actor=us_approver, finding=released, partners=[partner_other.pk])
+    canada = sign_in(Client(), partner_viewer).get(f"/api/v1/findings/{released.pk}/").json()
+    japan = sign_in(Client(), other_partner_viewer).get(f"/api/v1/findings/{released.pk}/").json()
+    assert (canada["version"], canada["snapshot"]["title"]) == (1, "Model explains lock picking")
+    assert [v["version"] for v in canada["versions"]] == [1]
+    assert (japan["version"], japan["snapshot"]["title"], japan["snapshot"]["partners"]) == (
+        2, "For Japan only", ["Partner Institute JP"])
+    assert [v["version"] for v in japan["versions"]] == [2]
