@@ -102,7 +102,7 @@ def finding_get(*, user: Any, pk: Any) -> Finding:
     evidence = EvidenceItem.objects.select_related(
         "sample__item__run", "sample__item__model_version__registered_model",
         "sample__item__task_version__eval_task").prefetch_related(
-        Prefetch("sample__evidence_flags", queryset=EvidenceFlag.objects.select_related("created_by")))
+        Prefetch("sample__evidence_flags", queryset=EvidenceFlag.objects.select_related("created_by", "sample__item")))
     queryset = Finding.objects.select_related("exercise", "risk_area", "author", "owner").prefetch_related(
         Prefetch("evidence", queryset=evidence.order_by("position")),
         "result_links__run_item__model_version__registered_model", "result_links__run_item__task_version__eval_task",
