@@ -8,12 +8,12 @@ PORT ?= 8000
 # Starts embedded PostgreSQL / Redis for whichever of DATABASE_URL / REDIS_URL is unset.
 WITH_SERVICES := $(PY) -m portal.devservices run --
 
-.PHONY: run test install chromium static lint lint-checks services-up services-down clean
+.PHONY: run test install chromium pdf-deps static lint lint-checks services-up services-down clean
 
-run: install static
+run: install pdf-deps static
 	DEBUG=$${DEBUG:-1} PORTAL_PORT=$(PORT) SITE_URL=http://127.0.0.1:$(PORT) $(WITH_SERVICES) bash bin/run-portal
 
-test: install chromium static
+test: install chromium pdf-deps static
 	$(MAKE) --no-print-directory lint-checks
 	PORTAL_TESTING=1 EMBEDDED_REDIS_DB=1 $(WITH_SERVICES) bash bin/test-portal
 
@@ -27,6 +27,16 @@ chromium:
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# Debian's libraries and fonts for WeasyPrint's PDF reports (pango, harfbuzz's subsetter, DejaVu): only the missing.
+PDF_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-dejavu-core
+pdf-deps:
+	@missing=$$(for p in $(PDF_DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian's libraries for the PDF reports:" $$missing; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
 # collectstatic reads settings but touches no service: placeholder URLs when none are set.
