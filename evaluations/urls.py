@@ -2,6 +2,7 @@ from django.urls import path
 
 from evaluations.views import catalogue as catalogue_views
 from evaluations.views import exercises as exercise_views
+from evaluations.views import findings as finding_views
 from evaluations.views import log_viewer, notifications
 from evaluations.views import registry as registry_views
 from evaluations.views import runs as run_views
@@ -46,4 +47,17 @@ urlpatterns: list = [
     path("run-items/<int:pk>/log.<str:ext>", run_views.run_item_log_view, name="run-item-log"),
     path("run-items/<int:pk>/viewer/", log_viewer.log_viewer_view, name="run-item-viewer"),
     path("run-items/<int:pk>/viewer/<path:path>", log_viewer.log_viewer_view, name="run-item-viewer-file"),
+    # findings (issue 11): one URL per page for every role (partners see their release snapshots)
+    path("findings/", finding_views.finding_list_view, name="finding-list"),
+    path("findings/new/", finding_views.finding_form_view, name="finding-create"),
+    path("findings/export.<str:ext>", finding_views.findings_export_view, name="finding-export"),
+    path("findings/<int:pk>/", finding_views.finding_detail_view, name="finding-detail"),
+    path("findings/<int:pk>/edit/", finding_views.finding_form_view, name="finding-edit"),
+    path("findings/<int:pk>/comments/", finding_views.finding_comment_view, name="finding-comment"),
+    path("findings/<int:pk>/evidence/<int:evidence_pk>/reproduce/", finding_views.finding_reproduce_view,
+         name="finding-reproduce"),
+    path("findings/<int:pk>/<str:action>/", finding_views.finding_action_view, name="finding-action"),
+    path("samples/<int:pk>/flag/", finding_views.sample_flag_view, name="sample-flag"),
+    path("evidence-flags/<int:pk>/delete/", finding_views.flag_delete_view, name="flag-delete"),
+    path("exercises/<int:pk>/report.pdf", finding_views.exercise_report_view, name="exercise-report"),
 ]

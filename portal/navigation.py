@@ -17,6 +17,7 @@ NAV: list[tuple[str, str, Any]] = [
     ("Models", "model-list", _is_institute_member),
     ("Evaluations", "task-list", _is_institute_member),
     ("Runs", "run-list", _is_institute_member),
+    ("Findings", "finding-list", lambda user: True),
     ("Notifications", "notification-list", _is_institute_member),
     ("Audit trail", "audit_list", _is_institute_member),
     ("Organisations", "manage_organisations", _is_admin),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -24,6 +24,10 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    from accounts.access import is_partner_viewer
+
+    if is_partner_viewer(request.user):  # a partner viewer's landing page: the findings released to them
+        return redirect("finding-list")
     return render(request, "home.html")
 
 

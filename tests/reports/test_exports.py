@@ -13,7 +13,7 @@ import pytest
 from evaluations.reports import Reader, ReportFinding, ReportIntegrityError, snapshot_sha256
 from evaluations.reports.csv import finding_rows, findings_csv, neutralise_cell
 from evaluations.reports.jsonexport import findings_document, findings_json
-from tests.reports_data import CANARIES, second_snapshot, snapshot
+from tests.reports.data import CANARIES, second_snapshot, snapshot
 
 PARTNER = Reader(name="Pat Partner", organisation="Partner Institute CA", is_partner=True)
 STAFF = Reader(name="Uma Staff", organisation="UK AISI", is_partner=False)

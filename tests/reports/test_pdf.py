@@ -17,7 +17,7 @@ from evaluations.reports.pdf import (
     html_to_pdf,
     local_static_fetcher,
 )
-from tests.reports_data import CANARIES, pdf_text, recording_server, second_snapshot, snapshot
+from tests.reports.data import CANARIES, pdf_text, recording_server, second_snapshot, snapshot
 
 PARTNER = Reader(name="Pat Partner", organisation="Partner Institute CA", is_partner=True)
 STAFF = Reader(name="Uma Staff", organisation="UK AISI", is_partner=False)

@@ -1,0 +1,56 @@
+"""Reads for reports (the exercise PDF, the CSV and JSON downloads): the findings a reader may see, as snapshot
+dicts for ``evaluations.reports``.
+
+A partner viewer's entries are their current release snapshots (``partner_current_releases``: the stored JSON and
+its stored SHA-256, nothing read from a Finding row). An institute member's are the current text of the findings
+they see (``finding_list``), built into the snapshot shape by the same function that builds a release, so
+redaction is applied the same way and nothing outside the snapshot schema (comments, flag notes, e-mail addresses,
+base URLs) can reach a report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils import timezone
+
+from accounts.access import get_visible_or_404, is_institute_member, is_partner_viewer
+from evaluations.models import Exercise, Release
+from evaluations.reports import Reader, ReportFinding
+from evaluations.selectors.findings import finding_list, partner_current_releases
+
+PARTNER_FILTERS = ("exercise", "severity", "risk_area", "model")
+
+
+def report_reader(*, user: Any) -> Reader:
+    organisation = user.organisation.name if user.organisation_id else ""
+    return Reader(name=user.full_name or user.email, organisation=organisation, is_partner=is_partner_viewer(user))
+
+
+def report_exercise(*, user: Any, pk: Any) -> Exercise:
+    """The exercise a report is asked for; 404 for anyone who may not see it."""
+    return get_visible_or_404(user, Exercise.objects.all(), pk=pk)
+
+
+def report_findings(*, user: Any, filters: Mapping[str, Any] | None = None) -> list[ReportFinding]:
+    """The findings the user may see (``filters`` as ``finding_filters_clean`` returns them) as report entries."""
+    filters = dict(filters or {})
+    if is_partner_viewer(user):
+        releases = partner_current_releases(user=user, **{k: v for k, v in filters.items() if k in PARTNER_FILTERS})
+        return [ReportFinding(snapshot=release.snapshot, sha256=release.sha256) for release in releases]
+    if not is_institute_member(user):
+        return []
+    from evaluations.services.findings import finding_snapshot_build
+
+    entries = []
+    for finding in finding_list(user=user, **filters).prefetch_related("releases__partners"):
+        live = [r for r in finding.releases.all() if r.withdrawn_at is None]
+        newest: Release | None = max(live, key=lambda r: r.version, default=None)
+        snapshot = finding_snapshot_build(finding=finding, version=newest.version if newest else 0,
+                                          partners=list(newest.partners.all()) if newest else [],
+                                          released_at=newest.released_at if newest else timezone.now())
+        if newest is None:
+            snapshot["version"] = None
+            snapshot["released_at"] = None
+        entries.append(ReportFinding(snapshot=snapshot, state=finding.state))
+    return entries
