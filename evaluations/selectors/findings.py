@@ -6,7 +6,9 @@ only at the stored snapshot, so nothing written after a release reaches them."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from datetime import UTC
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -20,9 +22,11 @@ from evaluations.models import (
     Finding,
     FindingComment,
     FindingSignOff,
+    ModelVersion,
     Release,
     RiskArea,
     SampleResult,
+    TaskVersion,
 )
 from evaluations.models.findings import FindingState, Severity
 from evaluations.snapshots import redact
@@ -303,3 +307,79 @@ def finding_export_rows(*, user: Any, filters: Mapping[str, Any]) -> list[dict[s
             "evidence_items": len(finding.evidence.all()), "summary": finding.summary,
         })
     return rows
+
+
+# --- Release snapshots (a read: services/findings.py's finding_release stores what this builds) ---------------------
+
+SNAPSHOT_SCHEMA = 1
+
+
+def _snapshot_number(value: Any) -> float | int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float):
+        return round(value, 6) if math.isfinite(value) else None
+    return value
+
+
+def _model_ref(version: ModelVersion | None) -> dict[str, Any]:
+    if version is None:
+        return {"name": "Unregistered model (imported log)", "version": None}
+    return {"name": version.registered_model.name, "version": version.number}
+
+
+def _task_ref(version: TaskVersion | None, label: str = "") -> dict[str, Any]:
+    if version is None:
+        name = label.rsplit("@", 1)[-1].rsplit("/", 1)[-1] or "Imported evaluation"
+        return {"name": name, "version": None}
+    return {"name": version.eval_task.name, "version": version.number}
+
+
+def finding_snapshot_build(*, finding: Finding, version: int, partners: Sequence[Any], released_at: Any) -> dict[str, Any]:
+    """What a partner can ever see of a finding (notes/findings-contract.md): whitelisted fields only; evidence
+    excerpts with every redacted span replaced by ``REDACTION_MARKER``. No credential, base URL, provider model
+    string, comment, flag note, unredacted span or e-mail address."""
+    models = sorted(
+        (_model_ref(mv) for mv in finding.model_versions.select_related("registered_model")),
+        key=lambda m: (m["name"], m["version"] or 0))
+    evaluations = sorted(
+        (_task_ref(tv) for tv in finding.task_versions.select_related("eval_task")),
+        key=lambda t: (t["name"], t["version"] or 0))
+    evidence = []
+    for item in finding.evidence.select_related("sample__item__model_version__registered_model",
+                                                "sample__item__task_version__eval_task").order_by("position"):
+        run_item = item.sample.item
+        evidence.append({
+            "position": item.position,
+            "model": _model_ref(run_item.model_version),
+            "evaluation": _task_ref(run_item.task_version, run_item.task_label),
+            "sample_id": item.sample.sample_id,
+            "epoch": item.sample.epoch,
+            "excerpt": redact(item.excerpt, item.redactions),
+        })
+    results = []
+    for link in finding.result_links.select_related("run_item__model_version__registered_model",
+                                                    "run_item__task_version__eval_task").order_by("position"):
+        results.append({
+            "model": _model_ref(link.run_item.model_version),
+            "evaluation": _task_ref(link.run_item.task_version, link.run_item.task_label),
+            "metrics": {k: _snapshot_number(v) for k, v in link.metrics.items()},
+            "intervals": {k: [_snapshot_number(v[0]), _snapshot_number(v[1])] for k, v in link.intervals.items()},
+            "samples": link.samples,
+        })
+    return {
+        "schema": SNAPSHOT_SCHEMA,
+        "finding": finding.pk,
+        "version": version,
+        "exercise": {"id": finding.exercise_id, "name": finding.exercise.name},
+        "title": finding.title,
+        "summary": finding.summary,
+        "severity": finding.severity,
+        "risk_area": {"slug": finding.risk_area.slug, "name": finding.risk_area.name},
+        "models": models,
+        "evaluations": evaluations,
+        "evidence": evidence,
+        "results": results,
+        "released_at": released_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "partners": sorted(p.name for p in partners),
+    }

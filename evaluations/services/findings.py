@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -54,7 +53,12 @@ from evaluations.models import (
     TaskVersion,
 )
 from evaluations.models.findings import FindingState, Severity
-from evaluations.selectors.findings import MAX_EXCERPT_CHARS, message_excerpt
+from evaluations.selectors.findings import (
+    MAX_EXCERPT_CHARS,
+    SNAPSHOT_SCHEMA,
+    finding_snapshot_build,
+    message_excerpt,
+)
 from evaluations.selectors.runs import items_compare
 from evaluations.services.notifications import notify
 from evaluations.services.runs import run_create
@@ -67,16 +71,14 @@ from evaluations.services.signoff import (
 from evaluations.snapshots import (
     REDACTION_MARKER,
     RedactionError,
-    redact,
     redactions_validate,
     snapshot_sha256,
 )
 from portal.audit import audit_chain_head, audit_record
 from portal.errors import Conflict
 
-__all__ = ["REDACTION_MARKER", "InvalidTransition"]
+__all__ = ["REDACTION_MARKER", "SNAPSHOT_SCHEMA", "InvalidTransition", "finding_snapshot_build"]
 
-SNAPSHOT_SCHEMA = 1
 MAX_TITLE = 200
 MAX_SUMMARY = 20_000
 MAX_EXCERPT = MAX_EXCERPT_CHARS
@@ -555,69 +557,6 @@ def finding_sign_off(*, actor: Any, finding: Finding, revision: int | None = Non
 
 
 # --- Release ------------------------------------------------------------------------------------------------------
-
-def _model_ref(version: ModelVersion | None) -> dict[str, Any]:
-    if version is None:
-        return {"name": "Unregistered model (imported log)", "version": None}
-    return {"name": version.registered_model.name, "version": version.number}
-
-
-def _task_ref(version: TaskVersion | None, label: str = "") -> dict[str, Any]:
-    if version is None:
-        name = label.rsplit("@", 1)[-1].rsplit("/", 1)[-1] or "Imported evaluation"
-        return {"name": name, "version": None}
-    return {"name": version.eval_task.name, "version": version.number}
-
-
-def finding_snapshot_build(*, finding: Finding, version: int, partners: Sequence[Any], released_at: Any) -> dict[str, Any]:
-    """What a partner can ever see of a finding (notes/findings-contract.md): whitelisted fields only; evidence
-    excerpts with every redacted span replaced by ``REDACTION_MARKER``. No credential, base URL, provider model
-    string, comment, flag note, unredacted span or e-mail address."""
-    models = sorted(
-        (_model_ref(mv) for mv in finding.model_versions.select_related("registered_model")),
-        key=lambda m: (m["name"], m["version"] or 0))
-    evaluations = sorted(
-        (_task_ref(tv) for tv in finding.task_versions.select_related("eval_task")),
-        key=lambda t: (t["name"], t["version"] or 0))
-    evidence = []
-    for item in finding.evidence.select_related("sample__item__model_version__registered_model",
-                                                "sample__item__task_version__eval_task").order_by("position"):
-        run_item = item.sample.item
-        evidence.append({
-            "position": item.position,
-            "model": _model_ref(run_item.model_version),
-            "evaluation": _task_ref(run_item.task_version, run_item.task_label),
-            "sample_id": item.sample.sample_id,
-            "epoch": item.sample.epoch,
-            "excerpt": redact(item.excerpt, item.redactions),
-        })
-    results = []
-    for link in finding.result_links.select_related("run_item__model_version__registered_model",
-                                                    "run_item__task_version__eval_task").order_by("position"):
-        results.append({
-            "model": _model_ref(link.run_item.model_version),
-            "evaluation": _task_ref(link.run_item.task_version, link.run_item.task_label),
-            "metrics": {k: _number(v) for k, v in link.metrics.items()},
-            "intervals": {k: [_number(v[0]), _number(v[1])] for k, v in link.intervals.items()},
-            "samples": link.samples,
-        })
-    return {
-        "schema": SNAPSHOT_SCHEMA,
-        "finding": finding.pk,
-        "version": version,
-        "exercise": {"id": finding.exercise_id, "name": finding.exercise.name},
-        "title": finding.title,
-        "summary": finding.summary,
-        "severity": finding.severity,
-        "risk_area": {"slug": finding.risk_area.slug, "name": finding.risk_area.name},
-        "models": models,
-        "evaluations": evaluations,
-        "evidence": evidence,
-        "results": results,
-        "released_at": released_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "partners": sorted(p.name for p in partners),
-    }
-
 
 def _partners(finding: Finding, value: Any) -> list[Any]:
     if not isinstance(value, list) or not value or not all(
