@@ -203,3 +203,15 @@ class FlagForm(_ChoicesForm):
     def __init__(self, *args: Any, messages: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._set_choices("message_indices", [(str(i), label) for i, label in messages])
+
+
+def sample_messages(sample: SampleResult) -> list[tuple[int, str]]:
+    out = []
+    for index, message in enumerate(sample.messages or []):
+        role = message.get("role", "message") if isinstance(message, dict) else "message"
+        content = message.get("content", "") if isinstance(message, dict) else message
+        if isinstance(content, list):
+            content = " ".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
+        text = " ".join(str(content).split())
+        out.append((index, f"{index}: {str(role).capitalize()}: {text[:80]}{'…' if len(text) > 80 else ''}"))
+    return out

@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts.access import get_visible_or_404, is_institute_member, is_partner_viewer
 from evaluations.models import Exercise, Release
 from evaluations.reports import Reader, ReportFinding
-from evaluations.selectors.findings import finding_list, partner_current_releases
+from evaluations.selectors.findings import finding_list, finding_snapshot_build, partner_current_releases
 
 PARTNER_FILTERS = ("exercise", "severity", "risk_area", "model")
 
@@ -32,6 +32,16 @@ def report_exercise(*, user: Any, pk: Any) -> Exercise:
     return get_visible_or_404(user, Exercise.objects.all(), pk=pk)
 
 
+def exercise_report(*, user: Any, pk: Any) -> tuple[bytes, str]:
+    """The exercise report PDF as ``user`` may see it, and its file name; 404 for an exercise they may not see."""
+    from evaluations.reports.pdf import exercise_report_pdf
+
+    exercise = report_exercise(user=user, pk=pk)
+    pdf = exercise_report_pdf(exercise={"id": exercise.pk, "name": exercise.name}, reader=report_reader(user=user),
+                              findings=report_findings(user=user, filters={"exercise": exercise.pk}))
+    return pdf, f"exercise-{exercise.pk}-report.pdf"
+
+
 def report_findings(*, user: Any, filters: Mapping[str, Any] | None = None) -> list[ReportFinding]:
     """The findings the user may see (``filters`` as ``finding_filters_clean`` returns them) as report entries."""
     filters = dict(filters or {})
@@ -40,8 +50,6 @@ def report_findings(*, user: Any, filters: Mapping[str, Any] | None = None) -> l
         return [ReportFinding(snapshot=release.snapshot, sha256=release.sha256) for release in releases]
     if not is_institute_member(user):
         return []
-    from evaluations.services.findings import finding_snapshot_build
-
     entries = []
     for finding in finding_list(user=user, **filters).prefetch_related("releases__partners"):
         live = [r for r in finding.releases.all() if r.withdrawn_at is None]

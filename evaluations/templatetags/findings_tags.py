@@ -9,17 +9,20 @@ from typing import Any
 from django import template
 
 from accounts.access import can
-from evaluations.forms.findings import FlagForm
+from evaluations.forms.findings import FlagForm, sample_messages
 from evaluations.models import EvidenceFlag, Finding
 from evaluations.selectors.findings import evidence_flag_list
 
 register = template.Library()
 
+STATE_TAGS = {"draft": "govuk-tag--grey", "in_review": "govuk-tag--blue", "signed_off": "govuk-tag--turquoise",
+              "released": "govuk-tag--green"}
+SEVERITY_TAGS = {"informational": "govuk-tag--grey", "low": "govuk-tag--blue", "medium": "govuk-tag--yellow",
+                 "high": "govuk-tag--orange", "critical": "govuk-tag--red"}
+
 
 @register.inclusion_tag("evaluations/findings/_sample_evidence.html", takes_context=True)
 def sample_evidence(context: Any, sample: Any) -> dict[str, Any]:
-    from evaluations.views.findings import sample_messages
-
     user = context["request"].user
     flags = list(evidence_flag_list(user=user, sample=sample.pk))
     exercise = sample.item.run.exercise
@@ -40,15 +43,11 @@ def run_evidence_flags(context: Any, run: Any) -> dict[str, Any]:
 
 @register.filter
 def severity_css(severity: str) -> str:
-    from evaluations.views.findings import SEVERITY_TAGS
-
     return SEVERITY_TAGS.get(severity, "govuk-tag--grey")
 
 
 @register.filter
 def state_css(state: str) -> str:
-    from evaluations.views.findings import STATE_TAGS
-
     return STATE_TAGS.get(state, "govuk-tag--grey")
 
 

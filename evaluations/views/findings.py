@@ -23,7 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.access import can, get_visible_or_404, is_institute_member, is_partner_viewer, visible_to
 from accounts.gates import institute_member_required
-from accounts.reauth import reauthentication_redirect, recently_authenticated
+from accounts.reauth import reauthentication_required
 from evaluations.forms.findings import (
     EXTRA_EVIDENCE_SLOTS,
     MAX_EVIDENCE_SLOTS,
@@ -33,6 +33,7 @@ from evaluations.forms.findings import (
     ReasonForm,
     ReleaseForm,
     initial_for,
+    sample_messages,
 )
 from evaluations.models import (
     EvidenceFlag,
@@ -48,18 +49,15 @@ from evaluations.models.findings import FindingState, Severity
 from evaluations.reports import REDACTION_MARKER
 from evaluations.reports.csv import findings_csv
 from evaluations.reports.jsonexport import findings_json
-from evaluations.reports.pdf import exercise_report_pdf, format_moment
+from evaluations.reports.pdf import format_moment
 from evaluations.selectors import findings as selectors
-from evaluations.selectors.reports import report_exercise, report_findings, report_reader
+from evaluations.selectors.reports import exercise_report, report_findings, report_reader
 from evaluations.services import findings as services
+from evaluations.templatetags.findings_tags import SEVERITY_TAGS, STATE_TAGS
 from portal.markdown import markdown_to_safe_html
 from portal.pagination import page_of
 
 PAGE_SIZE = 25
-STATE_TAGS = {"draft": "govuk-tag--grey", "in_review": "govuk-tag--blue", "signed_off": "govuk-tag--turquoise",
-              "released": "govuk-tag--green"}
-SEVERITY_TAGS = {"informational": "govuk-tag--grey", "low": "govuk-tag--blue", "medium": "govuk-tag--yellow",
-                 "high": "govuk-tag--orange", "critical": "govuk-tag--red"}
 # action in the URL -> (service action for the access layer, page title, button, needs re-authentication)
 ACTIONS: dict[str, tuple[str, str, str, bool]] = {
     "submit": ("submit", "Submit for review", "Submit for review", False),
@@ -261,19 +259,27 @@ def finding_form_view(request: HttpRequest, pk: int | None = None) -> HttpRespon
 
 # --- Workflow, comments, reproduce -------------------------------------------------------------------------
 
+def _decides(request: HttpRequest, pk: int, action: str) -> bool:
+    """Signing off, releasing or withdrawing a finding the user may act on (others get their 404 or 403, not a
+    re-authentication)."""
+    if action not in ACTIONS or not ACTIONS[action][3]:
+        return False
+    finding = visible_to(request.user, Finding.objects.select_related("exercise").filter(pk=pk)).first()
+    return finding is not None and can(request.user, ACTIONS[action][0], finding)
+
+
 @login_required
 @institute_member_required
 @require_http_methods(["GET", "POST"])
+@reauthentication_required(when=_decides)
 def finding_action_view(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """GET: a confirmation page that says what will happen; POST: do it."""
     if action not in ACTIONS:
         raise Http404
-    rule, title, button, reauth = ACTIONS[action]
+    rule, title, button, _reauth = ACTIONS[action]
     finding = selectors.finding_get(user=request.user, pk=pk)
     if not can(request.user, rule, finding):
         raise PermissionDenied(f"You may not {title.lower()} for this finding.")
-    if reauth and not recently_authenticated(request):
-        return reauthentication_redirect(request)
     post = request.POST if request.method == "POST" else None
     form: Any
     if action == "request-changes":
@@ -358,18 +364,6 @@ def finding_reproduce_view(request: HttpRequest, pk: int, evidence_pk: int) -> H
 
 # --- Evidence flags ----------------------------------------------------------------------------------------
 
-def sample_messages(sample: SampleResult) -> list[tuple[int, str]]:
-    out = []
-    for index, message in enumerate(sample.messages or []):
-        role = message.get("role", "message") if isinstance(message, dict) else "message"
-        content = message.get("content", "") if isinstance(message, dict) else message
-        if isinstance(content, list):
-            content = " ".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
-        text = " ".join(str(content).split())
-        out.append((index, f"{index}: {str(role).capitalize()}: {text[:80]}{'…' if len(text) > 80 else ''}"))
-    return out
-
-
 @login_required
 @institute_member_required
 @require_http_methods(["GET", "POST"])
@@ -406,7 +400,7 @@ def flag_delete_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 # --- Downloads -------------------------------------------------------------------------------------------------
 
-def _download(content: str | bytes, *, content_type: str, filename: str) -> HttpResponse:
+def download_response(content: str | bytes, *, content_type: str, filename: str) -> HttpResponse:
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["X-Content-Type-Options"] = "nosniff"
@@ -429,23 +423,15 @@ def findings_export_view(request: HttpRequest, ext: str) -> HttpResponse:
     reader = report_reader(user=request.user)
     stamp = timezone.now().strftime("%Y%m%d")
     if ext == "csv":
-        return _download(findings_csv(findings=entries, reader=reader), content_type="text/csv; charset=utf-8",
+        return download_response(findings_csv(findings=entries, reader=reader), content_type="text/csv; charset=utf-8",
                          filename=f"findings-{stamp}.csv")
-    return _download(findings_json(findings=entries, reader=reader), content_type="application/json",
+    return download_response(findings_json(findings=entries, reader=reader), content_type="application/json",
                      filename=f"findings-{stamp}.json")
-
-
-def exercise_report_response(user: Any, pk: Any) -> HttpResponse:
-    """The exercise report PDF as ``user`` may see it (shared by the page and the API)."""
-    exercise = report_exercise(user=user, pk=pk)
-    entries = report_findings(user=user, filters={"exercise": exercise.pk})
-    pdf = exercise_report_pdf(exercise={"id": exercise.pk, "name": exercise.name}, reader=report_reader(user=user),
-                              findings=entries)
-    return _download(pdf, content_type="application/pdf", filename=f"exercise-{exercise.pk}-report.pdf")
 
 
 @login_required
 def exercise_report_view(request: HttpRequest, pk: int) -> HttpResponse:
     if not is_partner_viewer(request.user) and not is_institute_member(request.user):
         raise Http404
-    return exercise_report_response(request.user, pk)
+    pdf, filename = exercise_report(user=request.user, pk=pk)
+    return download_response(pdf, content_type="application/pdf", filename=filename)
