@@ -118,3 +118,22 @@ def test_downloads_answer_with_files_for_a_partner(findings, partner_viewer, bro
         assert response.headers["content-disposition"].startswith("attachment;")
     body = page.request.get(live_server.url + f"/exercises/{exercise.pk}/report.pdf").body()
     assert body.startswith(b"%PDF-")
+
+
+def test_findings_pages_reflow_at_320_css_pixels_without_scrolling_sideways(tour, findings, uk_staff, partner_viewer,
+                                                                          page):
+    from tests.browser.test_portal_pages import WIDEST_ELEMENTS
+
+    f = findings
+    page.set_viewport_size({"width": 320, "height": 640})
+    wide: list[str] = []
+    for user, paths in ((uk_staff, ["/findings/", f"/findings/{f['released'].pk}/", f"/findings/{f['draft'].pk}/edit/",
+                                    f"/samples/{f['sample'].pk}/"]),
+                        (partner_viewer, ["/findings/", f"/findings/{f['released'].pk}/"])):
+        tour.as_user(user)
+        for path in paths:
+            page.goto(tour.base + path, wait_until="load")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            if width > 320:
+                wide.append(f"{user.email} {path}: {width} px wide, because of {page.evaluate(WIDEST_ELEMENTS)}")
+    assert wide == [], "\n".join(wide)
