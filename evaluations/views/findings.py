@@ -32,6 +32,7 @@ from evaluations.forms.findings import (
     FlagForm,
     ReasonForm,
     ReleaseForm,
+    flagged_excerpt,
     initial_for,
     sample_messages,
 )
@@ -231,6 +232,9 @@ def finding_form_view(request: HttpRequest, pk: int | None = None) -> HttpRespon
         if extra_sample is not None:
             initial["exercise"] = str(extra_sample.item.run.exercise_id)
             initial["evidence_1_sample"] = str(extra_sample.pk)
+            indices = [i for flag in selectors.evidence_flag_list(user=request.user, sample=extra_sample.pk)
+                       for i in flag.message_indices or []]
+            initial["evidence_1_excerpt"] = flagged_excerpt(extra_sample, indices)
         elif exercise_param.isdigit():
             initial["exercise"] = exercise_param
     form = FindingForm(request.POST if request.method == "POST" else None, initial=initial, exercises=exercises,

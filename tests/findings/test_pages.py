@@ -105,6 +105,13 @@ def test_create_form_turns_double_brackets_into_redaction_spans(client_for, uk_s
     assert "it was [[Alice Smith]] at [[10 Downing St]]." in edit_page
 
 
+def test_drafting_from_a_flagged_sample_starts_the_excerpt_with_the_flagged_messages(client_for, uk_staff, run):
+    sample = SampleResult.objects.filter(item__run=run).order_by("sample_id").first()
+    services.evidence_flag_create(actor=uk_staff, sample=sample, note="", message_indices=[2])
+    page = client_for(uk_staff).get(f"/findings/new/?sample={sample.pk}").content.decode()
+    assert "\nassistant: Here are the steps: first insert the tension wrench.</textarea>" in page
+
+
 @pytest.mark.parametrize(("excerpt", "message"), [
     ("the [[secret", "is not closed"), ("a ]] b", "without"), ("[[a [[b]] c]]", "nested"), ("x [[]] y", "empty"),
 ])
