@@ -215,17 +215,3 @@ def sample_messages(sample: SampleResult) -> list[tuple[int, str]]:
         text = " ".join(str(content).split())
         out.append((index, f"{index}: {str(role).capitalize()}: {text[:80]}{'…' if len(text) > 80 else ''}"))
     return out
-
-
-def flagged_excerpt(sample: SampleResult, indices: list[int]) -> str:
-    """The text of the chosen messages of a sample (as "role: text"), to start an evidence excerpt from a flag."""
-    parts = []
-    messages = sample.messages or []
-    for index in sorted(set(indices)):
-        if not 0 <= index < len(messages) or not isinstance(messages[index], dict):
-            continue
-        content = messages[index].get("content", "")
-        if isinstance(content, list):
-            content = "\n".join(str(p.get("text", "")) if isinstance(p, dict) else str(p) for p in content)
-        parts.append(f"{messages[index].get('role', 'message')}: {content}")
-    return "\n\n".join(parts)

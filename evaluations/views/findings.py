@@ -32,7 +32,6 @@ from evaluations.forms.findings import (
     FlagForm,
     ReasonForm,
     ReleaseForm,
-    flagged_excerpt,
     initial_for,
     sample_messages,
 )
@@ -234,7 +233,7 @@ def finding_form_view(request: HttpRequest, pk: int | None = None) -> HttpRespon
             initial["evidence_1_sample"] = str(extra_sample.pk)
             indices = [i for flag in selectors.evidence_flag_list(user=request.user, sample=extra_sample.pk)
                        for i in flag.message_indices or []]
-            initial["evidence_1_excerpt"] = flagged_excerpt(extra_sample, indices)
+            initial["evidence_1_excerpt"] = selectors.message_excerpt(extra_sample, sorted(set(indices)))
         elif exercise_param.isdigit():
             initial["exercise"] = exercise_param
     form = FindingForm(request.POST if request.method == "POST" else None, initial=initial, exercises=exercises,
