@@ -306,3 +306,28 @@ def test_staff_report_and_exports_hold_the_current_findings_with_their_state(cli
     assert rows[0]["State"] == "draft" and rows[0]["Title"] == "Model explains lock picking"
     assert client.get("/findings/export.csv?state=nonsense").status_code == 400
     assert client.get("/findings/export.xml").status_code == 404
+
+
+# --- query counts ------------------------------------------------------------------------------------------------
+
+def _queries(client, path: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(path).status_code == 200
+    return len(captured)
+
+
+def test_the_list_pages_cost_the_same_queries_with_2_and_6_findings(client_for, uk_staff, uk_approver, us_approver,
+                                                                     partner_ca, partner_viewer, exercise, run):
+    staff, partner = client_for(uk_staff), client_for(partner_viewer)
+    staff.get("/findings/"), partner.get("/findings/")  # warm the sessions (first-request writes)
+    counts: dict[int, tuple[int, int]] = {}
+    for total in (2, 6):
+        while Finding.objects.count() < total:
+            finding = services.finding_create(actor=uk_staff, exercise=exercise,
+                                              data=finding_data(run, title=f"Finding {Finding.objects.count()}"))
+            _release(finding, uk_approver, us_approver, [partner_ca])
+        counts[total] = (_queries(staff, "/findings/"), _queries(partner, "/findings/"))
+    assert counts[2] == counts[6]
