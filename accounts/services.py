@@ -125,6 +125,15 @@ def login_failure_record(*, email: str, request: HttpRequest | None, reason: str
     )
 
 
+def login_throttled_record(*, email: str, request: HttpRequest | None, step: str) -> None:
+    """An attempt refused by the rate limit before its password or MFA code was checked."""
+    audit_record(
+        actor=None, actor_email=email[:254], action="auth.login_throttled",
+        after={"email": email[:254], "step": step, "reason": "too many failed attempts: refused without checking"},
+        request=request,
+    )
+
+
 # --- Invitations --------------------------------------------------------------------------------------------
 
 @dataclass

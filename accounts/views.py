@@ -29,7 +29,7 @@ from accounts.forms import (
 from accounts.mfa import record_password_set
 from accounts.models import ApiToken, Invitation, Organisation, User
 from accounts.reauth import reauthentication_required
-from accounts.selectors import audit_events_filter, users_for_admin
+from accounts.selectors import audit_event_rows, audit_events_filter, users_for_admin
 from accounts.services import (
     InvitationRefused,
     api_token_create,
@@ -134,7 +134,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     token = access.get_visible_or_404(request.user, ApiToken.objects.all(), pk=pk)
     api_token_revoke(actor=request.user, token=token, request=request)  # type: ignore[arg-type]
-    messages.success(request, f"Token {token.prefix}… revoked.")
+    messages.success(request, f"You revoked the token {token.prefix}…. It no longer works.")
     return redirect("profile")
 
 
@@ -153,7 +153,7 @@ def manage_organisations(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form_errors_add(form, exc)
         else:
-            messages.success(request, "Organisation added.")
+            messages.success(request, "You added the organisation.")
             return redirect("manage_organisations")
     organisations = access.visible_to(request.user, Organisation.objects.order_by("name"))
     return render(request, "accounts/manage_organisations.html",
@@ -200,7 +200,7 @@ def manage_user_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             form_errors_add(form, exc)
         else:
-            messages.success(request, f"{person.email}: role saved.")
+            messages.success(request, f"You changed the role of {person.email}.")
             return redirect("manage_users")
     return render(request, "accounts/manage_user_edit.html", {"form": form, "person": person})
 
@@ -247,7 +247,7 @@ def manage_invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Invitation for {invitation.email} revoked.")
+        messages.success(request, f"You revoked the invitation for {invitation.email}. Its link no longer works.")
     return redirect("manage_invitations")
 
 
@@ -255,12 +255,13 @@ def manage_invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _audit_queryset(request: HttpRequest) -> tuple[Any, AuditFilterForm]:
     access.require(request.user, access.VIEW, AuditEvent, "Partner viewers have no access to the audit trail.")
-    form = AuditFilterForm(request.GET or None)
+    form = AuditFilterForm(request.GET or None, user=request.user)
     qs = access.visible_to(request.user, AuditEvent.objects.order_by("-id"))
     if form.is_valid():
         data = form.cleaned_data
         qs = audit_events_filter(
-            queryset=qs, action=data["action"], actor=data["actor"], exercise_id=data["exercise"],
+            queryset=qs, action=data["action"], actor=data["actor"],
+            exercise_id=data["exercise"].pk if data["exercise"] else None,
             date_from=data["date_from"], date_to=data["date_to"],
         )
     elif form.is_bound:
@@ -273,8 +274,10 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     qs, form = _audit_queryset(request)
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "accounts/audit_list.html",
-                  {"page": page_of(request, qs, 50), "form": form, "query": query.urlencode()})
+    page = page_of(request, qs, 50)
+    return render(request, "accounts/audit_list.html", {
+        "page": page, "rows": audit_event_rows(user=request.user, events=list(page)), "form": form,
+        "query": query.urlencode()})
 
 
 def _csv_safe(value: Any) -> str:

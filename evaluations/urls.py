@@ -46,7 +46,7 @@ urlpatterns: list = [
     path("samples/<int:pk>/", run_views.sample_detail_view, name="sample-detail"),
     path("run-items/<int:pk>/log.<str:ext>", run_views.run_item_log_view, name="run-item-log"),
     path("run-items/<int:pk>/viewer/", log_viewer.log_viewer_view, name="run-item-viewer"),
-    path("run-items/<int:pk>/viewer/<path:path>", log_viewer.log_viewer_view, name="run-item-viewer-file"),
+    path("run-items/<int:pk>/viewer/<path:path>", log_viewer.log_viewer_file_view, name="run-item-viewer-file"),
     # findings (issue 11): one URL per page for every role (partners see their release snapshots)
     path("findings/", finding_views.finding_list_view, name="finding-list"),
     path("findings/new/", finding_views.finding_form_view, name="finding-create"),

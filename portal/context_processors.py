@@ -11,6 +11,11 @@ def portal(request: HttpRequest) -> dict[str, object]:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         items = nav_items_for(user)
+        for item in items:
+            if item["name"] == "notification-list":
+                from evaluations.selectors.notifications import notification_unread_count
+
+                item["count"] = notification_unread_count(user=user)
     for item in items:
         url = str(item["url"])
         item["active"] = request.path == url or (url != "/" and request.path.startswith(url))

@@ -33,7 +33,7 @@ def nav_items_for(user: Any) -> list[dict[str, object]]:
         if not allowed(user):
             continue
         try:
-            items.append({"label": label, "url": reverse(url_name)})
+            items.append({"label": label, "url": reverse(url_name), "name": url_name})
         except NoReverseMatch:
             continue
     return items

@@ -180,6 +180,9 @@ ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_REAUTHENTICATION_REQUIRED = True
 ACCOUNT_REAUTHENTICATION_METHODS = ("password", "mfa")  # never "a code sent by email"
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+# The code forms audit attempts the rate limit refuses (accounts/mfa_forms.py).
+MFA_FORMS = {"authenticate": "accounts.mfa_forms.AuthenticateForm",
+             "reauthenticate": "accounts.mfa_forms.ReauthenticateForm"}
 MFA_PASSKEY_LOGIN_ENABLED = False
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 MFA_TOTP_ISSUER = "Joint Testing Portal"
@@ -194,6 +197,8 @@ LOGOUT_REDIRECT_URL = "account_login"
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE: str = env.get_str("TIME_ZONE", "UTC") or "UTC"
 USE_I18N = True
+# Sentence case for allauth's own strings (GOV.UK style): locale/en_GB/LC_MESSAGES/django.po, compiled .mo committed.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 # --- Static and media -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from portal import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("home/workers/", views.home_workers, name="home-workers"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("accounts/", include("allauth.urls")),

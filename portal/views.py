@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from accounts.access import is_admin
 from portal.health import run_checks
+from portal.home import home_for
 
 
 @require_GET
@@ -24,11 +28,23 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    from accounts.access import is_partner_viewer
+    """Public: a sign-in link. Signed in: a personal start page, what waits for the user by role (portal/home.py)."""
+    if not request.user.is_authenticated:
+        return render(request, "home.html")
+    return render(request, "home/home.html", {"home": home_for(user=request.user)})
 
-    if is_partner_viewer(request.user):  # a partner viewer's landing page: the findings released to them
-        return redirect("finding-list")
-    return render(request, "home.html")
+
+@require_GET
+@never_cache
+@login_required
+def home_workers(request: HttpRequest) -> HttpResponse:
+    """Admins: ask the broker and the workers now (the checks of /readyz). The home page loads it with htmx; without
+    JavaScript it is a page of its own."""
+    if not is_admin(request.user):
+        raise PermissionDenied("Only portal admins see the health of the workers.")
+    healthy, checks = run_checks()
+    template = "home/_workers.html" if request.headers.get("HX-Request") else "home/workers.html"
+    return render(request, template, {"healthy": healthy, "checks": checks})
 
 
 def _wants_json(request: HttpRequest) -> bool:

@@ -10,11 +10,11 @@ from django.forms.utils import ErrorDict
 from evaluations.inspectai.datasets import SCORERS, SOLVERS
 from evaluations.selectors.exercises import exercises_user_may_add_to
 from evaluations.selectors.registry import grader_choices
-from portal.forms import ControlCharactersRefused, json_object_clean
+from portal.forms import ControlCharactersRefused, PortalForm, json_object_clean
 from portal.limits import LINE_MAX, PROMPT_MAX, TEXT_MAX
 
 
-class RegistryTaskForm(ControlCharactersRefused, forms.Form):
+class RegistryTaskForm(ControlCharactersRefused, PortalForm):
     name = forms.CharField(label="Name", max_length=200)
     exercises: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple)
     registry_name = forms.CharField(label="Task", max_length=300,
@@ -30,10 +30,10 @@ class RegistryTaskForm(ControlCharactersRefused, forms.Form):
         self.fields["exercises"].queryset = exercises_user_may_add_to(user)  # type: ignore[attr-defined]
 
     def clean_args(self) -> Any:
-        return json_object_clean(self.cleaned_data.get("args"), example='{"limit": 5}')
+        return json_object_clean(self.cleaned_data.get("args"), example='{"limit": 5}', name="the arguments")
 
 
-class DatasetTaskForm(ControlCharactersRefused, forms.Form):
+class DatasetTaskForm(ControlCharactersRefused, PortalForm):
     name = forms.CharField(label="Name", max_length=200)
     exercises: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple)
     dataset = forms.FileField(label="Dataset (CSV or JSONL)", required=False,

@@ -9,10 +9,11 @@ from django.core.validators import MaxLengthValidator
 
 from accounts.models import Organisation
 from evaluations.models import Exercise
+from portal.forms import PortalModelForm
 from portal.limits import TEXT_MAX
 
 
-class ExerciseForm(forms.ModelForm):
+class ExerciseForm(PortalModelForm):
     institutes = forms.ModelMultipleChoiceField(
         queryset=Organisation.objects.filter(kind=Organisation.Kind.INSTITUTE),
         widget=forms.CheckboxSelectMultiple, label="Taking-part institutes", help_text="At least two.",

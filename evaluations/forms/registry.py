@@ -8,7 +8,7 @@ from django import forms
 
 from evaluations.selectors.exercises import exercises_user_may_add_to
 from evaluations.services.registry import GENERATION_BOUNDS, MAX_API_KEY
-from portal.forms import json_object_clean
+from portal.forms import PortalForm, json_object_clean
 from portal.limits import TEXT_MAX
 
 # Service field names that differ from the form's.
@@ -22,7 +22,7 @@ class SecretTextarea(forms.Textarea):
         return None
 
 
-class ModelForm(forms.Form):
+class ModelForm(PortalForm):
     name = forms.CharField(label="Name", max_length=200)
     exercises: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple,
                                                help_text="The exercises this model is tested in.")
@@ -62,7 +62,8 @@ class ModelForm(forms.Form):
         self.fields["exercises"].queryset = exercises_user_may_add_to(user)  # type: ignore[attr-defined]
 
     def clean_other_settings(self) -> dict[str, Any]:
-        return json_object_clean(self.cleaned_data.get("other_settings"), example='{"top_k": 40}')
+        return json_object_clean(self.cleaned_data.get("other_settings"), example='{"top_k": 40}',
+                                 name="the other generation settings")
 
     def config(self) -> dict[str, Any]:
         d = self.cleaned_data
@@ -85,7 +86,7 @@ class CreateModelForm(ModelForm):
                                     help_text="One per line as Name: value. Stored encrypted with the key.")
 
 
-class CredentialForm(forms.Form):
+class CredentialForm(PortalForm):
     api_key = forms.CharField(label="API key", widget=forms.PasswordInput(
         render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}),
                               max_length=MAX_API_KEY, help_text="Replaces the stored key. Nobody can read it back.")

@@ -6,21 +6,28 @@ from typing import Any
 
 from django import forms
 
-from accounts.access import visible_to
 from evaluations.models import Exercise, ModelVersion, Run, TaskVersion
-from evaluations.selectors.exercises import exercises_user_may_add_to
+from evaluations.selectors.catalogue import task_version_choices
+from evaluations.selectors.exercises import exercise_last_worked_in, exercises_user_may_add_to
+from evaluations.selectors.registry import model_version_choices
 from evaluations.services.runs import MAX_EPOCHS, MAX_SAMPLE_IDS, NUMBER_RANGES, SAMPLE_ID_MAX
+from portal.forms import PortalForm
 from portal.limits import TEXT_MAX
 
 
-class RunForm(forms.Form):
+class RunForm(PortalForm):
+    error_names = {"model_versions": "at least one model", "task_versions": "at least one evaluation",
+                   "limit": "a sample limit", "epochs": "a number of epochs", "run_at": "the time to run",
+                   "approval_valid_until": "the date the approval ends"}
     exercise = forms.ModelChoiceField(queryset=Exercise.objects.none(), empty_label=None)
     name = forms.CharField(max_length=200, required=False, help_text="Optional; a name is made up when empty.")
     model_versions = forms.ModelMultipleChoiceField(queryset=ModelVersion.objects.none(), label="Models",
                                                     widget=forms.CheckboxSelectMultiple)
     task_versions = forms.ModelMultipleChoiceField(queryset=TaskVersion.objects.none(), label="Evaluations",
                                                    widget=forms.CheckboxSelectMultiple)
-    limit = forms.IntegerField(min_value=1, max_value=NUMBER_RANGES["limit"][1], required=False, label="Sample limit")
+    limit = forms.IntegerField(min_value=1, max_value=NUMBER_RANGES["limit"][1], required=False, label="Sample limit",
+                               error_messages={"min_value": "Enter a sample limit of 1 or more",
+                                               "invalid": "Enter a sample limit as a whole number, like 20"})
     sample_ids = forms.CharField(required=False, label="Sample ids", max_length=TEXT_MAX,
                                  help_text="Comma-separated; instead of a limit.")
     epochs = forms.IntegerField(min_value=1, max_value=MAX_EPOCHS, initial=1)
@@ -43,16 +50,65 @@ class RunForm(forms.Form):
     approval_valid_until = forms.DateTimeField(required=False, label="Approval valid until",
                                                help_text="YYYY-MM-DD HH:MM (UTC)")
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any, exercise_id: Any = None, editing: Run | None = None,
+                 **kwargs: Any) -> None:
+        """``exercise_id``: the exercise asked for (a reload or an htmx request after choosing one); the models and
+        evaluations offered are those of the chosen exercise only (posted, asked for, the run's own, or the one the
+        user last planned a run in)."""
         super().__init__(*args, **kwargs)
-        exercises = exercises_user_may_add_to(user)
+        if editing is not None:
+            exercises = Exercise.objects.filter(pk=editing.exercise_id)
+        else:
+            exercises = exercises_user_may_add_to(user).order_by("name")
         self.fields["exercise"].queryset = exercises  # type: ignore[attr-defined]
-        self.fields["model_versions"].queryset = visible_to(user, ModelVersion.objects.filter(  # type: ignore[attr-defined]
-            registered_model__exercises__in=exercises, registered_model__archived_at__isnull=True,
-        )).select_related("registered_model").distinct()
-        self.fields["task_versions"].queryset = visible_to(user, TaskVersion.objects.filter(  # type: ignore[attr-defined]
-            eval_task__exercises__in=exercises, eval_task__archived_at__isnull=True,
-        )).select_related("eval_task").distinct()
+        allowed = set(exercises.values_list("pk", flat=True))
+        candidates = [self.data.get("exercise") if self.is_bound else None, exercise_id,
+                      editing.exercise_id if editing else None, self.initial.get("exercise"),
+                      exercise_last_worked_in(user=user)]
+        chosen = next((int(c) for c in candidates if str(c or "").isdigit() and int(c) in allowed), None)
+        if chosen is None and allowed:
+            chosen = exercises.first().pk  # type: ignore[union-attr]
+        self.chosen_exercise = chosen
+        if not self.is_bound:
+            self.initial["exercise"] = chosen
+        self.fields["model_versions"].queryset = model_version_choices(  # type: ignore[attr-defined]
+            user=user, exercise_id=chosen)
+        self.fields["task_versions"].queryset = task_version_choices(  # type: ignore[attr-defined]
+            user=user, exercise_id=chosen)
+
+    def _selected(self, name: str) -> set[str]:
+        if self.is_bound:
+            return {str(v) for v in self.data.getlist(name)} if hasattr(self.data, "getlist") else set()
+        return {str(getattr(v, "pk", v)) for v in self.initial.get(name) or []}
+
+    def _groups(self, name: str, parent: str) -> list[dict[str, Any]]:
+        """One entry per model (or evaluation): its newest version, and the older ones (for a disclosure)."""
+        selected = self._selected(name)
+        groups: dict[int, dict[str, Any]] = {}
+        for version in self.fields[name].queryset:  # type: ignore[attr-defined]
+            owner = getattr(version, parent)
+            group = groups.setdefault(owner.pk, {"name": owner.name, "latest": None, "older": []})
+            entry = {"pk": version.pk, "number": version.number, "checked": str(version.pk) in selected,
+                     "detail": getattr(version, "provider_model", "") or getattr(version, "registry_name", "")}
+            if group["latest"] is None:
+                group["latest"] = entry
+            else:
+                group["older"].append(entry)
+        for group in groups.values():
+            group["older_checked"] = any(e["checked"] for e in group["older"])
+        return list(groups.values())
+
+    def model_groups(self) -> list[dict[str, Any]]:
+        return self._groups("model_versions", "registered_model")
+
+    def task_groups(self) -> list[dict[str, Any]]:
+        return self._groups("task_versions", "eval_task")
+
+    def preview(self) -> dict[str, int]:
+        """How many items the run will have: chosen model versions × chosen evaluation versions."""
+        models = len(self._selected("model_versions"))
+        tasks = len(self._selected("task_versions"))
+        return {"models": models, "tasks": tasks, "items": models * tasks}
 
     def clean_sample_ids(self) -> list[str]:
         raw = self.cleaned_data.get("sample_ids") or ""
@@ -81,7 +137,7 @@ class RunForm(forms.Form):
         }
 
 
-class ImportForm(forms.Form):
+class ImportForm(PortalForm):
     exercise = forms.ModelChoiceField(queryset=Exercise.objects.none(), empty_label=None)
     file = forms.FileField(label="Inspect log", help_text="An .eval or .json log written by Inspect.",
                            widget=forms.ClearableFileInput(attrs={"accept": ".eval,.json"}))
@@ -91,7 +147,7 @@ class ImportForm(forms.Form):
         self.fields["exercise"].queryset = exercises_user_may_add_to(user)  # type: ignore[attr-defined]
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(PortalForm):
     """The confirmation of an action: a reason (approve, reject), the revision read (approve), one item (retry)."""
 
     reason = forms.CharField(widget=forms.Textarea, max_length=TEXT_MAX, required=False)
@@ -99,7 +155,7 @@ class ReasonForm(forms.Form):
     item = forms.IntegerField(min_value=1, max_value=2**63 - 1, required=False, widget=forms.HiddenInput)
 
 
-class CompareForm(forms.Form):
+class CompareForm(PortalForm):
     """The ids typed by hand (the run and exercise pages send them as checked boxes, several ``items``)."""
 
     items = forms.CharField(label="Run item ids, comma-separated", required=False, max_length=2000,

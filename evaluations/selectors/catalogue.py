@@ -51,3 +51,13 @@ def catalogue_search(*, q: str = "", source: str = "", offline_only: bool = Fals
     if offline_only:
         entries = [e for e in entries if not e.needs_network]
     return entries
+
+
+def task_version_choices(*, user: Any, exercise_id: int | None) -> QuerySet[TaskVersion]:
+    """Versions a run in the exercise may use (the run form): of evaluations in it and not archived, newest version of
+    each evaluation first."""
+    if exercise_id is None:
+        return TaskVersion.objects.none()
+    return visible_to(user, TaskVersion.objects.filter(
+        eval_task__exercises=exercise_id, eval_task__archived_at__isnull=True,
+    )).select_related("eval_task").order_by("eval_task__name", "eval_task_id", "-number")

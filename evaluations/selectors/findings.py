@@ -12,10 +12,18 @@ from datetime import UTC
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
 
-from accounts.access import can, get_visible_or_404, is_institute_member, is_partner_viewer, visible_to
+from accounts.access import (
+    can,
+    get_visible_or_404,
+    is_admin,
+    is_approver,
+    is_institute_member,
+    is_partner_viewer,
+    visible_to,
+)
 from evaluations.models import (
     EvidenceFlag,
     EvidenceItem,
@@ -383,3 +391,21 @@ def finding_snapshot_build(*, finding: Finding, version: int, partners: Sequence
         "released_at": released_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "partners": sorted(p.name for p in partners),
     }
+# --- Home page (issue 12) ---------------------------------------------------------------------------------------
+
+def finding_list_awaiting_sign_off(*, user: Any) -> QuerySet[Finding]:
+    """Findings in review that an approver may sign off for their institute: their institute takes part, it has not
+    signed off the current revision, and they are not the author. Empty for anyone else."""
+    if not is_approver(user) or is_admin(user):
+        return Finding.objects.none()
+    signed = FindingSignOff.objects.filter(finding=OuterRef("pk"), revision=OuterRef("revision"),
+                                           institute_id=user.organisation_id, voided_at__isnull=True)
+    return (finding_list(user=user).filter(state=FindingState.IN_REVIEW, exercise__institutes=user.organisation_id)
+            .exclude(exercise__status="closed").exclude(exercise__archived_at__isnull=False)
+            .exclude(author=user).exclude(Exists(signed)).order_by("submitted_at", "pk"))
+
+
+def finding_list_changes_requested(*, user: Any, limit: int = 5) -> list[Finding]:
+    """The user's own draft findings an approver sent back with a reason."""
+    return list(finding_list(user=user).filter(author=user, state=FindingState.DRAFT)
+                .exclude(changes_requested_reason="")[:limit])

@@ -100,3 +100,40 @@ def grader_choices(*, user: Any) -> list[ModelVersion]:
     """Current versions of visible, unarchived models (for a model-graded scorer)."""
     models = model_list(user=user)
     return [m.ordered_versions[0] for m in models if m.ordered_versions]  # type: ignore[attr-defined]
+
+
+def model_version_choices(*, user: Any, exercise_id: int | None) -> QuerySet[ModelVersion]:
+    """Versions a run in the exercise may use (the run form): of models registered in it and not archived, newest
+    version of each model first."""
+    if exercise_id is None:
+        return ModelVersion.objects.none()
+    return visible_to(user, ModelVersion.objects.filter(
+        registered_model__exercises=exercise_id, registered_model__archived_at__isnull=True,
+    )).select_related("registered_model").order_by("registered_model__name", "registered_model_id", "-number")
+
+
+# A connection test's stored error is technical (an exception, a provider's message); people see a plain reason and
+# what to do, and only portal admins the detail (issue 12). First match wins.
+_CONNECTION_REASONS: list[tuple[tuple[str, ...], str]] = [
+    (("No answer within",), "The model did not answer in time. Check that its server is running, then test again."),
+    (("base URL is not allowed",), "The portal may not connect to this base URL. Use the model's public address."),
+    (("decrypt", "Decryption"), "The stored API key could not be read. Set the API key again on this page."),
+    (("_API_KEY", "api_key", "API key", "environment variable"),
+     "The model's provider needs an API key and none is set. Set the API key on this page."),
+    (("401", "403", "Unauthorized", "Authentication", "PermissionDenied", "Forbidden"),
+     "The model's provider refused the API key. Check the API key and set it again."),
+    (("404", "NotFound", "model_not_found", "does not exist"),
+     "The provider does not know this model. Check the Inspect model name."),
+    (("429", "RateLimit", "rate limit", "quota"), "The provider is limiting requests. Try again in a few minutes."),
+    (("Connect", "connection", "refused", "Name or service not known", "getaddrinfo", "unreachable"),
+     "The portal could not reach the model's server. Check the base URL and that the server is running."),
+    (("answered with an error",), "The model answered with an error. Check its settings, then test again."),
+]
+
+
+def connection_test_reason(*, error: str) -> str:
+    """A plain reason, with what to do, for a failed connection test's stored error."""
+    for needles, reason in _CONNECTION_REASONS:
+        if any(needle.lower() in (error or "").lower() for needle in needles):
+            return reason
+    return "The connection test failed. Check the model's settings and test again; a portal admin can see why."

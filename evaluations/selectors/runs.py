@@ -5,18 +5,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.access import visible_to
-from evaluations.models import Run, RunApproval, RunItem, SampleResult
-from evaluations.models.runs import ItemState
+from accounts.access import is_admin, is_approver, visible_to
+from evaluations.models import Exercise, Run, RunApproval, RunItem, SampleResult
+from evaluations.models.runs import ItemState, RunState
 from evaluations.rules.runs import (
     ACTIVE_STATES,
     RunFacts,
@@ -321,3 +321,87 @@ def exercise_comparable_items(*, user: Any, exercise: Any, limit: int = 200) -> 
     for item in items:
         groups.setdefault(item.task_version_id or item.task_label, []).append(item)
     return sorted(((group[0].task_name, group) for group in groups.values()), key=lambda g: g[0].lower())
+# --- Home page (issue 12): what waits for the user ------------------------------------------------------------
+
+HOME_LIST_SIZE = 5
+
+
+def run_list_to_fix(*, user: Any, limit: int = HOME_LIST_SIZE) -> list[Run]:
+    """The user's own runs that need them: rejected (to change and submit again) or drafts not yet submitted."""
+    runs = run_list(user=user).filter(created_by=user, origin=Run.Origin.PORTAL,
+                                      state__in=[RunState.REJECTED, RunState.DRAFT], parent__isnull=True)
+    return list(runs.order_by("-updated_at", "-pk")[:limit])
+
+
+def run_list_finished_recently(*, user: Any, days: int = 14, limit: int = HOME_LIST_SIZE) -> list[Run]:
+    """The user's own runs that ended (succeeded, partly, failed or cancelled) in the last ``days`` days."""
+    since = timezone.now() - timedelta(days=days)
+    runs = run_list(user=user).filter(created_by=user, finished_at__gte=since, state__in=[
+        RunState.SUCCEEDED, RunState.PARTIALLY_SUCCEEDED, RunState.FAILED, RunState.CANCELLED])
+    return list(runs.order_by("-finished_at", "-pk")[:limit])
+
+
+def run_list_awaiting_decision(*, user: Any) -> QuerySet[Run]:
+    """Submitted runs an approver may decide on for their institute: their institute takes part, it has not approved
+    the run's current revision, and the approver did not submit it. Empty for anyone else."""
+    if not is_approver(user) or is_admin(user):
+        return Run.objects.none()
+    decided = RunApproval.objects.filter(run=OuterRef("pk"), revision=OuterRef("revision"),
+                                         institute_id=user.organisation_id, voided_at__isnull=True,
+                                         decision=RunApproval.Decision.APPROVED)
+    return (run_list(user=user).filter(state=RunState.SUBMITTED, exercise__institutes=user.organisation_id)
+            .exclude(exercise__status=Exercise.Status.CLOSED).exclude(exercise__archived_at__isnull=False)
+            .exclude(created_by=user).exclude(Exists(decided)).order_by("submitted_at", "pk"))
+
+
+def run_list_recent(*, user: Any, limit: int = HOME_LIST_SIZE) -> list[Run]:
+    """The newest runs of the exercises the user takes part in (admins: all)."""
+    return list(run_list(user=user)[:limit])
+
+
+def run_item_health(*, user: Any) -> dict[str, Any]:
+    """What the database says about the workers (admins' home page): items running with a live lease, items whose
+    lease expired (a worker died; the reconciler re-queues them), items waiting and how long the oldest has waited."""
+    if not is_admin(user):
+        return {}
+    now = timezone.now()
+    facts = RunItem.objects.aggregate(
+        running=Count("pk", filter=Q(state=ItemState.RUNNING, lease_expires_at__gte=now)),
+        expired=Count("pk", filter=Q(state=ItemState.RUNNING) & (Q(lease_expires_at__lt=now)
+                                                                 | Q(lease_expires_at__isnull=True))),
+        queued=Count("pk", filter=Q(state=ItemState.QUEUED)),
+        oldest_queued=Min("queued_at", filter=Q(state=ItemState.QUEUED)),
+    )
+    facts["oldest_wait_minutes"] = (int((now - facts["oldest_queued"]).total_seconds() // 60)
+                                    if facts["oldest_queued"] else None)
+    return facts
+
+
+def run_action_message(*, run: Run, action: str, actor: Any) -> str:
+    """What the success banner says after an action on a run (issue 12): what happened, and what happens next."""
+    run.refresh_from_db()
+    label = f"run {run.pk} ({run.name})"
+    if action in ("submit", "approve"):
+        institutes = list(run.exercise.institutes.order_by("name"))
+        approved = set(RunApproval.objects.filter(run=run, revision=run.revision, voided_at__isnull=True,
+                                                  decision=RunApproval.Decision.APPROVED)
+                       .values_list("institute_id", flat=True))
+        waiting = [org.name for org in institutes if org.pk not in approved]
+        names = " and ".join(waiting)
+        if action == "submit":
+            return f"You submitted {label} for approval. It needs the approval of {names}."
+        done = f"You approved {label} for {actor.organisation.name}."
+        if waiting:
+            return f"{done} It now needs {names}’s approval."
+        if run.schedule == Run.Schedule.AT and run.run_at:
+            return f"{done} Every institute has approved it: it will run at {run.run_at:%H:%M on %d %b %Y} (UTC)."
+        if run.schedule == Run.Schedule.RECURRING:
+            return f"{done} Every institute has approved it: it will run on its schedule ({run.cron})."
+        return f"{done} Every institute has approved it: it is queued to run now."
+    if action == "reject":
+        return f"You rejected {label}. {run.created_by.email} has been told your reason and can change it."
+    if action == "cancel":
+        return f"You cancelled {label}. Items still running stop within a few seconds; finished ones keep results."
+    if action == "retry":
+        return f"You queued the failed and cancelled items of {label} again."
+    return f"Done: {action} {label}."

@@ -35,6 +35,7 @@ def exercise_detail(request: HttpRequest, pk: int) -> HttpResponse:
     partners = selectors.exercise_partners(user=request.user, exercise=exercise)
     return render(request, "evaluations/exercises/detail.html", {
         "exercise": exercise, "partners": partners,
+        "overview": selectors.exercise_overview(user=request.user, exercise=exercise),
         "can_edit": access.can(request.user, access.EDIT, exercise),
         "can_archive": access.can(request.user, access.DELETE, exercise) and exercise.archived_at is None,
     })
@@ -56,7 +57,8 @@ def exercise_create_view(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form_errors_add(form, exc)
         else:
-            messages.success(request, "Exercise created.")
+            messages.success(request, f"You created the exercise {exercise.name}. Its institutes can now register "
+                                      "models and evaluations in it.")
             return redirect("exercise_detail", pk=exercise.pk)
     return render(request, "evaluations/exercises/form.html", {"form": form, "exercise": None})
 
@@ -76,7 +78,7 @@ def exercise_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             form_errors_add(form, exc)
         else:
-            messages.success(request, "Exercise saved.")
+            messages.success(request, f"You saved your changes to the exercise {exercise.name}.")
             return redirect("exercise_detail", pk=exercise.pk)
     return render(request, "evaluations/exercises/form.html", {"form": form, "exercise": exercise})
 
@@ -87,5 +89,6 @@ def exercise_archive_view(request: HttpRequest, pk: int) -> HttpResponse:
     exercise = access.get_visible_or_404(request.user, Exercise.objects.all(), pk=pk)
     access.require(request.user, access.DELETE, exercise, "Only portal admins archive exercises.")
     exercise_archive(actor=request.user, exercise=exercise, request=request)  # type: ignore[arg-type]
-    messages.success(request, "Exercise archived.")
+    messages.success(request, f"You archived the exercise {exercise.name}. It stays readable, and nothing new can "
+                              "be added to it.")
     return redirect("exercise_list")

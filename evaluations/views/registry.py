@@ -66,7 +66,8 @@ def model_create(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             form_errors_add(form, exc, field_map=FIELD_MAP)
         else:
-            messages.success(request, f"Model {model.name} registered.")
+            messages.success(request, f"You registered the model {model.name}. Test its connection before "
+                                      "planning a run.")
             return redirect("model-detail", pk=model.pk)
     return render(request, "evaluations/models/form.html", {"form": form, "title": "Register a model"},
                   status=400 if form.errors else 200)
@@ -141,7 +142,7 @@ def model_credential(request: HttpRequest, pk: int) -> HttpResponse:
                                     field="action")
     if request.method == "POST" and request.POST.get("action") == "clear":
         services.credential_clear(user=request.user, registered_model=model, request=request)
-        messages.success(request, "API key removed.")
+        messages.success(request, f"You removed the API key of {model.name}.")
         return redirect("model-detail", pk=model.pk)
     if request.method == "POST" and form.is_valid():
         try:
@@ -150,7 +151,7 @@ def model_credential(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             form_errors_add(form, exc, field_map=FIELD_MAP)
         else:
-            messages.success(request, "API key saved.")
+            messages.success(request, f"You saved a new API key for {model.name}. Nobody can read it back.")
             return redirect("model-detail", pk=model.pk)
     return render(request, "evaluations/models/credential.html", {
         "form": form, "model": model, "credential": selectors.credential_status(registered_model=model),
@@ -163,7 +164,7 @@ def model_credential(request: HttpRequest, pk: int) -> HttpResponse:
 def model_archive(request: HttpRequest, pk: int) -> HttpResponse:
     model = selectors.model_get(user=request.user, pk=pk)
     services.model_archive(user=request.user, registered_model=model, request=request)
-    messages.success(request, f"Model {model.name} archived.")
+    messages.success(request, f"You archived the model {model.name}. Runs can no longer use it.")
     return redirect("model-list")
 
 
@@ -175,7 +176,8 @@ def model_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
     row = services.connection_test_request(user=request.user, registered_model=model, request=request)
     if request.headers.get("HX-Request"):
         return render(request, "evaluations/models/_connection_test.html", {"test": row, "model": model})
-    messages.info(request, "Connection test requested.")
+    messages.info(request, f"You asked for a connection test of {model.name}. The result appears on this page "
+                           "within a minute.")
     return redirect("model-detail", pk=model.pk)
 
 

@@ -23,7 +23,14 @@ from accounts.reauth import reauthentication_required
 from evaluations.forms.runs import CompareForm, ImportForm, ReasonForm, RunForm
 from evaluations.models import Run, RunItem, SampleResult
 from evaluations.models.runs import RunState
-from evaluations.selectors.runs import items_compare, items_for_compare, run_list, run_page, sample_list
+from evaluations.selectors.runs import (
+    items_compare,
+    items_for_compare,
+    run_action_message,
+    run_list,
+    run_page,
+    sample_list,
+)
 from evaluations.services import runs as services
 from evaluations.services.imports import run_import
 from portal.errors import ApplicationError
@@ -62,9 +69,13 @@ def run_form_view(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     if run is None and not can(request.user, "create", Run):
         raise PermissionDenied("Only institute staff and approvers plan runs.")
     initial = RunForm.initial_for(run) if run else {}
-    form = RunForm(request.POST if request.method == "POST" else None, user=request.user, initial=initial)
+    form = RunForm(request.POST if request.method == "POST" else None, user=request.user, initial=initial,
+                   exercise_id=request.GET.get("exercise"), editing=run)
     if run is not None:
         form.fields["exercise"].disabled = True
+    if request.method == "GET" and request.headers.get("HX-Request"):
+        # the exercise changed: only the models and evaluations of that exercise, and the item count
+        return render(request, "evaluations/runs/_form_choices.html", {"form": form, "run": run})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -73,13 +84,15 @@ def run_form_view(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                                           models=list(data["model_versions"]), tasks=list(data["task_versions"]),
                                           options=form.options(), request=request,
                                           submit=request.POST.get("submit") == "1")
-                messages.success(request, "The run is saved." if run.state == RunState.DRAFT
-                                 else "The run is submitted for approval.")
+                messages.success(request, f"You saved run {run.pk} ({run.name}) as a draft. Submit it for approval "
+                                          "when it is ready." if run.state == RunState.DRAFT
+                                 else run_action_message(run=run, action="submit", actor=request.user))
             else:
                 run = services.run_update(actor=request.user, run=run, models=list(data["model_versions"]),
                                           tasks=list(data["task_versions"]), options=form.options(),
                                           request=request)
-                messages.success(request, "The run is saved as a new draft; earlier approvals no longer count.")
+                messages.success(request, f"You saved your changes to run {run.pk} ({run.name}). It is a draft again "
+                                          "and earlier approvals no longer count: submit it for approval again.")
             return redirect("run-detail", pk=run.pk)
         except ValidationError as exc:
             form_errors_add(form, exc)
@@ -161,7 +174,7 @@ def run_action_view(request: HttpRequest, pk: int, action: str) -> HttpResponse:
                 services.run_item_retry(actor=request.user, item=item, request=request)
             else:
                 services.run_retry_failed_items(actor=request.user, run=run, request=request)
-            messages.success(request, f"Done: {ACTIONS[action][1].lower()}.")
+            messages.success(request, run_action_message(run=run, action=action, actor=request.user))
             return redirect("run-detail", pk=run.pk)
         except ValidationError as exc:
             form_errors_add(form, exc)
@@ -264,7 +277,7 @@ def run_import_view(request: HttpRequest) -> HttpResponse:
         try:
             run = run_import(actor=request.user, exercise=form.cleaned_data["exercise"],
                              upload=form.cleaned_data["file"], request=request)
-            messages.success(request, "The log is imported.")
+            messages.success(request, f"You imported the log as run {run.pk} ({run.name}).")
             return redirect("run-detail", pk=run.pk)
         except ValidationError as exc:
             form_errors_add(form, exc)

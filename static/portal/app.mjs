@@ -31,6 +31,23 @@ function wrapTables(root) {
   });
 }
 
+// The run form's preview ("2 models × 3 evaluations = 6 items"), kept up to date as boxes are ticked.
+function updateRunPreview(form) {
+  const preview = form.querySelector("[data-run-preview]");
+  if (!preview) {
+    return;
+  }
+  const count = (kind) => form.querySelectorAll(`[data-preview-count="${kind}"] input[type="checkbox"]:checked`).length;
+  const models = count("model");
+  const tasks = count("evaluation");
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  preview.textContent = "";
+  preview.append(`${plural(models, "model")} × ${plural(tasks, "evaluation")} = `);
+  const strong = document.createElement("strong");
+  strong.textContent = `${plural(models * tasks, "item")} to run`;
+  preview.append(strong);
+}
+
 function start() {
   document.body.classList.add("govuk-frontend-supported");
   initAll();
@@ -40,6 +57,12 @@ function start() {
   // htmx requests carry the CSRF token; a confirmation attribute asks before destructive actions.
   document.body.addEventListener("htmx:configRequest", (event) => {
     event.detail.headers["X-CSRFToken"] = csrfToken();
+  });
+  document.body.addEventListener("change", (event) => {
+    const form = event.target.closest && event.target.closest("form");
+    if (form && event.target.matches("input[type='checkbox']")) {
+      updateRunPreview(form);
+    }
   });
   document.querySelectorAll("form[data-confirm]").forEach((form) => {
     form.addEventListener("submit", (event) => {

@@ -19,7 +19,8 @@ ROWS: list[Row | Exempt] = [
     # --- Public -------------------------------------------------------------------------------------------
     Exempt(route="healthz", reason="public liveness probe; no data"),
     Exempt(route="readyz", reason="public readiness probe for the load balancer; status depends on workers"),
-    Row(route="", expect=expect.all(200), note="home page: public, shows nothing but a sign-in link"),
+    Row(route="", expect=expect.all(200), note="home page: a sign-in link, or the signed-in user's own start page"),
+    Row(route="home/workers/", expect=_admin_only(200), note="admins' live check of the broker and workers"),
 
     # --- allauth: sign-in, MFA, sessions ---------------------------------------------------------------------
     Row(route="accounts/login/", expect=S(302, anonymous=200), note="signed-in users are sent on"),

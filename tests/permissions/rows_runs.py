@@ -128,7 +128,7 @@ ROWS: list[Any] = [
     Row(route="notifications/", method="POST", expect=V(302), note="marks one's own notices read"),
     Row(route="run-items/<int:pk>/log.<str:ext>", kwargs=lambda ctx: {"pk": ctx.item.pk, "ext": "eval"},
         expect=V(200)),
-    Row(route="run-items/<int:pk>/viewer/", kwargs=ITEM, expect=V(302), note="redirects to name its log file"),
+    Row(route="run-items/<int:pk>/viewer/", kwargs=ITEM, expect=V(200), note="portal page framing Inspect's viewer"),
     Row(route="run-items/<int:pk>/viewer/<path:path>", kwargs=lambda ctx: {"pk": ctx.item.pk,
                                                                            "path": "assets/index.css"},
         expect=V(200)),

@@ -86,12 +86,18 @@ def test_log_viewer_is_served_behind_the_access_check_with_its_own_csp(sign_in, 
                                                                       partner_viewer):
     item = finished_run.items.get()
     client = browser(sign_in, us_staff)
-    redirect = client.get(f"/run-items/{item.pk}/viewer/")
+    page = client.get(f"/run-items/{item.pk}/viewer/")  # a portal page (strict CSP) framing the viewer
+    assert page.status_code == 200 and "wasm-unsafe-eval" not in page["Content-Security-Policy"]
+    body = page.content.decode()
+    assert f'src="/run-items/{item.pk}/viewer/index.html?log_file=/run-items/{item.pk}/log.eval"' in body
+    assert f'href="/runs/{finished_run.pk}/"' in body
+    redirect = client.get(f"/run-items/{item.pk}/viewer/index.html")
     assert redirect.status_code == 302 and f"log_file=/run-items/{item.pk}/log.eval" in redirect["Location"]
     index = client.get(redirect["Location"])
     assert index.status_code == 200 and b'id="app"' in b"".join(index.streaming_content)
     policy = index["Content-Security-Policy"]
-    assert "'wasm-unsafe-eval'" in policy and "frame-ancestors 'none'" in policy
+    assert "'wasm-unsafe-eval'" in policy and "frame-ancestors 'self'" in policy
+    assert index["X-Frame-Options"] == "SAMEORIGIN"
     asset = client.get(f"/run-items/{item.pk}/viewer/assets/index.js")
     assert asset.status_code == 200 and asset["Content-Type"].startswith("text/javascript")
     assert client.get(f"/run-items/{item.pk}/viewer/../../../settings.py").status_code == 404
