@@ -30,7 +30,7 @@ from evaluations.models import (
     SampleResult,
     TaskVersion,
 )
-from evaluations.rules.runs import item_state_label
+from evaluations.rules.runs import item_state_label, run_state_label
 from evaluations.selectors.runs import (
     items_compare,
     items_for_compare,
@@ -137,14 +137,15 @@ class RunSerializer(serializers.ModelSerializer):
     fail_on_error = serializers.FloatField(min_value=0, max_value=1e9, required=False, allow_null=True,
                                            help_text="Fraction (0-1) or count (>1) of sample errors that fails an item.")
     status = serializers.CharField(source="state", read_only=True)
+    status_label = serializers.SerializerMethodField(help_text="The status in words, as the run page says it")
     created_by = serializers.EmailField(source="created_by.email", read_only=True)
     items = RunItemSerializer(many=True, read_only=True)
     approvals = RunApprovalSerializer(many=True, read_only=True)
 
     class Meta:
         model = Run
-        fields = ["id", "exercise", "name", "status", "origin", "revision", "created_by", "owner", "models",
-                  "model_versions", "tasks", "task_versions", "limit", "sample_ids", "epochs", "max_samples",
+        fields = ["id", "exercise", "name", "status", "status_label", "origin", "revision", "created_by", "owner",
+                  "models", "model_versions", "tasks", "task_versions", "limit", "sample_ids", "epochs", "max_samples",
                   "max_connections", "seed", "token_budget", "cost_budget", "fail_on_error", "schedule", "run_at",
                   "cron", "approval_valid_until", "rejection_reason", "parent", "created_at", "submitted_at",
                   "approved_at", "started_at", "finished_at", "items", "approvals"]
@@ -161,6 +162,9 @@ class RunSerializer(serializers.ModelSerializer):
             fields["model_versions"].child_relation.queryset = visible_to(user, ModelVersion.objects.all())  # type: ignore[attr-defined]
             fields["task_versions"].child_relation.queryset = visible_to(user, TaskVersion.objects.all())  # type: ignore[attr-defined]
         return fields
+
+    def get_status_label(self, run: Run) -> str:
+        return run_state_label(state=run.state).text
 
     def _pinned(self, attrs: dict[str, Any], key: str, versions_key: str, parent: Any, label: str,
                 user: Any) -> list[Any] | None:

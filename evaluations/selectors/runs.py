@@ -282,6 +282,29 @@ def run_item_rows(*, run: Run, items: list[RunItem], now: datetime | None = None
     return rows
 
 
+GRID_MAX_EVALUATIONS = 5  # more columns than this do not fit the page: the results table below has them all
+
+
+def results_grid(rows: list[ItemRow]) -> dict[str, Any] | None:
+    """Models (rows, in the order of the sorted results) × evaluations (columns): each cell the item's row.
+    None for a run of one model or one evaluation (the results table says it all) or too many evaluations."""
+    tasks: dict[Any, str] = {}
+    models: dict[Any, ItemRow] = {}
+    cells: dict[tuple[Any, Any], ItemRow] = {}
+    for row in rows:
+        task_key = row.item.task_version_id or row.item.task_label
+        model_key = row.item.model_version_id or row.item.model_label
+        tasks.setdefault(task_key, row.item.task_name)
+        models.setdefault(model_key, row)
+        cells[(model_key, task_key)] = row
+    if len(tasks) < 2 or len(models) < 2 or len(tasks) > GRID_MAX_EVALUATIONS:
+        return None
+    ordered_tasks = sorted(tasks, key=lambda key: tasks[key].lower())
+    return {"evaluations": [tasks[key] for key in ordered_tasks],
+            "models": [(first.item, [cells.get((model_key, task_key)) for task_key in ordered_tasks])
+                       for model_key, first in models.items()]}
+
+
 def run_page(*, user: Any, run: Run, sort: str = "", order: str = "asc") -> dict[str, Any]:
     """Everything the run page and its polled partial show, in a fixed number of queries whatever the number of
     items: the results rows, the state label, the approvals and the actions the user can take now."""
@@ -296,8 +319,9 @@ def run_page(*, user: Any, run: Run, sort: str = "", order: str = "asc") -> dict
                      retryable_items=any(i.state in (ItemState.FAILED, ItemState.CANCELLED) for i in items))
     order = "desc" if order == "desc" else "asc"
     sort = sort if sort in SORT_KEYS else ""
+    sorted_rows = item_rows_sort(rows, sort=sort, order=order)
     return {
-        "run": run, "items": items, "rows": item_rows_sort(rows, sort=sort, order=order),
+        "run": run, "items": items, "rows": sorted_rows, "grid": results_grid(sorted_rows),
         "sort": sort, "order": order, "result_columns": RESULT_COLUMNS,
         "run_label": run_state_label(state=run.state, stopping=stopping),
         "actions": run_actions_available(user=user, run=run, facts=facts),

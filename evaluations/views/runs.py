@@ -182,7 +182,7 @@ def run_action_view(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             form.add_error(None, str(exc))
     context = _detail_context(request, run)
     context.update({"form": form, "action": action, "title": ACTIONS[action][0], "button": ACTIONS[action][1],
-                    "item_id": item_id})
+                    "item_id": item_id, "available": any(a.name == action for a in context["actions"])})
     return render(request, "evaluations/runs/confirm.html", context)
 
 

@@ -178,3 +178,19 @@ def test_the_exercise_compare_picker_groups_finished_items_by_evaluation_version
         Context({"request": request, "exercise": exercise}))
     assert "<legend" in html and "counting v1" in html
     assert f'value="{small.pk}"' in html and f'value="{large.pk}"' in html and 'action="/runs/compare/"' in html
+
+
+def test_a_run_of_several_models_and_evaluations_leads_with_a_models_by_evaluations_grid(exercise, uk_staff,
+                                                                                        us_staff, sign_in,
+                                                                                        counting_task):
+    models = [model_version(exercise=exercise, user=uk_staff, name=name) for name in ("Alpha", "Beta")]
+    tasks = [counting_task, task_version(exercise=exercise, user=uk_staff, name="Arithmetic")]
+    run = run_create(actor=uk_staff, exercise=exercise, models=models, tasks=tasks, options={})
+    _finished(run, [(0.25, 0), (0.5, 0), (0.75, 2)])  # the fourth item (Beta × Arithmetic) stays pending
+    body = sign_in(Client(), us_staff).get(f"/runs/{run.pk}/").content.decode()
+    grid = body[body.index("Score by model and evaluation"):body.index("Results by model and evaluation")]
+    headers = re.findall(r'<th scope="col" class="govuk-table__header[^"]*">([^<]+)</th>', grid)
+    assert headers == ["Model", "Arithmetic v1", "counting v1"]
+    rows = re.findall(r'<th scope="row"[^>]*>([^<]+)<', grid)
+    assert rows == ["Alpha v1", "Beta v1"]
+    assert "0.750" in grid and "4 samples, 2 errors" in grid and "Not started" in grid

@@ -160,3 +160,23 @@ def test_queue_positions_are_distinct_and_an_item_sent_to_a_worker_is_starting(e
     assert "Position 1 in the queue" not in body
     sent_page = client.get(f"/runs/{sent_run.pk}/").content.decode()
     assert "Starting" in sent_page and "in the queue" not in sent_page
+
+
+def test_a_confirmation_page_for_an_action_not_possible_now_says_so_without_a_button(draft_run, actors, sign_in):
+    run = _run_in("submitted, UK approved", draft_run, actors)
+    body = sign_in(Client(), actors["own_approver"]).get(f"/runs/{run.pk}/approve/").content.decode()
+    assert "This cannot be done now" in body and "your institute has already approved" in body
+    assert ">Approve</button>" not in body
+    other = sign_in(Client(), actors["other_approver"]).get(f"/runs/{run.pk}/approve/").content.decode()
+    assert ">Approve</button>" in other and "This cannot be done now" not in other
+
+
+def test_the_api_says_each_status_in_the_words_of_the_page(draft_run, actors):
+    from rest_framework.test import APIClient
+
+    run = _run_in("rejected", draft_run, actors)
+    client = APIClient()
+    client.force_authenticate(actors["creator"])
+    body = client.get(f"/api/v1/runs/{run.pk}/").json()
+    assert body["status"] == "rejected" and body["status_label"] == "Rejected"
+    assert body["items"][0]["status_label"] == "Not run: rejected"
