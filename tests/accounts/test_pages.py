@@ -86,6 +86,7 @@ def test_admins_create_edit_and_archive_exercises_through_the_pages_and_each_ste
     client.post(f"/exercises/{exercise.pk}/archive/")
     exercise.refresh_from_db()
     assert exercise.archived_at is not None and exercise.status == "closed"
+    assert "You archived the exercise Joint Beta" in client.get(f"/exercises/{exercise.pk}/").content.decode()
     assert exercise.name not in client.get("/exercises/").content.decode()
     assert exercise.name in client.get("/exercises/?archived=1").content.decode()
     actions = list(AuditEvent.objects.filter(exercise_id=exercise.pk).order_by("id").values_list("action", flat=True))

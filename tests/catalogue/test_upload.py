@@ -58,7 +58,7 @@ def test_a_good_csv_is_stored_with_its_sha256_and_previewed(client, sign_in, uk_
 
 
 @pytest.mark.parametrize("content,filename,fragment", [
-    (b"", "data.csv", "file is empty"),
+    (b"", "data.csv", "is empty"),
     (b"input,target\n", "data.csv", "no samples"),
     (b"\n\n", "data.jsonl", "The file is empty"),
     ("input,target\ncaf\u00e9,x\n".encode("latin-1"), "data.csv", "Line 2: The file is not UTF-8"),
