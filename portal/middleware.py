@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,17 @@ class ApplicationErrorMiddleware:
         return error_response(request, exception.status_code, exception.message)
 
 
+def control_characters_allowed(*patterns: str) -> Callable[[Any], Any]:
+    """Mark a view whose form fields matching ``patterns`` (fnmatch, e.g. ``evidence_*_excerpt``) may hold control
+    characters other than NUL (quoted model output, shown escaped); the view's service checks them instead."""
+
+    def mark(view: Any) -> Any:
+        view.control_characters_allowed = tuple(patterns)
+        return view
+
+    return mark
+
+
 class QueryParameterMiddleware:
     """A query parameter, or a field of a submitted form, holding a NUL or another control character (tab, line
     feed and carriage return excepted) is a 400 that names it, on pages and API alike, before any view sees it: no
@@ -68,15 +80,20 @@ class QueryParameterMiddleware:
         content_type = request.content_type or ""
         if content_type not in ("application/x-www-form-urlencoded", "multipart/form-data"):
             return None
-        return _control_characters_refusal(request, request.POST, "field")
+        allowed = getattr(view_func, "control_characters_allowed", ())
+        return _control_characters_refusal(request, request.POST, "field", allowed=allowed)
 
 
-def _control_characters_refusal(request: HttpRequest, data: Any, what: str) -> HttpResponse | None:
-    """A 400 naming every parameter (or field) at fault, or None."""
+def _control_characters_refusal(request: HttpRequest, data: Any, what: str,
+                                allowed: tuple[str, ...] = ()) -> HttpResponse | None:
+    """A 400 naming every parameter (or field) at fault, or None. Fields matching ``allowed`` may hold control
+    characters but never a NUL."""
     problems: dict[str, str] = {}
     for name, values in data.lists():
+        nul_only = any(fnmatch.fnmatchcase(name, pattern) for pattern in allowed)
         for text in (name, *values):
-            problem = control_character_message(text)
+            problem = ("contains a NUL character; remove it." if "\x00" in text else None) if nul_only else (
+                control_character_message(text))
             if problem:
                 label = f"The name of a {what}" if text == name else f"The {what} {name}"
                 problems.setdefault(name, f"{label} {problem}")

@@ -56,6 +56,7 @@ from evaluations.services import findings as services
 from evaluations.templatetags.findings_tags import SEVERITY_TAGS, STATE_TAGS
 from portal.forms import optional_whole_number
 from portal.markdown import markdown_to_safe_html
+from portal.middleware import control_characters_allowed
 from portal.pagination import page_of
 from portal.views import bad_request_response
 
@@ -205,6 +206,7 @@ def _form_choices(user: Any, exercise_ids: list[int], finding: Finding | None, e
 @login_required
 @institute_member_required
 @require_http_methods(["GET", "POST"])
+@control_characters_allowed("evidence_*_excerpt")  # quoted transcripts; the service allows them there (shown escaped)
 def finding_form_view(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     finding = selectors.finding_get(user=request.user, pk=pk) if pk is not None else None
     if finding is not None:

@@ -112,7 +112,7 @@ def test_a_json_form_field_is_held_to_the_same_limits():
         json_object_clean('{"a": ' + "[" * 5000 + "]" * 5000 + "}", example="{}")
     with pytest.raises(forms.ValidationError, match="The value at a contains a NUL"):
         json_object_clean('{"a": "\\u0000"}', example="{}")
-    with pytest.raises(forms.ValidationError, match="as a JSON object"):
+    with pytest.raises(forms.ValidationError, match="JSON object"):
         json_object_clean("[1]", example="{}")
 
 
@@ -120,3 +120,21 @@ def test_json_loads_names_the_path_of_the_bad_value():
     with pytest.raises(JSONLimitError) as caught:
         json_loads('{"a": [{"b": "\\u0000"}]}', root="args")
     assert caught.value.field == "args.a[0].b"
+
+
+def test_a_view_may_allow_control_characters_in_named_fields_but_never_a_nul(rf):
+    from django.http import HttpResponse
+
+    from portal.middleware import QueryParameterMiddleware, control_characters_allowed
+
+    @control_characters_allowed("evidence_*_excerpt")
+    def view(request):
+        return HttpResponse("ok")
+
+    middleware = QueryParameterMiddleware(lambda request: HttpResponse("ok"))
+    quoted = rf.post("/", {"evidence_1_excerpt": "\x1b[31mred\x1b[0m", "title": "t"})
+    assert middleware.process_view(quoted, view, (), {}) is None
+    nul = rf.post("/", {"evidence_1_excerpt": "a\x00b"})
+    assert middleware.process_view(nul, view, (), {}).status_code == 400
+    elsewhere = rf.post("/", {"title": "\x1b"})
+    assert middleware.process_view(elsewhere, view, (), {}).status_code == 400
