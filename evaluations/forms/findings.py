@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 
 from evaluations.models import EvidenceItem, Finding, RiskArea, SampleResult
 from evaluations.services.findings import MAX_EXCERPT, MAX_SUMMARY
+from portal.forms import PortalForm, govuk_errors_apply
 
 REDACT_OPEN, REDACT_CLOSE = "[[", "]]"
 EXTRA_EVIDENCE_SLOTS = 2
@@ -59,7 +60,7 @@ def marked_from_spans(text: str, spans: list[list[int]]) -> str:
     return "".join(out)
 
 
-class _ChoicesForm(forms.Form):
+class _ChoicesForm(PortalForm):
     def _set_choices(self, name: str, choices: list[tuple[str, str]]) -> None:
         field = self.fields[name]
         assert isinstance(field, forms.ChoiceField)
@@ -114,6 +115,7 @@ class FindingForm(_ChoicesForm):
             self.fields[f"evidence_{number}_sample"] = sample
             self.fields[f"evidence_{number}_excerpt"] = excerpt
             self.slots.append((f"evidence_{number}_sample", f"evidence_{number}_excerpt"))
+        govuk_errors_apply(self, self.error_names)  # the evidence fields, added after PortalForm named the rest
 
     def evidence_slots(self) -> list[tuple[Any, Any]]:
         return [(self[sample], self[excerpt]) for sample, excerpt in self.slots]
@@ -177,20 +179,20 @@ def initial_for(finding: Finding) -> dict[str, Any]:
     return initial
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(PortalForm):
     reason = forms.CharField(widget=forms.Textarea, max_length=2000, label="What needs to change?")
 
 
 class ReleaseForm(_ChoicesForm):
     partners = forms.MultipleChoiceField(widget=forms.CheckboxSelectMultiple, label="Release to",
-                                         error_messages={"required": "Choose at least one partner organisation."})
+                                         error_messages={"required": "Choose at least one partner organisation to release to."})
 
     def __init__(self, *args: Any, partners: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._set_choices("partners", [(str(p.pk), p.name) for p in partners])
 
 
-class CommentForm(forms.Form):
+class CommentForm(PortalForm):
     body = forms.CharField(widget=forms.Textarea, max_length=10_000, label="Add a comment",
                            help_text="Only the institutes see comments. Mention someone with @ and their e-mail "
                                      "address or the part before the @.")

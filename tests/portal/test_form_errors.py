@@ -67,6 +67,10 @@ def _instance(cls: type[forms.BaseForm], user: Any, data: dict[str, Any] | None)
     kwargs: dict[str, Any] = {}
     if "user" in params:
         kwargs["user"] = user
+    # Forms whose choices the view passes in (findings): empty choices, so each field's own messages show.
+    for name, param in params.items():
+        if param.kind is param.KEYWORD_ONLY and param.default is param.empty and name not in kwargs:
+            kwargs[name] = {"versions": {"models": [], "tasks": []}, "slots": 1}.get(name, [])
     if data is None:
         return cls(**kwargs)
     return cls(data, {}, **kwargs)
