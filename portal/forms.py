@@ -114,7 +114,7 @@ def _govuk_messages(field: forms.Field, name: str) -> dict[str, str]:
         "max_decimal_places": f"{capital} must have at most %(max)s decimal places",
         "max_whole_digits": f"{capital} must have at most %(max)s digits before the decimal point",
         "step_size": f"{capital} must be a multiple of %(limit_value)s",
-        "empty": f"The file chosen for {the} is empty",
+        "empty": f"{capital} file is empty: choose a file with something in it",
         "missing": f"Choose a file for {the}",
         "invalid_image": f"Choose an image for {the}",
         "contradiction": f"Choose a file for {the} or tick clear, not both",
