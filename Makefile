@@ -8,7 +8,7 @@ PORT ?= 8000
 # Starts embedded PostgreSQL / Redis for whichever of DATABASE_URL / REDIS_URL is unset.
 WITH_SERVICES := $(PY) -m portal.devservices run --
 
-.PHONY: run test install chromium pdf-deps static lint lint-checks services-up services-down clean
+.PHONY: run test bench install chromium pdf-deps static lint lint-checks services-up services-down clean
 
 run: install pdf-deps static
 	DEBUG=$${DEBUG:-1} PORTAL_PORT=$(PORT) SITE_URL=http://127.0.0.1:$(PORT) $(WITH_SERVICES) bash bin/run-portal
@@ -16,6 +16,12 @@ run: install pdf-deps static
 test: install chromium pdf-deps static
 	$(MAKE) --no-print-directory lint-checks
 	PORTAL_TESTING=1 EMBEDDED_REDIS_DB=1 $(WITH_SERVICES) bash bin/test-portal
+
+# The speed benchmark of issue 13 (docs/benchmarks.md §3): makes or reuses the two scale databases
+# (bench/generate_scale.py), then times every list page, the exercise page, search and the comparison at both sizes
+# and prints the ratios. `make bench BENCH_ARGS="--repeat 10 --slow 3"`.
+bench: install static
+	$(WITH_SERVICES) $(PY) bench/pages_scale.py $(BENCH_ARGS)
 
 # Installs only what is missing or out of date (see bin/ensure-deps).
 install:

@@ -1,0 +1,225 @@
+"""Speed at scale (issue 13): every list page, the exercise page, search and the comparison, at two data sizes.
+
+    DATABASE_URL=postgresql://root@127.0.0.1:5432/anything REDIS_URL=redis://127.0.0.1:6379/8 \
+        .venv/bin/python bench/pages_scale.py [--repeat 20] [--small 10,1000] [--big 10000,1000000] \
+        [--small-db portal_scale_small] [--big-db portal_scale_big] [--slow 3]
+    make bench                                                          # the same with embedded services
+
+For each size (RUNS,SAMPLES) it makes or reuses the database with ``bench/generate_scale.py`` (a big load takes a
+few minutes once, then is reused), then, in a fresh subprocess per size (one after the other, the same code,
+the same repeat count, the same machine conditions), requests each URL through Django's test ``Client``
+(in-process: the whole Django stack — middleware, sessions with MFA, access layer, ORM, templates — without a
+network hop or a server's workers, so what it times is the portal's own work) as a signed-in user: 2 warm-up
+requests, then ``--repeat`` timed ones; p50 and p95 of those. The SQL queries of one request are counted with
+``CaptureQueriesContext``. URLs:
+  - every list view of the URL resolver: patterns named ``*list`` (HTML and the API routers'), the people pages,
+    and the samples of a run (HTML and API; the run holding the comparison pair, the biggest run);
+  - the exercise page (the dashboard) of the exercise holding the comparison pair;
+  - search, ``/search/?q=`` and ``/api/v1/search/?q=``, when they resolve (a note otherwise);
+  - the comparison of the pair of ``--compare-samples`` items (``/runs/compare/?items=a,b`` and
+    ``/api/v1/compare/?items=a,b``); in a big database also the pairs of 1,000 and 3,000 samples (how it scales).
+Prints per URL: p50/p95 at both sizes, the ratio of the p95s (target <= 1.5) and the query counts at both sizes
+(target: equal). Exit code 0: it prints ratios, it asserts nothing. ``--slow N`` also prints the N slowest SQL
+statements of each URL at the big size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+EXTRA_LISTS = {"run-samples", "api-run-samples", "manage_users", "manage_invitations", "manage_organisations"}
+SKIP = {"task-catalogue"}  # Inspect's installed tasks, not database rows
+ACTOR = {"manage_users": "admin", "manage_invitations": "admin", "manage_organisations": "admin",
+         "api-organisation-list": "admin", "audit_list": "uk_approver", "api-audit-event-list": "uk_approver"}
+SEARCH_QUERY = "plus"
+
+
+def _list_patterns() -> list[tuple[str, str]]:
+    """(name, route) of the list views, walked from the URL resolver."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    found: list[tuple[str, str]] = []
+
+    def walk(patterns: Any, prefix: str) -> None:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                walk(p.url_patterns, prefix + str(p.pattern))
+            elif isinstance(p, URLPattern) and p.name:
+                route = prefix + str(p.pattern)
+                is_list = p.name.endswith(("-list", "_list")) and "<" not in route and "(?P" not in route
+                if p.name in SKIP or not (is_list or p.name in EXTRA_LISTS):
+                    continue
+                if "\\.(?P<format>" in route or route.endswith("\\.(?P<format>[a-z0-9]+)/?$"):
+                    continue
+                found.append((p.name, route))
+
+    walk(get_resolver().url_patterns, "")
+    unique: dict[str, str] = {}
+    for name, route in found:
+        unique.setdefault(name, route)
+    return sorted(unique.items())
+
+
+def _resolves(path: str) -> bool:
+    from django.urls import Resolver404, resolve
+
+    try:
+        resolve(path)
+    except Resolver404:
+        return False
+    return True
+
+
+def measure(*, database: str, runs: int, samples: int, compare_samples: int, repeat: int,
+            slow: int) -> dict[str, Any]:
+    """In this process: make or reuse the database, then time every URL. Returns the figures (JSON-ready)."""
+    sys.path.insert(0, str(BASE_DIR / "bench"))
+    from generate_scale import USERS, load
+
+    load(database=database, runs=runs, samples=samples, compare_samples=compare_samples)
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from accounts.models import User
+    from evaluations.models import RunItem
+    from tests.support.helpers import sign_in
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pairs FROM bench_scale_info")
+        pairs = cursor.fetchone()[0]
+        pairs = json.loads(pairs) if isinstance(pairs, str) else pairs
+    main_size, first, second = pairs[0]
+    compare_run = RunItem.objects.get(pk=first).run
+    clients: dict[str, Client] = {}
+    for key, (email, *_rest) in USERS.items():
+        clients[key] = sign_in(Client(), User.objects.get(email=email))
+
+    urls: list[tuple[str, str, str]] = []  # (label, path, actor)
+    for name, _route in _list_patterns():
+        kwargs = {"pk": compare_run.pk} if name in {"run-samples", "api-run-samples"} else {}
+        urls.append((name, reverse(name, kwargs=kwargs), ACTOR.get(name, "uk_staff")))
+    urls.append(("run-samples, errors only", reverse("run-samples", kwargs={"pk": compare_run.pk}) + "?error=yes",
+                 "uk_staff"))
+    urls.append(("exercise page (dashboard)", reverse("exercise_detail", kwargs={"pk": compare_run.exercise_id}),
+                 "uk_staff"))
+    notes = []
+    for label, path in (("search", f"/search/?q={SEARCH_QUERY}"), ("api search", f"/api/v1/search/?q={SEARCH_QUERY}")):
+        if _resolves(path.split("?")[0]):
+            urls.append((label, path, "uk_staff"))
+        else:
+            notes.append(f"{path.split('?')[0]} does not resolve (search not merged yet): skipped")
+    for size, a, b in pairs:
+        tag = "main pair" if (size, a, b) == (main_size, first, second) else f"{size} samples each"
+        urls.append((f"compare ({tag})", f"/runs/compare/?items={a},{b}", "uk_staff"))
+        urls.append((f"api compare ({tag})", f"/api/v1/compare/?items={a},{b}", "uk_staff"))
+
+    results: dict[str, Any] = {}
+    for label, path, actor in urls:
+        client = clients[actor]
+        headers = {"HTTP_ACCEPT": "application/json"} if path.startswith("/api/") else {}
+        status = 0
+        for _ in range(2):
+            status = client.get(path, **headers).status_code
+        times = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            response = client.get(path, **headers)
+            if hasattr(response, "streaming_content"):
+                b"".join(response.streaming_content)
+            times.append(time.perf_counter() - t0)
+        with CaptureQueriesContext(connection) as queries:
+            client.get(path, **headers)
+        times.sort()
+        entry: dict[str, Any] = {
+            "path": path, "actor": actor, "status": status, "queries": len(queries),
+            "p50": statistics.median(times), "p95": times[max(0, round(0.95 * len(times)) - 1)],
+        }
+        if slow:
+            entry["slow"] = sorted(((float(q["time"]), q["sql"][:400]) for q in queries.captured_queries),
+                                   reverse=True)[:slow]
+        results[label] = entry
+        print(f"  [{database}] {label}: p95 {entry['p95'] * 1000:.0f} ms, {entry['queries']} queries "
+              f"(HTTP {status})", file=sys.stderr, flush=True)
+    return {"database": database, "runs": runs, "samples": samples, "urls": results, "notes": notes,
+            "load": os.getloadavg()}
+
+
+def _size(text: str) -> tuple[int, int]:
+    runs, samples = (int(part) for part in text.split(","))
+    return runs, samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--small", type=_size, default=(10, 1000), help="RUNS,SAMPLES of the small database")
+    parser.add_argument("--big", type=_size, default=(10000, 1000000), help="RUNS,SAMPLES of the big database")
+    parser.add_argument("--small-db", default="portal_scale_small")
+    parser.add_argument("--big-db", default="portal_scale_big")
+    parser.add_argument("--compare-samples", type=int, default=10_000,
+                        help="samples of each item of the big database's comparison pair")
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--slow", type=int, default=0, help="print the N slowest SQL statements per URL (big)")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)  # child: DATABASE,RUNS,SAMPLES,COMPARE
+    args = parser.parse_args()
+    if args.measure:
+        database, runs, samples, compare = args.measure.split(",")
+        print(json.dumps(measure(database=database, runs=int(runs), samples=int(samples),
+                                 compare_samples=int(compare), repeat=args.repeat, slow=args.slow)))
+        return
+    figures = []
+    for database, (runs, samples), compare, slow in (
+            (args.small_db, args.small, min(10_000, args.small[1] // 4), 0),
+            (args.big_db, args.big, min(args.compare_samples, args.big[1] // 4), args.slow)):
+        print(f"{database}: {runs:,} runs, {samples:,} samples; load average {os.getloadavg()[0]:.1f}", flush=True)
+        child = subprocess.run(
+            [sys.executable, __file__, "--measure", f"{database},{runs},{samples},{compare}",
+             "--repeat", str(args.repeat), "--slow", str(slow)],
+            stdout=subprocess.PIPE, text=True, check=True, cwd=BASE_DIR)
+        lines = child.stdout.strip().splitlines()
+        for line in lines[:-1]:
+            print(line)
+        figures.append(json.loads(lines[-1]))
+    small, big = figures
+    print()
+    print(f"Django test Client, in-process; {args.repeat} timed requests per URL after 2 warm-up ones; sizes run one "
+          f"after the other. Load average after small {small['load'][0]:.1f}, after big {big['load'][0]:.1f}.")
+    for note in small["notes"] + [n for n in big["notes"] if n not in small["notes"]]:
+        print(f"NOTE: {note}")
+    header = (f"{'URL':<46} {'p50 small':>10} {'p95 small':>10} {'p50 big':>9} {'p95 big':>9} {'ratio':>6} "
+              f"{'queries':>9}")
+    print(header)
+    print("-" * len(header))
+    for label, entry in big["urls"].items():
+        other = small["urls"].get(label)
+        if other is None:
+            print(f"{label:<46} {'-':>10} {'-':>10} {entry['p50'] * 1000:>7.0f}ms {entry['p95'] * 1000:>7.0f}ms "
+                  f"{'-':>6} {'-':>4}/{entry['queries']:<4}")
+            continue
+        ratio = entry["p95"] / other["p95"] if other["p95"] else float("nan")
+        same = "" if other["queries"] == entry["queries"] else "  <- queries differ"
+        status = "" if entry["status"] == other["status"] == 200 else f"  (HTTP {other['status']}/{entry['status']})"
+        print(f"{label:<46} {other['p50'] * 1000:>8.0f}ms {other['p95'] * 1000:>8.0f}ms {entry['p50'] * 1000:>7.0f}ms "
+              f"{entry['p95'] * 1000:>7.0f}ms {ratio:>6.2f} {other['queries']:>4}/{entry['queries']:<4}{same}{status}")
+    if args.slow:
+        print()
+        for label, entry in big["urls"].items():
+            print(f"{label} ({entry['path']}), slowest statements at the big size:")
+            for seconds, sql in entry.get("slow", []):
+                print(f"   {float(seconds) * 1000:8.1f} ms  {sql}")
+
+
+if __name__ == "__main__":
+    main()
