@@ -442,10 +442,10 @@ def load(*, database: str, runs: int, samples: int, compare_samples: int, force:
     from django.core.management import call_command
     from django.db import connection, transaction
 
+    call_command("migrate", verbosity=0)  # a reused database gets the migrations (indexes) added since
     if reuse:
         print(f"{database}: already holds {runs:,} runs and {samples:,} samples (version {VERSION}); reused.")
         return
-    call_command("migrate", verbosity=0)
     migrated = time.perf_counter()
     print(f"{database}: created and migrated in {migrated - start:.1f} s", flush=True)
     loader = Loader(runs=runs, samples=samples, compare_samples=compare_samples, seed=seed)

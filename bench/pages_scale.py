@@ -93,8 +93,12 @@ def measure(*, database: str, runs: int, samples: int, compare_samples: int, rep
     from django.test.utils import CaptureQueriesContext
     from django.urls import reverse
 
+    from allauth.usersessions.models import UserSession
+    from django.contrib.sessions.models import Session
+    from django.db.models import Count
+
     from accounts.models import User
-    from evaluations.models import RunItem
+    from evaluations.models import Run, RunItem
     from tests.support.helpers import sign_in
 
     with connection.cursor() as cursor:
@@ -103,6 +107,13 @@ def measure(*, database: str, runs: int, samples: int, compare_samples: int, rep
         pairs = json.loads(pairs) if isinstance(pairs, str) else pairs
     main_size, first, second = pairs[0]
     compare_run = RunItem.objects.get(pk=first).run
+    # a typical run: the median number of samples among runs with samples (the same in both databases)
+    typical = (Run.objects.annotate(n=Count("items__samples")).filter(n__gt=0).exclude(pk=compare_run.pk)
+               .order_by("n", "pk"))
+    typical_run = typical[typical.count() // 2]
+    # earlier bench sessions would make the sessions page longer in the database measured more often
+    UserSession.objects.all().delete()
+    Session.objects.all().delete()
     clients: dict[str, Client] = {}
     for key, (email, *_rest) in USERS.items():
         clients[key] = sign_in(Client(), User.objects.get(email=email))
@@ -110,12 +121,16 @@ def measure(*, database: str, runs: int, samples: int, compare_samples: int, rep
     urls: list[tuple[str, str, str]] = []  # (label, path, actor)
     for name, _route in _list_patterns():
         kwargs = {"pk": compare_run.pk} if name in {"run-samples", "api-run-samples"} else {}
-        urls.append((name, reverse(name, kwargs=kwargs), ACTOR.get(name, "uk_staff")))
+        label = f"{name} (the comparison pair's run)" if kwargs else name
+        urls.append((label, reverse(name, kwargs=kwargs), ACTOR.get(name, "uk_staff")))
+    urls.append(("run-samples (a typical run)",
+                 reverse("run-samples", kwargs={"pk": typical_run.pk}), "uk_staff"))
     urls.append(("run-samples, errors only", reverse("run-samples", kwargs={"pk": compare_run.pk}) + "?error=yes",
                  "uk_staff"))
     urls.append(("exercise page (dashboard)", reverse("exercise_detail", kwargs={"pk": compare_run.exercise_id}),
                  "uk_staff"))
-    notes = []
+    notes = [f"{database}: the typical run has {typical_run.n} samples, the comparison pair's run "
+             f"{2 * main_size:,}"]
     for label, path in (("search", f"/search/?q={SEARCH_QUERY}"), ("api search", f"/api/v1/search/?q={SEARCH_QUERY}")):
         if _resolves(path.split("?")[0]):
             urls.append((label, path, "uk_staff"))

@@ -81,7 +81,11 @@ class Run(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["exercise", "state"])]
+        indexes = [
+            models.Index(fields=["exercise", "state"]),
+            # the run list's order (newest first): a page reads 25 rows, not a sort of every visible run (issue 13)
+            models.Index(fields=["-created_at", "-id"], name="run_created_desc"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(epochs__gte=1), name="run_epochs_positive"),
         ]
@@ -259,7 +263,11 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["user", "read_at"])]
+        indexes = [
+            models.Index(fields=["user", "read_at"]),
+            # the notifications page: one user's newest first, without sorting all of them (issue 13)
+            models.Index(fields=["user", "-created_at"], name="notification_user_created"),
+        ]
 
     def __str__(self) -> str:
         return self.text[:60]
