@@ -44,7 +44,6 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 VERSION = 1  # bump when the shape of the data changes: databases made by another version are rebuilt
-PASSWORD_HASH = "!"  # unusable password (the bench signs in with the test client)
 USERS = {  # key: (email, organisation key, role, admin)
     "uk_staff": ("bench.uk.staff@example.org", "uk", "staff", False),
     "us_staff": ("bench.us.staff@example.org", "us", "staff", False),
@@ -118,7 +117,7 @@ def _rows_copy(model: Any, rows: list[dict[str, Any]]) -> None:
     from django.db import connection
     from django.db.models import JSONField
 
-    fields = [f for f in model._meta.concrete_fields]
+    fields = list(model._meta.concrete_fields)
     columns = ", ".join(f'"{f.column}"' for f in fields)
     defaults = {f.attname: f.get_default() for f in fields}
     json_fields = {f.attname for f in fields if isinstance(f, JSONField)}
@@ -156,7 +155,14 @@ class Loader:
     # --- the small fixed part, through the ORM ---
     def base(self) -> None:
         from accounts.models import Organisation, User
-        from evaluations.models import EvalTask, Exercise, ModelVersion, RegisteredModel, RiskArea, TaskVersion
+        from evaluations.models import (
+            EvalTask,
+            Exercise,
+            ModelVersion,
+            RegisteredModel,
+            RiskArea,
+            TaskVersion,
+        )
 
         self.orgs = {
             "uk": Organisation.objects.create(name="UK AI Security Institute", kind="institute", country_code="GB"),
