@@ -22,8 +22,8 @@ What it loads (PostgreSQL COPY through psycopg 3's ``cursor.copy``; ids are assi
     compare bench reads (run name "Comparison pair <n>"). When M >= 100,000, pairs of 1,000 and 3,000 samples too
     (for how the comparison scales);
   - a notification per finished run (to its author), two audit events per run (hash-chained as
-    ``portal.audit.audit_record`` chains them), max(2, N // 100) findings over the exercises, each linked to one
-    item of its exercise.
+    ``portal.audit.audit_record`` chains them), max(30, N // 100) findings (a full list page at every size) over
+    the exercises, each linked to one item of its exercise.
 Prints how long each part took.
 """
 
@@ -401,7 +401,7 @@ class Loader:
             items_by_exercise.setdefault(runs_by_id[item["run_id"]]["exercise_id"], []).append(item)
         severities = ["informational", "low", "medium", "high", "critical"]
         states = ["draft", "draft", "in_review", "signed_off"]
-        for n in range(max(2, self.n_runs // 100)):
+        for n in range(max(30, self.n_runs // 100)):  # at least a full page (25) at every size
             exercise = self.exercises[n % len(self.exercises)]
             author = self.users["uk_staff" if n % 2 == 0 else "us_staff"]
             at = self.now - timedelta(hours=n)
