@@ -58,7 +58,7 @@ class PowerEvaluationSerializer(serializers.Serializer):
     variance_between = serializers.FloatField()
     variance_within = serializers.FloatField()
     correlation = serializers.FloatField()
-    source = serializers.ChoiceField(choices=["task_version", "task", "default"],
+    source = serializers.ChoiceField(choices=["task_version", "task", "default"],  # type: ignore[assignment]
                                      help_text="Where the variance came from: earlier items of this version, of "
                                                "other versions of the evaluation, or the stated default")
     items = serializers.IntegerField()

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
+from django.http import Http404
 
 from accounts.access import get_visible_or_404, visible_to
 from evaluations.models import (
@@ -22,11 +23,10 @@ from evaluations.models import (
     TrendBaseline,
 )
 from evaluations.models.runs import ItemState
-from evaluations.statistics.trend import Estimate, estimate_from_summary, regression_test, trend_points
+from evaluations.statistics.trend import Estimate, estimate_from_summary, trend_points
 
 MAX_POINTS = 100  # the newest items shown on a trend
 SCORE_METRIC = "score"  # the portal's own series: the first scorer's value, clustered by sample
-INTERVAL_Z = 1.959964
 
 _ESTIMATES_SQL = """
 WITH s (item_id, sample_id, score) AS ({rows}),
@@ -88,8 +88,6 @@ def trend_page(*, user: Any, exercise_id: int, model_version_id: int, task_versi
     exercise = get_visible_or_404(user, Exercise.objects.all(), pk=exercise_id)
     model_version = ModelVersion.objects.select_related("registered_model").filter(pk=model_version_id).first()
     task_version = TaskVersion.objects.select_related("eval_task").filter(pk=task_version_id).first()
-    from django.http import Http404
-
     if model_version is None or task_version is None:
         raise Http404("No such model version or evaluation version.")
     items = list(trend_items(user=user, exercise=exercise, model_version=model_version,
@@ -99,10 +97,7 @@ def trend_page(*, user: Any, exercise_id: int, model_version_id: int, task_versi
         raise Http404("No finished results of this model and evaluation in this exercise.")
     baseline = trend_baseline_of(exercise_id=exercise.pk, model_version_id=model_version.pk,
                                  task_version_id=task_version.pk)
-    if baseline is not None and not RunItem.objects.filter(pk=baseline.item_id).exists():
-        baseline = None
     estimates = item_estimates(item_ids=[i.pk for i in items])
-    baseline_index = next((n for n, i in enumerate(items) if baseline and i.pk == baseline.item_id), None)
     series = []
     names = [SCORE_METRIC, *_metric_series(items)]
     for name in names:
@@ -124,7 +119,7 @@ def trend_page(*, user: Any, exercise_id: int, model_version_id: int, task_versi
         series.append({"name": name, "label": "Score (clustered by sample)" if name == SCORE_METRIC else name,
                        "rows": rows})
     return {"exercise": exercise, "model_version": model_version, "task_version": task_version, "items": items,
-            "baseline": baseline, "baseline_index": baseline_index, "series": series}
+            "baseline": baseline, "series": series}
 
 
 def trend_pairs_for_model(*, user: Any, model: RegisteredModel) -> list[dict[str, Any]]:
@@ -132,10 +127,10 @@ def trend_pairs_for_model(*, user: Any, model: RegisteredModel) -> list[dict[str
     model page's links to their trends. One query."""
     rows = visible_to(user, RunItem.objects.filter(model_version__registered_model=model,
                                                    state=ItemState.SUCCEEDED, task_version__isnull=False))
-    return list(rows.values("run__exercise_id", "run__exercise__name", "model_version_id", "model_version__number",
-                            "task_version_id", "task_version__number", "task_version__eval_task__name")
-                .distinct().order_by("run__exercise__name", "model_version__number",
-                                     "task_version__eval_task__name", "task_version__number"))
+    pairs = rows.values("run__exercise_id", "run__exercise__name", "model_version_id", "model_version__number",
+                        "task_version_id", "task_version__number", "task_version__eval_task__name").distinct()
+    return [dict(row) for row in pairs.order_by("run__exercise__name", "model_version__number",
+                                                "task_version__eval_task__name", "task_version__number")]
 
 
 def regression_check_data(*, item: RunItem) -> tuple[TrendBaseline, Estimate, Estimate] | None:
@@ -152,6 +147,3 @@ def regression_check_data(*, item: RunItem) -> tuple[TrendBaseline, Estimate, Es
         return None
     return baseline, estimates[baseline.item_id], estimates[item.pk]
 
-
-__all__ = ["INTERVAL_Z", "item_estimates", "regression_check_data", "regression_test", "trend_page",
-           "trend_pairs_for_model"]
