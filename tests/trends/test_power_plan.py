@@ -113,7 +113,7 @@ def test_with_htmx_the_plan_follows_the_fields(client, sign_in, exercise, uk_sta
                       scores=[A, B])
     sign_in(client, uk_staff)
     html = client.get("/runs/new/").content.decode()
-    assert 'hx-get="/runs/power/"' in html and 'hx-include="closest form"' in html
+    assert 'hx-get="/runs/power/"' in html and 'hx-include="closest form"' in html and 'hx-target="#run-power"' in html
     response = client.get(f"/runs/power/?{_form_query(exercise, setup, power_difference=5)}",
                           headers={"HX-Request": "true"})
     html = response.content.decode()
