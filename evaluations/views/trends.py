@@ -73,11 +73,13 @@ def trend_view(request: HttpRequest) -> HttpResponse:
 def trend_baseline_view(request: HttpRequest) -> HttpResponse:
     """Make a finished item the baseline of its model × evaluation in its exercise; back to its trend."""
     form = BaselineForm(request.POST)
-    if not form.is_valid():
+    if not form.is_valid() and "item" in form.errors:
         return bad_request_response(request, "Choose an item of this trend as the baseline.", field="item")
     item = get_visible_or_404(request.user, RunItem.objects.select_related("run"), pk=form.cleaned_data["item"])
     params = {"exercise": item.run.exercise_id, "model": item.model_version_id or 0,
               "task": item.task_version_id or 0}
+    if form.errors:  # the reason is wrong: said beside its field on the trend page
+        return render(request, "evaluations/trends/detail.html", _context(request, params, form), status=400)
     try:
         trend_baseline_set(actor=request.user, item=item, reason=form.cleaned_data.get("reason") or "",
                            request=request)

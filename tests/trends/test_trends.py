@@ -184,3 +184,12 @@ def test_the_trend_page_makes_the_same_queries_with_2_and_8_results(client, sign
         make_finished_run(actor=uk_staff, exercise=exercise, models=[pair["model"]], task=pair["task"],
                           scores=[{**GOOD, **{f"x{n}-{i}": [0.5] for i in range(30)}}], name=f"Run {n}")
     assert count() == small
+
+
+def test_a_too_long_reason_is_refused_beside_its_field(client, sign_in, exercise, uk_staff, pair, baseline_item):
+    sign_in(client, uk_staff)
+    response = client.post("/trends/baseline/", {"item": baseline_item.pk, "reason": "x" * 200_000})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="id_reason"' in html and "govuk-error-message" in html
+    assert TrendBaseline.objects.get().reason == "the release we signed off"
