@@ -236,7 +236,6 @@ def _expand_items(run: Run) -> None:
     ])
 
 
-@transaction.atomic
 def _power_plan_store(*, actor: Any, run: Run, models: Sequence[ModelVersion], tasks: Sequence[TaskVersion],
                       difference: float | None) -> None:
     """The run's power plan (issue 13), computed as its planner sees the earlier results, stored with the run so
@@ -260,6 +259,7 @@ def power_difference_check(value: Any) -> float | None:
     return number
 
 
+@transaction.atomic
 def run_create(*, actor: Any, exercise: Exercise, models: Sequence[ModelVersion], tasks: Sequence[TaskVersion],
                options: dict[str, Any], request: HttpRequest | None = None, submit: bool = False,
                power_difference: float | None = None) -> Run:
@@ -411,8 +411,8 @@ def run_recurring_fire(*, run_id: int) -> Run | None:
     execution = Run.objects.create(
         exercise=run.exercise, created_by=run.created_by, owner=run.owner, name=f"{run.name} #{number}",
         parent=run, state=RunState.APPROVED, revision=run.revision, approved_at=run.approved_at,
-        submitted_at=run.submitted_at, power_plan=run.power_plan, **{name: getattr(run, name) for name in OPTION_FIELDS
-                                          if name not in {"name", "schedule", "cron", "run_at"}},
+        submitted_at=run.submitted_at, power_plan=run.power_plan,
+        **{name: getattr(run, name) for name in OPTION_FIELDS if name not in {"name", "schedule", "cron", "run_at"}},
     )
     execution.model_versions.set(run.model_versions.all())
     execution.task_versions.set(run.task_versions.all())
