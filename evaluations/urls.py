@@ -6,6 +6,7 @@ from evaluations.views import findings as finding_views
 from evaluations.views import log_viewer, notifications
 from evaluations.views import registry as registry_views
 from evaluations.views import runs as run_views
+from evaluations.views import trends as trend_views
 
 urlpatterns: list = [
     # exercises (issue 4)
@@ -37,12 +38,16 @@ urlpatterns: list = [
     path("runs/new/", run_views.run_form_view, name="run-create"),
     path("runs/import/", run_views.run_import_view, name="run-import"),
     path("runs/compare/", run_views.compare_view, name="run-compare"),
+    path("runs/power/", run_views.run_power_partial, name="run-power"),
     path("runs/<int:pk>/", run_views.run_detail_view, name="run-detail"),
     path("runs/<int:pk>/edit/", run_views.run_form_view, name="run-edit"),
     path("runs/<int:pk>/items/", run_views.run_items_partial, name="run-items-partial"),
     path("runs/<int:pk>/samples/", run_views.sample_list_view, name="run-samples"),
     path("runs/<int:pk>/<str:action>/", run_views.run_action_view, name="run-action"),
     path("notifications/", notifications.notification_list_view, name="notification-list"),
+    # regressions over time (issue 13)
+    path("trends/", trend_views.trend_view, name="trend"),
+    path("trends/baseline/", trend_views.trend_baseline_view, name="trend-baseline"),
     path("samples/<int:pk>/", run_views.sample_detail_view, name="sample-detail"),
     path("run-items/<int:pk>/log.<str:ext>", run_views.run_item_log_view, name="run-item-log"),
     path("run-items/<int:pk>/viewer/", log_viewer.log_viewer_view, name="run-item-viewer"),

@@ -141,6 +141,12 @@ class RunSerializer(serializers.ModelSerializer):
     created_by = serializers.EmailField(source="created_by.email", read_only=True)
     items = RunItemSerializer(many=True, read_only=True)
     approvals = RunApprovalSerializer(many=True, read_only=True)
+    power_plan = serializers.JSONField(read_only=True, help_text=(
+        "Stored with every create and edit: per evaluation the minimum detectable difference (points) at the "
+        "planned samples and epochs, the samples needed for power_difference, and where the variance came from "
+        "(see GET /api/v1/power/)."))
+    power_difference = serializers.FloatField(write_only=True, required=False, allow_null=True, min_value=0,
+                                              max_value=100, help_text="A difference to detect, in points (0-100).")
 
     class Meta:
         model = Run
@@ -148,7 +154,8 @@ class RunSerializer(serializers.ModelSerializer):
                   "models", "model_versions", "tasks", "task_versions", "limit", "sample_ids", "epochs", "max_samples",
                   "max_connections", "seed", "token_budget", "cost_budget", "fail_on_error", "schedule", "run_at",
                   "cron", "approval_valid_until", "rejection_reason", "parent", "created_at", "submitted_at",
-                  "approved_at", "started_at", "finished_at", "items", "approvals"]
+                  "approved_at", "started_at", "finished_at", "items", "approvals", "power_plan",
+                  "power_difference"]
         extra_kwargs = {"name": {"required": False}, "epochs": {"max_value": MAX_EPOCHS}}  # noqa: RUF012
         read_only_fields = ["owner", "origin", "revision", "rejection_reason", "parent", "created_at",
                             "submitted_at", "approved_at", "started_at", "finished_at"]
@@ -284,7 +291,8 @@ class RunViewSet(ReauthenticationRequiredMixin, InstituteMembersOnly, viewsets.G
         exercise = data.pop("exercise")
         run = services.run_create(actor=request.user, exercise=exercise, models=data.pop("_models") or [],
                                   tasks=data.pop("_tasks") or [], options=_options(data), request=request._request,
-                                  submit=bool(isinstance(request.data, dict) and request.data.get("submit")))
+                                  submit=bool(isinstance(request.data, dict) and request.data.get("submit")),
+                                  power_difference=data.pop("power_difference", None))
         return self._respond(run, status.HTTP_201_CREATED)
 
     def update(self, request: Request, pk: str) -> Response:
@@ -295,7 +303,8 @@ class RunViewSet(ReauthenticationRequiredMixin, InstituteMembersOnly, viewsets.G
         data = dict(serializer.validated_data)
         data.pop("exercise", None)
         run = services.run_update(actor=request.user, run=run, models=data.pop("_models", None),
-                                  tasks=data.pop("_tasks", None), options=_options(data), request=request._request)
+                                  tasks=data.pop("_tasks", None), options=_options(data), request=request._request,
+                                  power_difference=data.pop("power_difference", None))
         return self._respond(run)
 
     partial_update = update

@@ -9,6 +9,7 @@ from django import forms
 from evaluations.models import Exercise, ModelVersion, Run, TaskVersion
 from evaluations.selectors.catalogue import task_version_choices
 from evaluations.selectors.exercises import exercise_last_worked_in, exercises_user_may_add_to
+from evaluations.selectors.power import MAX_PLANNED, power_plan_preview
 from evaluations.selectors.registry import model_version_choices
 from evaluations.services.runs import MAX_EPOCHS, MAX_SAMPLE_IDS, NUMBER_RANGES, SAMPLE_ID_MAX
 from portal.forms import PortalForm
@@ -18,7 +19,8 @@ from portal.limits import TEXT_MAX
 class RunForm(PortalForm):
     error_names = {"model_versions": "at least one model", "task_versions": "at least one evaluation",
                    "limit": "a sample limit", "epochs": "a number of epochs", "run_at": "the time to run",
-                   "approval_valid_until": "the date the approval ends"}
+                   "approval_valid_until": "the date the approval ends",
+                   "power_difference": "a difference to detect"}
     exercise = forms.ModelChoiceField(queryset=Exercise.objects.none(), empty_label=None)
     name = forms.CharField(max_length=200, required=False, help_text="Optional; a name is made up when empty.")
     model_versions = forms.ModelMultipleChoiceField(queryset=ModelVersion.objects.none(), label="Models",
@@ -31,6 +33,13 @@ class RunForm(PortalForm):
     sample_ids = forms.CharField(required=False, label="Sample ids", max_length=TEXT_MAX,
                                  help_text="Comma-separated; instead of a limit.")
     epochs = forms.IntegerField(min_value=1, max_value=MAX_EPOCHS, initial=1)
+    power_difference = forms.FloatField(
+        required=False, min_value=0.01, max_value=100, label="Difference to detect (points)",
+        help_text="Optional: a difference between two models you want to be able to detect, e.g. 5 for 5 points "
+                  "of accuracy. The plan below then gives the samples needed.",
+        error_messages={"min_value": "Enter a difference to detect between 0 and 100 points",
+                        "max_value": "Enter a difference to detect between 0 and 100 points",
+                        "invalid": "Enter a difference to detect as a number, like 5"})
     max_samples = forms.IntegerField(min_value=1, max_value=NUMBER_RANGES["max_samples"][1], required=False,
                                      label="Samples at once")
     max_connections = forms.IntegerField(min_value=1, max_value=NUMBER_RANGES["max_connections"][1], required=False,
@@ -127,6 +136,7 @@ class RunForm(PortalForm):
     @classmethod
     def initial_for(cls, run: Run) -> dict[str, Any]:
         return {
+            "power_difference": (run.power_plan or {}).get("difference"),
             "exercise": run.exercise_id, "name": run.name, "model_versions": list(run.model_versions.all()),
             "task_versions": list(run.task_versions.all()), "limit": run.limit,
             "sample_ids": ", ".join(str(s) for s in run.sample_ids or []), "epochs": run.epochs,
@@ -135,6 +145,50 @@ class RunForm(PortalForm):
             "schedule": run.schedule, "run_at": run.run_at, "cron": run.cron,
             "approval_valid_until": run.approval_valid_until,
         }
+
+
+class PowerForm(PortalForm):
+    """The inputs of the run form's power plan (issue 13), read leniently from the run form's fields (posted, sent
+    by htmx, or the form reloaded without JavaScript): the chosen evaluations and models, limit or sample ids,
+    epochs and the difference to detect. A wrong limit or epochs counts as not given (the run form says why)."""
+
+    error_names = {"power_difference": "a difference to detect"}
+    power_difference = RunForm.base_fields["power_difference"]
+
+    def _values(self, name: str) -> list[str]:
+        data = self.data
+        if hasattr(data, "getlist"):
+            return [str(v) for v in data.getlist(name)]
+        value = data.get(name)
+        if value is None:
+            return []
+        return [str(getattr(v, "pk", v)) for v in (value if isinstance(value, list | tuple) else [value])]
+
+    def _ids(self, name: str) -> list[int]:
+        return [int(v) for v in self._values(name) if v.isdigit() and len(v) < 19][:MAX_PLANNED]
+
+    def _number(self, name: str, least: int, most: int) -> int | None:
+        values = self._values(name)
+        text = values[0].strip() if values else ""
+        return int(text) if text.isdigit() and least <= int(text) <= most else None
+
+    def plan(self, *, user: Any) -> dict[str, Any] | None:
+        """The plan, or None when no evaluation is chosen; an invisible id reads as none chosen."""
+        from django.http import Http404
+
+        tasks = self._ids("task_versions")
+        if not tasks:
+            return None
+        difference = self.cleaned_data.get("power_difference") if self.is_valid() else None
+        raw_ids = ",".join(self._values("sample_ids"))
+        sample_ids = [part.strip() for part in raw_ids.split(",") if part.strip()][:MAX_SAMPLE_IDS]
+        try:
+            return power_plan_preview(
+                user=user, task_version_ids=tasks, model_version_ids=self._ids("model_versions"),
+                limit=self._number("limit", 1, NUMBER_RANGES["limit"][1]), sample_ids=sample_ids or None,
+                epochs=self._number("epochs", 1, MAX_EPOCHS) or 1, difference=difference)
+        except Http404:
+            return None
 
 
 class ImportForm(PortalForm):

@@ -15,10 +15,12 @@ from evaluations.models.findings import (
 )
 from evaluations.models.registry import ConnectionTest, ModelCredential, ModelVersion, RegisteredModel
 from evaluations.models.runs import Notification, Run, RunApproval, RunItem, SampleResult
+from evaluations.models.trends import TrendBaseline
 
 __all__ = [
     "ConnectionTest", "EvalTask", "Exercise", "ModelCredential", "ModelVersion", "Notification", "RegisteredModel",
     "Run", "RunApproval", "RunItem", "SampleResult", "TaskVersion",
     "EvidenceFlag", "EvidenceItem", "Finding", "FindingComment", "FindingRunItem", "FindingSignOff", "Release",
     "RiskArea",
+    "TrendBaseline",
 ]

@@ -71,6 +71,9 @@ class Run(models.Model):
 
     revision = models.PositiveIntegerField(default=1, help_text="Bumped by every edit; approvals name a revision.")
     rejection_reason = models.TextField(blank=True)
+    power_plan = models.JSONField(default=dict, blank=True, help_text=(
+        "Per evaluation: the minimum detectable difference at the planned samples and epochs (issue 13), "
+        "written with every create and edit."))
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -251,6 +254,7 @@ class Notification(models.Model):
         RELEASED = "released", "Released"
         WITHDRAWN = "withdrawn", "Withdrawn"
         MENTIONED = "mentioned", "Mentioned in a comment"
+        REGRESSION = "regression", "Below its baseline"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="notifications", null=True, blank=True)

@@ -32,7 +32,7 @@ from evaluations.inspectai.mock_outputs import mockllm_model_args
 from evaluations.inspectai.model_factory import api_key_for
 from evaluations.models import RunItem, SampleResult
 from evaluations.models.runs import ItemState
-from evaluations.services import dispatch
+from evaluations.services import dispatch, trends
 from evaluations.services import runs as run_services
 
 logger = logging.getLogger(__name__)
@@ -386,4 +386,6 @@ def item_finish(*, item: RunItem, owner: str, state: str, log_name: str, metrics
         return None
     run_services.run_refresh_state(run_id=item.run_id)
     dispatch.dispatch_on_commit()
+    if state == ItemState.SUCCEEDED:  # issue 13: below its baseline? (after commit; never fails the item)
+        trends.item_regression_check_on_commit(item_id=item.pk)
     return state

@@ -35,6 +35,7 @@ from accounts.access import require, visible_to
 from evaluations.models import Exercise, ModelVersion, Notification, Run, RunApproval, RunItem, TaskVersion
 from evaluations.models.runs import ItemState, RunState
 from evaluations.rules.runs import CANCELLABLE_STATES, EDITABLE_STATES, FINISHED_STATES
+from evaluations.selectors.power import power_plan_build
 from evaluations.services import dispatch
 from evaluations.services.notifications import notifications_settle, notify
 from evaluations.services.signoff import AlreadySignedOff, signoff_approvers, signoff_decide
@@ -235,10 +236,35 @@ def _expand_items(run: Run) -> None:
     ])
 
 
+def _power_plan_store(*, actor: Any, run: Run, models: Sequence[ModelVersion], tasks: Sequence[TaskVersion],
+                      difference: float | None) -> None:
+    """The run's power plan (issue 13), computed as its planner sees the earlier results, stored with the run so
+    that approvers read what the planner read. Part of the caller's transaction."""
+    ordered = sorted(tasks, key=lambda tv: tv.pk)
+    run.power_plan = power_plan_build(user=actor, task_versions=ordered, model_count=len(models), limit=run.limit,
+                                      sample_ids=run.sample_ids or None, epochs=run.epochs, difference=difference)
+    Run.objects.filter(pk=run.pk).update(power_plan=run.power_plan)
+
+
+def power_difference_check(value: Any) -> float | None:
+    """The difference to detect, in points: above 0 and at most 100, or nothing."""
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not 0 < number <= 100:
+        raise ValidationError({"power_difference": "Enter a difference to detect between 0 and 100 points"})
+    return number
+
+
 @transaction.atomic
 def run_create(*, actor: Any, exercise: Exercise, models: Sequence[ModelVersion], tasks: Sequence[TaskVersion],
-               options: dict[str, Any], request: HttpRequest | None = None, submit: bool = False) -> Run:
+               options: dict[str, Any], request: HttpRequest | None = None, submit: bool = False,
+               power_difference: float | None = None) -> Run:
     require(actor, "create", Run(exercise=exercise), NOT_IN_EXERCISE)
+    power_difference = power_difference_check(power_difference)
     options = _clean_options(exercise=exercise, models=models, tasks=tasks, options=dict(options), actor=actor)
     name = options.pop("name", None) or f"Run of {len(models)} model(s) × {len(tasks)} evaluation(s)"
     run = Run.objects.create(exercise=exercise, created_by=actor, owner_id=actor.organisation_id, name=name,
@@ -246,6 +272,7 @@ def run_create(*, actor: Any, exercise: Exercise, models: Sequence[ModelVersion]
     run.model_versions.set(models)
     run.task_versions.set(tasks)
     _expand_items(run)
+    _power_plan_store(actor=actor, run=run, models=models, tasks=tasks, difference=power_difference)
     audit_record(actor=actor, action="run.create", obj=run, after=_snapshot(run), request=request,
                  exercise_id=exercise.pk)
     if submit:
@@ -257,10 +284,14 @@ def run_create(*, actor: Any, exercise: Exercise, models: Sequence[ModelVersion]
 @transaction.atomic
 def run_update(*, actor: Any, run: Run, models: Sequence[ModelVersion] | None = None,
                tasks: Sequence[TaskVersion] | None = None, options: dict[str, Any] | None = None,
-               request: HttpRequest | None = None) -> Run:
-    """Edit a draft or submitted run: the revision goes up, approvals are voided and the run is a draft again."""
+               request: HttpRequest | None = None, power_difference: float | None = None) -> Run:
+    """Edit a draft or submitted run: the revision goes up, approvals are voided and the run is a draft again.
+    The power plan is worked out again (with the difference given, else the one planned before)."""
     require(actor, "edit", run)
+    power_difference = power_difference_check(power_difference)
     run = Run.objects.select_for_update().get(pk=run.pk)
+    if power_difference is None:
+        power_difference = (run.power_plan or {}).get("difference")
     before = _snapshot(run)
     new_models = list(models) if models is not None else list(run.model_versions.all())
     new_tasks = list(tasks) if tasks is not None else list(run.task_versions.all())
@@ -276,6 +307,7 @@ def run_update(*, actor: Any, run: Run, models: Sequence[ModelVersion] | None = 
     run.model_versions.set(new_models)
     run.task_versions.set(new_tasks)
     _expand_items(run)
+    _power_plan_store(actor=actor, run=run, models=new_models, tasks=new_tasks, difference=power_difference)
     audit_record(actor=actor, action="run.update", obj=run, before=before, after=_snapshot(run), request=request,
                  exercise_id=run.exercise_id)
     return run
@@ -379,8 +411,8 @@ def run_recurring_fire(*, run_id: int) -> Run | None:
     execution = Run.objects.create(
         exercise=run.exercise, created_by=run.created_by, owner=run.owner, name=f"{run.name} #{number}",
         parent=run, state=RunState.APPROVED, revision=run.revision, approved_at=run.approved_at,
-        submitted_at=run.submitted_at, **{name: getattr(run, name) for name in OPTION_FIELDS
-                                          if name not in {"name", "schedule", "cron", "run_at"}},
+        submitted_at=run.submitted_at, power_plan=run.power_plan,
+        **{name: getattr(run, name) for name in OPTION_FIELDS if name not in {"name", "schedule", "cron", "run_at"}},
     )
     execution.model_versions.set(run.model_versions.all())
     execution.task_versions.set(run.task_versions.all())

@@ -18,6 +18,7 @@ from accounts.reauth import reauthentication_required
 from evaluations.forms.registry import FIELD_MAP, CreateModelForm, CredentialForm, ModelForm
 from evaluations.models import RegisteredModel
 from evaluations.selectors import registry as selectors
+from evaluations.selectors.trends import trend_pairs_for_model
 from evaluations.services import registry as services
 from portal.forms import form_errors_add
 from portal.pagination import page_of
@@ -87,6 +88,7 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "may_delete": can(request.user, DELETE, model),
         "may_set_credential": can(request.user, "set_credential", model),
         "may_test": can(request.user, "test_connection", model),
+        "trend_pairs": trend_pairs_for_model(user=request.user, model=model),
     })
 
 

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.access import can, get_visible_or_404, visible_to
 from accounts.gates import institute_member_required
 from accounts.reauth import reauthentication_required
-from evaluations.forms.runs import CompareForm, ImportForm, ReasonForm, RunForm
+from evaluations.forms.runs import CompareForm, ImportForm, PowerForm, ReasonForm, RunForm
 from evaluations.models import Run, RunItem, SampleResult
 from evaluations.models.runs import RunState
 from evaluations.selectors.runs import (
@@ -69,6 +69,9 @@ def run_form_view(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     if run is None and not can(request.user, "create", Run):
         raise PermissionDenied("Only institute staff and approvers plan runs.")
     initial = RunForm.initial_for(run) if run else {}
+    reloaded = request.method == "GET" and request.GET.get("power") == "1"
+    if reloaded:  # without JavaScript, "Work out the power" reloads the form with what was typed (not saved)
+        initial.update(_typed(request))
     form = RunForm(request.POST if request.method == "POST" else None, user=request.user, initial=initial,
                    exercise_id=request.GET.get("exercise"), editing=run)
     if run is not None:
@@ -76,6 +79,7 @@ def run_form_view(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     if request.method == "GET" and request.headers.get("HX-Request"):
         # the exercise changed: only the models and evaluations of that exercise, and the item count
         return render(request, "evaluations/runs/_form_choices.html", {"form": form, "run": run})
+    power_form = PowerForm(request.POST if request.method == "POST" else request.GET if reloaded else initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -83,14 +87,15 @@ def run_form_view(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 run = services.run_create(actor=request.user, exercise=data["exercise"],
                                           models=list(data["model_versions"]), tasks=list(data["task_versions"]),
                                           options=form.options(), request=request,
-                                          submit=request.POST.get("submit") == "1")
+                                          submit=request.POST.get("submit") == "1",
+                                          power_difference=data.get("power_difference"))
                 messages.success(request, f"You saved run {run.pk} ({run.name}) as a draft. Submit it for approval "
                                           "when it is ready." if run.state == RunState.DRAFT
                                  else run_action_message(run=run, action="submit", actor=request.user))
             else:
                 run = services.run_update(actor=request.user, run=run, models=list(data["model_versions"]),
                                           tasks=list(data["task_versions"]), options=form.options(),
-                                          request=request)
+                                          request=request, power_difference=data.get("power_difference"))
                 messages.success(request, f"You saved your changes to run {run.pk} ({run.name}). It is a draft again "
                                           "and earlier approvals no longer count: submit it for approval again.")
             return redirect("run-detail", pk=run.pk)
@@ -98,7 +103,29 @@ def run_form_view(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             form_errors_add(form, exc)
         except ApplicationError as exc:  # the run changed (409): said at the top of the form
             form.add_error(None, str(exc))
-    return render(request, "evaluations/runs/form.html", {"form": form, "run": run})
+    return render(request, "evaluations/runs/form.html", {
+        "form": form, "run": run, "power_form": power_form, "power": power_form.plan(user=request.user)})
+
+
+RUN_FORM_LISTS = ("model_versions", "task_versions")
+
+
+def _typed(request: HttpRequest) -> dict[str, Any]:
+    """The run form's fields as the no-JavaScript reload sent them (initial values: nothing is validated)."""
+    typed: dict[str, Any] = {name: request.GET.getlist(name) for name in RUN_FORM_LISTS}
+    for name in RunForm.base_fields:
+        if name not in RUN_FORM_LISTS and name != "exercise" and name in request.GET:
+            typed[name] = request.GET.get(name)
+    return typed
+
+
+@login_required
+@institute_member_required
+def run_power_partial(request: HttpRequest) -> HttpResponse:
+    """The run form's power plan for the fields sent (htmx, as they change); nothing is saved."""
+    power_form = PowerForm(request.GET)
+    return render(request, "evaluations/runs/_power.html", {
+        "power_form": power_form, "power": power_form.plan(user=request.user)})
 
 
 def _detail_context(request: HttpRequest, run: Run) -> dict[str, Any]:
