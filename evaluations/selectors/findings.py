@@ -21,7 +21,6 @@ from accounts.access import (
     get_visible_or_404,
     is_admin,
     is_approver,
-    is_institute_member,
     is_partner_viewer,
     visible_to,
 )

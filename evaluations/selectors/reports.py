@@ -25,7 +25,6 @@ from evaluations.selectors.findings import (
     partner_filters,
 )
 
-
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
 
 
