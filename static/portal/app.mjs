@@ -50,8 +50,9 @@ function updateRunPreview(form) {
 
 // A region htmx refreshes (the run page's results, polled every 2 s while the run is active) keeps the boxes the
 // person ticked or cleared there: the state of each checkbox with an id is noted just before the swap and put back
-// on the new content. (htmx itself puts the focus back on the element with the same id.)
+// on the new content, and so is the focus when it was on an element of the region with an id.
 const keptBoxes = new Map();
+const keptFocus = new Map();
 
 function noteBoxes(event) {
   const region = event.detail.target;
@@ -61,6 +62,10 @@ function noteBoxes(event) {
   const boxes = new Map();
   region.querySelectorAll("input[type='checkbox'][id]").forEach((box) => boxes.set(box.id, box.checked));
   keptBoxes.set(region.id, boxes);
+  const focused = document.activeElement;
+  if (focused && focused.id && region.contains(focused)) {
+    keptFocus.set(region.id, focused.id);
+  }
 }
 
 function restoreBoxes(event) {
@@ -75,6 +80,12 @@ function restoreBoxes(event) {
     }
   });
   keptBoxes.delete(region.id);
+  const focusedId = keptFocus.get(region.id);
+  keptFocus.delete(region.id);
+  const focused = focusedId && document.getElementById(focusedId);
+  if (focused && region.contains(focused) && document.activeElement !== focused) {
+    focused.focus({ preventScroll: true });
+  }
 }
 
 function start() {
