@@ -329,7 +329,10 @@ class FindingViewSet(ReauthenticationRequiredMixin, viewsets.GenericViewSet):
     @extend_schema(parameters=FILTER_PARAMETERS, description=(
         "Institute members: the findings of the exercises their institute takes part in. Partner viewers: their "
         "organisation's current release snapshots. With `?format=csv` or `?format=json` (and the same filters): an "
-        "export of every row the reader may see, as a file (CSV cells starting with = + - @ are neutralised)."),
+        "export of every finding the reader may see, as a file, the same as the findings page's downloads "
+        "(`findings/export.csv`): CSV columns Finding, Version, Exercise, Title, State (institute members), "
+        "Severity, Risk area, Models, Evaluations, Evidence items, Released at, Summary, SHA-256 (partners), cells "
+        "starting with = + - @ neutralised; JSON `{schema, generated_at, reader, findings}`."),
         responses=PolymorphicProxySerializer(component_name="FindingOrSnapshotList",
                                              serializers=[FindingListSerializer, PartnerFindingSerializer],
                                              resource_type_field_name=None, many=True))
