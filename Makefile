@@ -8,7 +8,7 @@ PORT ?= 8000
 # Starts embedded PostgreSQL / Redis for whichever of DATABASE_URL / REDIS_URL is unset.
 WITH_SERVICES := $(PY) -m portal.devservices run --
 
-.PHONY: run test bench install chromium pdf-deps static lint lint-checks services-up services-down clean
+.PHONY: run test bench install chromium pdf-deps static lint lint-checks services-up services-down clean screenshots
 
 run: install pdf-deps static
 	DEBUG=$${DEBUG:-1} PORTAL_PORT=$(PORT) SITE_URL=http://127.0.0.1:$(PORT) $(WITH_SERVICES) bash bin/run-portal
@@ -22,6 +22,12 @@ test: install chromium pdf-deps static
 # and prints the ratios. `make bench BENCH_ARGS="--repeat 10 --slow 3"`.
 bench: install static
 	$(WITH_SERVICES) $(PY) bench/pages_scale.py $(BENCH_ARGS)
+
+# Screenshots of the main pages from the seeded demo to docs/screenshots/ (the README shows them); in `make test`
+# the same test writes to test-artifacts/screenshots/ instead.
+screenshots: install chromium pdf-deps static
+	PORTAL_TESTING=1 EMBEDDED_REDIS_DB=1 SCREENSHOTS_DIR=docs/screenshots $(WITH_SERVICES) \
+	  $(PY) -m pytest tests/browser/test_screenshots.py -q -p no:cacheprovider
 
 # Installs only what is missing or out of date (see bin/ensure-deps).
 install:

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from accounts import access
 from accounts.models import ApiToken, Organisation
 from accounts.reauth import ReauthenticationRequiredMixin, is_token_request
-from accounts.selectors import audit_events_filter
+from accounts.selectors import audit_events_filter, audit_exercise_ids
 from accounts.serializers import (
     ApiTokenCreatedSerializer,
     ApiTokenCreateSerializer,
@@ -25,7 +25,7 @@ from accounts.serializers import (
     OrganisationSerializer,
 )
 from accounts.services import api_token_create, api_token_revoke, organisation_create, organisation_update
-from portal.api import date_param, int_param, request_user, text_param
+from portal.api import date_param, request_user, text_param
 from portal.models import AuditEvent
 
 NO_AUDIT_TRAIL = "Partner viewers have no access to the audit trail."
@@ -86,7 +86,8 @@ class OrganisationViewSet(
         OpenApiParameter("action", OpenApiTypes.STR, description="Action, e.g. run.approve; a prefix ending in "
                          "'.' matches all actions of an object type."),
         OpenApiParameter("actor", OpenApiTypes.STR, description="Actor id or email."),
-        OpenApiParameter("exercise", OpenApiTypes.INT),
+        OpenApiParameter("exercise", OpenApiTypes.STR, description="The exercise's id, or its name as the audit "
+                         "page shows it (case ignored); an exercise the reader may not see is a 400."),
         OpenApiParameter("object_type", OpenApiTypes.STR),
         OpenApiParameter("object_id", OpenApiTypes.STR),
         OpenApiParameter("date_from", OpenApiTypes.DATE),
@@ -103,6 +104,9 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
         super().initial(request, *args, **kwargs)
         access.require(request.user, access.VIEW, AuditEvent, NO_AUDIT_TRAIL)
 
+    def _exercise_ids(self) -> list[int] | None:
+        return audit_exercise_ids(user=self.request.user, value=text_param(self.request, "exercise"))  # 400: bad
+
     def get_queryset(self) -> QuerySet[AuditEvent]:
         qs = access.visible_to(self.request.user, AuditEvent.objects.order_by("-id"))
         if self.action != "list":
@@ -110,7 +114,7 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
         request = self.request
         return audit_events_filter(
             queryset=qs, action=text_param(request, "action"), actor=text_param(request, "actor"),
-            exercise_id=int_param(request, "exercise"), object_type=text_param(request, "object_type"),
+            exercise_ids=self._exercise_ids(), object_type=text_param(request, "object_type"),
             object_id=text_param(request, "object_id"), date_from=date_param(self.request, "date_from"),
             date_to=date_param(self.request, "date_to"),
         )

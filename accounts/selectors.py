@@ -13,8 +13,9 @@ from portal.models import AuditEvent
 def audit_events_filter(
     *, queryset: QuerySet[AuditEvent], action: str = "", actor: str = "", exercise_id: int | None = None,
     object_type: str = "", object_id: str = "", date_from: date | None = None, date_to: date | None = None,
+    exercise_ids: list[int] | None = None,
 ) -> QuerySet[AuditEvent]:
-    """Filter an (already access-scoped) audit queryset."""
+    """Filter an (already access-scoped) audit queryset (``exercise_ids``: from ``audit_exercise_ids``)."""
     if action:
         queryset = queryset.filter(action__startswith=action) if action.endswith(".") else queryset.filter(action=action)
     if actor:
@@ -24,6 +25,8 @@ def audit_events_filter(
             queryset = queryset.filter(actor_email__iexact=actor)
     if exercise_id is not None:
         queryset = queryset.filter(exercise_id=exercise_id)
+    if exercise_ids is not None:
+        queryset = queryset.filter(exercise_id__in=exercise_ids)
     if object_type:
         queryset = queryset.filter(object_type=object_type)
     if object_id:
@@ -33,6 +36,29 @@ def audit_events_filter(
     if date_to:
         queryset = queryset.filter(created_at__date__lte=date_to)
     return queryset
+
+
+def audit_exercise_ids(*, user: Any, value: str) -> list[int] | None:
+    """The exercises an audit filter's ``exercise`` names, among those the user may see: an id (digits), or a name
+    (the page's filter shows names; case and surrounding spaces ignored). None for an empty value; a
+    ``ValidationError`` naming ``exercise`` when nothing the user may see matches."""
+    from django.apps import apps
+    from django.core.exceptions import ValidationError
+
+    from accounts.access import visible_to
+
+    value = value.strip()
+    if not value:
+        return None
+    Exercise = apps.get_model("evaluations", "Exercise")  # by name: accounts imports nothing of evaluations
+    exercises = visible_to(user, Exercise.objects.all())
+    if value.isdigit() and len(value) <= 18:
+        ids = list(exercises.filter(pk=int(value)).values_list("pk", flat=True))
+    else:
+        ids = list(exercises.filter(name__iexact=value).values_list("pk", flat=True))
+    if not ids:
+        raise ValidationError({"exercise": "Give the id or the name of an exercise you may see."})
+    return ids
 
 
 def users_for_admin(*, queryset: QuerySet[Any], q: str = "", organisation_id: int | None = None) -> QuerySet[Any]:

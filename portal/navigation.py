@@ -8,6 +8,7 @@ from django.urls import NoReverseMatch, reverse
 
 from accounts.access import is_admin as _is_admin
 from accounts.access import is_institute_member as _is_institute_member
+from accounts.access import is_partner_viewer as _is_partner_viewer
 
 # (label, url name, predicate on the user)
 
@@ -18,7 +19,7 @@ NAV: list[tuple[str, str, Any]] = [
     ("Evaluations", "task-list", _is_institute_member),
     ("Runs", "run-list", _is_institute_member),
     ("Findings", "finding-list", lambda user: True),
-    ("Notifications", "notification-list", _is_institute_member),
+    ("Notifications", "notification-list", lambda user: _is_institute_member(user) or _is_partner_viewer(user)),
     ("Audit trail", "audit_list", _is_institute_member),
     ("Organisations", "manage_organisations", _is_admin),
     ("People", "manage_users", _is_admin),

@@ -19,7 +19,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import NotFound
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -40,8 +40,8 @@ from evaluations.models import (
     RiskArea,
     SampleResult,
 )
-from evaluations.reports.tables import rows_to_csv, rows_to_json
 from evaluations.selectors import findings as selectors
+from evaluations.selectors.reports import findings_export
 from evaluations.services import findings as services
 
 
@@ -329,7 +329,10 @@ class FindingViewSet(ReauthenticationRequiredMixin, viewsets.GenericViewSet):
     @extend_schema(parameters=FILTER_PARAMETERS, description=(
         "Institute members: the findings of the exercises their institute takes part in. Partner viewers: their "
         "organisation's current release snapshots. With `?format=csv` or `?format=json` (and the same filters): an "
-        "export of every row the reader may see, as a file (CSV cells starting with = + - @ are neutralised)."),
+        "export of every finding the reader may see, as a file, the same as the findings page's downloads "
+        "(`findings/export.csv`): CSV columns Finding, Version, Exercise, Title, State (institute members), "
+        "Severity, Risk area, Models, Evaluations, Evidence items, Released at, Summary, SHA-256 (partners), cells "
+        "starting with = + - @ neutralised; JSON `{schema, generated_at, reader, findings}`."),
         responses=PolymorphicProxySerializer(component_name="FindingOrSnapshotList",
                                              serializers=[FindingListSerializer, PartnerFindingSerializer],
                                              resource_type_field_name=None, many=True))
@@ -341,12 +344,8 @@ class FindingViewSet(ReauthenticationRequiredMixin, viewsets.GenericViewSet):
         filters = selectors.finding_filters_clean(request.query_params, partner=partner)
         export = request.query_params.get("format")
         if export in ("csv", "json"):
-            rows = selectors.finding_export_rows(user=user, filters=filters)
-            if export == "csv":
-                response = HttpResponse(rows_to_csv(selectors.EXPORT_COLUMNS, rows),
-                                        content_type="text/csv; charset=utf-8")
-            else:
-                response = HttpResponse(rows_to_json(rows), content_type="application/json")
+            text, content_type = findings_export(user=user, filters=filters, ext=export)  # as the page's
+            response = HttpResponse(text, content_type=content_type)
             response["Content-Disposition"] = f'attachment; filename="findings.{export}"'
             return response
         listed: Any = (selectors.partner_current_releases(user=user, **filters) if partner
@@ -367,7 +366,9 @@ class FindingViewSet(ReauthenticationRequiredMixin, viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         user = request.user
         if not is_institute_member(user):
-            raise PermissionDenied("Only institute staff add findings.")
+            # Partners never see a finding as such (their findings/ lists release snapshots), so for them
+            # creating one is a 404 as on the page (findings/new/), not a 403 (docs/findings.md).
+            raise NotFound()
         data = _body(request)
         exercise_id = _int_field(data, "exercise")
         exercise = visible_to(user, Exercise.objects.filter(pk=exercise_id)).first()

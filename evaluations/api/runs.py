@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.access import can, get_visible_or_404, require, visible_to
+from accounts.access import can, get_visible_or_404, is_admin, require, visible_to
 from accounts.gates import InstituteMembersOnly
 from accounts.reauth import ReauthenticationRequiredMixin
 from evaluations.models import (
@@ -35,6 +35,7 @@ from evaluations.selectors.runs import (
     items_compare,
     items_for_compare,
     queue_positions,
+    run_item_error_reason,
     run_list,
     sample_list,
 )
@@ -57,12 +58,22 @@ class RunItemSerializer(serializers.ModelSerializer):
     log_url = serializers.SerializerMethodField()
     queue_position = serializers.SerializerMethodField()
     status_label = serializers.SerializerMethodField(help_text="The status in words, as the run page says it")
+    error = serializers.SerializerMethodField(help_text="Why the item failed, in plain words (empty when it did not)")
+    error_detail = serializers.SerializerMethodField(
+        help_text="The technical detail of the error (scrubbed): portal admins only, null for everyone else")
 
     class Meta:
         model = RunItem
         fields = ["id", "model", "model_name", "task", "task_name", "model_version", "task_version", "status",
                   "status_label", "progress", "metrics",
-                  "log_url", "queue_position", "error", "attempts", "started_at", "finished_at"]
+                  "log_url", "queue_position", "error", "error_detail", "attempts", "started_at", "finished_at"]
+
+    def get_error(self, item: RunItem) -> str:
+        return run_item_error_reason(error=item.error)
+
+    def get_error_detail(self, item: RunItem) -> str | None:
+        request = self.context.get("request")
+        return item.error if request is not None and is_admin(request.user) else None
 
     def get_status_label(self, item: RunItem) -> str:
         return item_state_label(state=item.state, run_state=item.run.state, sent=item.enqueued_at is not None,

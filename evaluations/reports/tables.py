@@ -1,13 +1,10 @@
-"""CSV and JSON renderings of export rows (minimal: the findings API export uses them). A CSV cell whose text starts
-with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is neutralised with a leading apostrophe, so that no
-spreadsheet reads it as a formula (OWASP "CSV injection")."""
+"""The one rule for CSV cells of every export (``evaluations.reports.csv`` builds the findings CSV with it). A cell
+whose text starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is neutralised with a leading
+apostrophe, so that no spreadsheet reads it as a formula (OWASP "CSV injection")."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -22,16 +19,3 @@ def csv_cell(value: Any) -> str:
         return str(value)
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
     return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def rows_to_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([csv_cell(row.get(column)) for column in columns])
-    return out.getvalue()
-
-
-def rows_to_json(rows: Iterable[Mapping[str, Any]]) -> str:
-    return json.dumps(list(rows), ensure_ascii=False, indent=2, default=str)

@@ -1,5 +1,6 @@
 """Reads for findings: the institutes' lists and detail (with evidence, sign-offs, releases, comments, flags), the
-partners' current snapshots (their landing page), release histories, evidence flags per run, and export rows.
+partners' current snapshots (their landing page), release histories, evidence flags per run, and the snapshot builder
+(exports: ``selectors/reports.py``).
 
 Every read starts from the access layer. A partner viewer's reads start from ``Release`` (never ``Finding``) and look
 only at the stored snapshot, so nothing written after a release reaches them."""
@@ -20,7 +21,6 @@ from accounts.access import (
     get_visible_or_404,
     is_admin,
     is_approver,
-    is_institute_member,
     is_partner_viewer,
     visible_to,
 )
@@ -29,6 +29,7 @@ from evaluations.models import (
     EvidenceItem,
     Finding,
     FindingComment,
+    FindingRunItem,
     FindingSignOff,
     ModelVersion,
     Release,
@@ -45,6 +46,43 @@ FILTERS = ("exercise", "state", "severity", "risk_area", "model", "q")
 
 # --- Filters ------------------------------------------------------------------------------------------------------
 
+def _refuse(name: str, message: str) -> Any:
+    raise ValidationError({name: message})
+
+
+def _exercise_filter(value: str) -> int:
+    return int(value) if value.isdigit() else _refuse("exercise", "Give an exercise id (a whole number).")
+
+
+def _choice_filter(name: str, choices: Sequence[str]) -> Any:
+    return lambda value: value if value in choices else _refuse(name, f"Choose one of {', '.join(choices)}.")
+
+
+def _risk_area_filter(value: str) -> str:
+    return value if RiskArea.objects.filter(slug=value).exists() else _refuse("risk_area", "No risk area with this slug.")
+
+
+def _text_filter(name: str, message: str) -> Any:
+    return lambda value: value if len(value) <= 200 else _refuse(name, message)
+
+
+# (parameter, check of its stripped non-empty value: the cleaned value, or a ValidationError naming it)
+_FILTER_CHECKS: tuple[tuple[str, Any], ...] = (
+    ("exercise", _exercise_filter),
+    ("severity", _choice_filter("severity", Severity.values)),
+    ("risk_area", _risk_area_filter),
+    ("model", _text_filter("model", "Give a model name of at most 200 characters.")),
+    ("state", _choice_filter("state", FindingState.values)),
+    ("q", _text_filter("q", "Give at most 200 characters.")),
+)
+PARTNER_FILTERS = ("exercise", "severity", "risk_area", "model")  # a snapshot has no state and no search
+
+
+def partner_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
+    """The filters a partner's list applies (``finding_filters_clean`` output narrowed to a snapshot's fields)."""
+    return {k: v for k, v in filters.items() if k in PARTNER_FILTERS}
+
+
 def finding_filters_clean(params: Mapping[str, Any], *, partner: bool = False) -> dict[str, Any]:
     """Query parameters of a findings list -> filters; a bad value is a ``ValidationError`` naming the parameter.
     Empty values mean "any". Partners filter by severity, risk area, model and exercise (a snapshot has no state)."""
@@ -52,37 +90,12 @@ def finding_filters_clean(params: Mapping[str, Any], *, partner: bool = False) -
     for name in FILTERS:
         if "\x00" in (params.get(name) or ""):
             raise ValidationError({name: "Null characters are not allowed."})
-    exercise = (params.get("exercise") or "").strip()
-    if exercise:
-        if not exercise.isdigit():
-            raise ValidationError({"exercise": "Give an exercise id (a whole number)."})
-        out["exercise"] = int(exercise)
-    severity = (params.get("severity") or "").strip()
-    if severity:
-        if severity not in Severity.values:
-            raise ValidationError({"severity": f"Choose one of {', '.join(Severity.values)}."})
-        out["severity"] = severity
-    risk_area = (params.get("risk_area") or "").strip()
-    if risk_area:
-        if not RiskArea.objects.filter(slug=risk_area).exists():
-            raise ValidationError({"risk_area": "No risk area with this slug."})
-        out["risk_area"] = risk_area
-    model = (params.get("model") or "").strip()
-    if model:
-        if len(model) > 200:
-            raise ValidationError({"model": "Give a model name of at most 200 characters."})
-        out["model"] = model
-    if not partner:
-        state = (params.get("state") or "").strip()
-        if state:
-            if state not in FindingState.values:
-                raise ValidationError({"state": f"Choose one of {', '.join(FindingState.values)}."})
-            out["state"] = state
-        q = (params.get("q") or "").strip()
-        if q:
-            if len(q) > 200:
-                raise ValidationError({"q": "Give at most 200 characters."})
-            out["q"] = q
+    for name, check in _FILTER_CHECKS:
+        if partner and name not in PARTNER_FILTERS:
+            continue
+        value = (params.get(name) or "").strip()
+        if value:
+            out[name] = check(value)
     return out
 
 
@@ -255,8 +268,7 @@ def partner_landing(*, user: Any, filters: Mapping[str, Any]) -> dict[str, Any]:
     """Data for a partner viewer's landing page: their current snapshots (filtered) and the filter choices drawn
     from all their current snapshots (so a choice never names something they cannot see)."""
     everything = list(partner_current_releases(user=user).values_list("snapshot", flat=True))
-    releases = partner_current_releases(user=user, **{k: v for k, v in filters.items()
-                                                      if k in ("exercise", "severity", "risk_area", "model")})
+    releases = partner_current_releases(user=user, **partner_filters(filters))
     severities = [s for s in Severity.values if any(snap["severity"] == s for snap in everything)]
     return {
         "releases": releases,
@@ -268,53 +280,6 @@ def partner_landing(*, user: Any, filters: Mapping[str, Any]) -> dict[str, Any]:
             "exercise": sorted({(snap["exercise"]["id"], snap["exercise"]["name"]) for snap in everything}),
         },
     }
-
-
-# --- Exports --------------------------------------------------------------------------------------------------------
-
-EXPORT_COLUMNS = ["finding", "version", "sha256", "released_at", "exercise", "title", "severity", "risk_area",
-                  "state", "revision", "models", "evaluations", "evidence_items", "summary"]
-
-
-def _refs(refs: list[dict[str, Any]]) -> str:
-    return "; ".join(f"{r['name']} v{r['version']}" if r.get("version") is not None else str(r["name"]) for r in refs)
-
-
-def finding_export_rows(*, user: Any, filters: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Rows of the findings list export, from what the reader may see: a partner's current snapshots (with each
-    snapshot's SHA-256), or the live findings an institute member sees (with their newest live release, if any).
-    Columns: ``EXPORT_COLUMNS``; a partner's rows leave ``state`` and ``revision`` empty."""
-    rows: list[dict[str, Any]] = []
-    if is_partner_viewer(user):
-        for release in partner_current_releases(user=user, **{k: v for k, v in filters.items()
-                                                               if k in ("exercise", "severity", "risk_area",
-                                                                        "model")}):
-            snap = release.snapshot
-            rows.append({
-                "finding": snap["finding"], "version": snap["version"], "sha256": release.sha256,
-                "released_at": snap["released_at"], "exercise": snap["exercise"]["name"], "title": snap["title"],
-                "severity": snap["severity"], "risk_area": snap["risk_area"]["name"], "state": "", "revision": "",
-                "models": _refs(snap["models"]), "evaluations": _refs(snap["evaluations"]),
-                "evidence_items": len(snap["evidence"]), "summary": snap["summary"],
-            })
-        return rows
-    if not is_institute_member(user):
-        return rows
-    findings = finding_list(user=user, **filters).prefetch_related(
-        Prefetch("releases", queryset=Release.objects.filter(withdrawn_at__isnull=True).order_by("-version")),
-        "evidence")
-    for finding in findings:
-        live = next(iter(finding.releases.all()), None)
-        rows.append({
-            "finding": finding.pk, "version": live.version if live else "", "sha256": live.sha256 if live else "",
-            "released_at": live.snapshot["released_at"] if live else "", "exercise": finding.exercise.name,
-            "title": finding.title, "severity": finding.severity, "risk_area": finding.risk_area.name,
-            "state": finding.state, "revision": finding.revision,
-            "models": "; ".join(f"{mv.registered_model.name} v{mv.number}" for mv in finding.model_versions.all()),
-            "evaluations": "; ".join(f"{tv.eval_task.name} v{tv.number}" for tv in finding.task_versions.all()),
-            "evidence_items": len(finding.evidence.all()), "summary": finding.summary,
-        })
-    return rows
 
 
 # --- Release snapshots (a read: services/findings.py's finding_release stores what this builds) ---------------------
@@ -343,19 +308,39 @@ def _task_ref(version: TaskVersion | None, label: str = "") -> dict[str, Any]:
     return {"name": version.eval_task.name, "version": version.number}
 
 
+SNAPSHOT_PREFETCH = (
+    "model_versions__registered_model", "task_versions__eval_task",
+    Prefetch("evidence", queryset=EvidenceItem.objects.select_related(
+        "sample__item__model_version__registered_model", "sample__item__task_version__eval_task")),
+    Prefetch("result_links", queryset=FindingRunItem.objects.select_related(
+        "run_item__model_version__registered_model", "run_item__task_version__eval_task")),
+)  # what finding_snapshot_build reads: prefetched for many findings at once (the exports), one query each
+
+
+def _related(finding: Finding, name: str, *select: str) -> list[Any]:
+    """A finding's related rows for the snapshot: the prefetched ones (``SNAPSHOT_PREFETCH``) when there are, else
+    one query; ordered by position (then id), where the model has one."""
+    manager = getattr(finding, name)
+    prefetched = name in getattr(finding, "_prefetched_objects_cache", {})
+    rows = list(manager.all() if prefetched else manager.select_related(*select))
+    if rows and hasattr(rows[0], "position"):
+        rows.sort(key=lambda row: (row.position, row.pk))
+    return rows
+
+
 def finding_snapshot_build(*, finding: Finding, version: int, partners: Sequence[Any], released_at: Any) -> dict[str, Any]:
     """What a partner can ever see of a finding (notes/findings-contract.md): whitelisted fields only; evidence
     excerpts with every redacted span replaced by ``REDACTION_MARKER``. No credential, base URL, provider model
     string, comment, flag note, unredacted span or e-mail address."""
     models = sorted(
-        (_model_ref(mv) for mv in finding.model_versions.select_related("registered_model")),
+        (_model_ref(mv) for mv in _related(finding, "model_versions", "registered_model")),
         key=lambda m: (m["name"], m["version"] or 0))
     evaluations = sorted(
-        (_task_ref(tv) for tv in finding.task_versions.select_related("eval_task")),
+        (_task_ref(tv) for tv in _related(finding, "task_versions", "eval_task")),
         key=lambda t: (t["name"], t["version"] or 0))
     evidence = []
-    for item in finding.evidence.select_related("sample__item__model_version__registered_model",
-                                                "sample__item__task_version__eval_task").order_by("position"):
+    for item in _related(finding, "evidence", "sample__item__model_version__registered_model",
+                         "sample__item__task_version__eval_task"):
         run_item = item.sample.item
         evidence.append({
             "position": item.position,
@@ -366,8 +351,8 @@ def finding_snapshot_build(*, finding: Finding, version: int, partners: Sequence
             "excerpt": redact(item.excerpt, item.redactions),
         })
     results = []
-    for link in finding.result_links.select_related("run_item__model_version__registered_model",
-                                                    "run_item__task_version__eval_task").order_by("position"):
+    for link in _related(finding, "result_links", "run_item__model_version__registered_model",
+                         "run_item__task_version__eval_task"):
         results.append({
             "model": _model_ref(link.run_item.model_version),
             "evaluation": _task_ref(link.run_item.task_version, link.run_item.task_label),

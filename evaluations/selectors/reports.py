@@ -1,4 +1,4 @@
-"""Reads for reports (the exercise PDF, the CSV and JSON downloads): the findings a reader may see, as snapshot
+"""Reads for reports (the exercise PDF, the CSV and JSON downloads of the page and of the API): the findings a reader may see, as snapshot
 dicts for ``evaluations.reports``.
 
 A partner viewer's entries are their current release snapshots (``partner_current_releases``: the stored JSON and
@@ -17,9 +17,29 @@ from django.utils import timezone
 from accounts.access import get_visible_or_404, is_institute_member, is_partner_viewer
 from evaluations.models import Exercise, Release
 from evaluations.reports import Reader, ReportFinding
-from evaluations.selectors.findings import finding_list, finding_snapshot_build, partner_current_releases
+from evaluations.selectors.findings import (
+    SNAPSHOT_PREFETCH,
+    finding_list,
+    finding_snapshot_build,
+    partner_current_releases,
+    partner_filters,
+)
 
-PARTNER_FILTERS = ("exercise", "severity", "risk_area", "model")
+EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+
+
+def findings_export(*, user: Any, filters: Mapping[str, Any], ext: str) -> tuple[str, str]:
+    """The findings list the user may see as a download: (text, content type), ``ext`` "csv" or "json". The one
+    definition of the export's columns and rows (``evaluations.reports.csv``: ``findings_csv``, ``jsonexport``): the
+    findings page's downloads (``findings/export.csv``) and the API's (``findings/?format=csv``) both answer with
+    it, for partners and institute members alike."""
+    from evaluations.reports.csv import findings_csv
+    from evaluations.reports.jsonexport import findings_json
+
+    entries = report_findings(user=user, filters=filters)
+    reader = report_reader(user=user)
+    render = findings_csv if ext == "csv" else findings_json
+    return render(findings=entries, reader=reader), EXPORT_TYPES[ext]
 
 
 def report_reader(*, user: Any) -> Reader:
@@ -46,12 +66,12 @@ def report_findings(*, user: Any, filters: Mapping[str, Any] | None = None) -> l
     """The findings the user may see (``filters`` as ``finding_filters_clean`` returns them) as report entries."""
     filters = dict(filters or {})
     if is_partner_viewer(user):
-        releases = partner_current_releases(user=user, **{k: v for k, v in filters.items() if k in PARTNER_FILTERS})
+        releases = partner_current_releases(user=user, **partner_filters(filters))
         return [ReportFinding(snapshot=release.snapshot, sha256=release.sha256) for release in releases]
     if not is_institute_member(user):
         return []
     entries = []
-    for finding in finding_list(user=user, **filters).prefetch_related("releases__partners"):
+    for finding in finding_list(user=user, **filters).prefetch_related("releases__partners", *SNAPSHOT_PREFETCH):
         live = [r for r in finding.releases.all() if r.withdrawn_at is None]
         newest: Release | None = max(live, key=lambda r: r.version, default=None)
         snapshot = finding_snapshot_build(finding=finding, version=newest.version if newest else 0,

@@ -429,3 +429,45 @@ def run_action_message(*, run: Run, action: str, actor: Any) -> str:
     if action == "retry":
         return f"You queued the failed and cancelled items of {label} again."
     return f"Done: {action} {label}."
+
+
+# --- An item's error in plain words (issue 12 part 6) -------------------------------------------------------------
+# An item's stored error is technical (an exception from Inspect or a provider, scrubbed and cut to one line): people
+# see a plain reason and what to do, portal admins the detail too, as for the connection test
+# (selectors/registry.py). The portal's own messages are plain already and are shown as they are. First match wins.
+
+_ITEM_PLAIN_PREFIXES = ("The run's token budget", "The run's cost budget", "The worker running this item stopped")
+_ITEM_REASONS: list[tuple[tuple[str, ...], str]] = [
+    (("endpoint is not allowed", "base URL is not allowed"),
+     "The portal may not connect to this model's base URL. Use the model's public address, then retry."),
+    (("decrypt", "Decryption"), "The model's stored API key could not be read. Set the API key again, then retry."),
+    (("401", "403", "Unauthorized", "Authentication", "PermissionDenied", "Forbidden"),
+     "The model's provider refused the API key. Check the API key on the model's page, then retry."),
+    (("_API_KEY", "api_key", "API key", "environment variable"),
+     "The model's provider needs an API key and none is set. Set the API key on the model's page, then retry."),
+    (("429", "RateLimit", "rate limit", "quota"),
+     "The model's provider limited the requests. Retry in a few minutes, or lower the run's connections."),
+    (("404", "NotFound", "model_not_found", "does not exist"),
+     "The provider does not know this model. Check the model's Inspect name."),
+    (("Timeout", "timed out", "time limit", "TimeLimit"),
+     "The evaluation took longer than allowed. Retry with fewer samples, or ask a portal admin."),
+    (("Connect", "connection", "refused", "Name or service not known", "getaddrinfo", "unreachable"),
+     "The worker could not reach the model's server. Check its base URL and that it is running, then retry."),
+    (("fail_on_error", "sample errors", "samples failed"),
+     "Too many samples failed. Open the samples with an error to see why, then retry."),
+    (("wrote no log",), "The evaluation stopped before it wrote a log. Retry, or ask a portal admin."),
+]
+ITEM_ERROR_FALLBACK = "The evaluation failed. Retry the item; a portal admin can see why."
+
+
+def run_item_error_reason(*, error: str) -> str:
+    """The plain reason shown to people for an item's stored error ("" when there is none): never an exception
+    name, an environment variable or a stack trace."""
+    if not error:
+        return ""
+    if error.startswith(_ITEM_PLAIN_PREFIXES):
+        return error
+    for needles, reason in _ITEM_REASONS:
+        if any(needle.lower() in error.lower() for needle in needles):
+            return reason
+    return ITEM_ERROR_FALLBACK

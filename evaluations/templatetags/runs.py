@@ -75,6 +75,14 @@ def run_label(run: Any) -> Any:
 
 
 @register.filter
+def item_error_reason(error: str) -> str:
+    """An item's error as a plain reason (the technical detail is for portal admins)."""
+    from evaluations.selectors.runs import run_item_error_reason
+
+    return run_item_error_reason(error=error)
+
+
+@register.filter
 def notice_outdated(notice: Any) -> bool:
     """A notice that asked for a decision on a run that has moved on since."""
     from evaluations.rules.runs import notification_outdated

@@ -47,11 +47,9 @@ from evaluations.models import (
 )
 from evaluations.models.findings import FindingState, Severity
 from evaluations.reports import REDACTION_MARKER
-from evaluations.reports.csv import findings_csv
-from evaluations.reports.jsonexport import findings_json
 from evaluations.reports.pdf import format_moment
 from evaluations.selectors import findings as selectors
-from evaluations.selectors.reports import exercise_report, report_findings, report_reader
+from evaluations.selectors.reports import exercise_report, findings_export
 from evaluations.services import findings as services
 from evaluations.templatetags.findings_tags import SEVERITY_TAGS, STATE_TAGS
 from portal.forms import optional_whole_number
@@ -85,7 +83,7 @@ def excerpt_html(text: str) -> Any:
 
 def _filters(request: HttpRequest, *, partner: bool) -> tuple[dict[str, Any], dict[str, str], list[str]]:
     """(clean filters for the selector, raw values for the form, errors). A bad value is shown, not a 500."""
-    names = ("exercise", "severity", "risk_area", "model") + (() if partner else ("state", "q"))
+    names = selectors.PARTNER_FILTERS if partner else selectors.FILTERS
     raw = {name: (request.GET.get(name) or "").strip() for name in names}
     try:
         return selectors.finding_filters_clean(raw, partner=partner), raw, []
@@ -429,14 +427,9 @@ def findings_export_view(request: HttpRequest, ext: str) -> HttpResponse:
     filters, _raw, errors = _filters(request, partner=partner)
     if errors:
         return HttpResponse("; ".join(errors), status=400, content_type="text/plain; charset=utf-8")
-    entries = report_findings(user=request.user, filters=filters)
-    reader = report_reader(user=request.user)
-    stamp = timezone.now().strftime("%Y%m%d")
-    if ext == "csv":
-        return download_response(findings_csv(findings=entries, reader=reader), content_type="text/csv; charset=utf-8",
-                         filename=f"findings-{stamp}.csv")
-    return download_response(findings_json(findings=entries, reader=reader), content_type="application/json",
-                     filename=f"findings-{stamp}.json")
+    text, content_type = findings_export(user=request.user, filters=filters, ext=ext)
+    return download_response(text, content_type=content_type,
+                             filename=f"findings-{timezone.now().strftime('%Y%m%d')}.{ext}")
 
 
 @login_required

@@ -48,12 +48,54 @@ function updateRunPreview(form) {
   preview.append(strong);
 }
 
+// A region htmx refreshes (the run page's results, polled every 2 s while the run is active) keeps the boxes the
+// person ticked or cleared there: the state of each checkbox with an id is noted just before the swap and put back
+// on the new content, and so is the focus when it was on an element of the region with an id.
+const keptBoxes = new Map();
+const keptFocus = new Map();
+
+function noteBoxes(event) {
+  const region = event.detail.target;
+  if (!region || !region.matches || !region.matches("[data-keep-checked]")) {
+    return;
+  }
+  const boxes = new Map();
+  region.querySelectorAll("input[type='checkbox'][id]").forEach((box) => boxes.set(box.id, box.checked));
+  keptBoxes.set(region.id, boxes);
+  const focused = document.activeElement;
+  if (focused && focused.id && region.contains(focused)) {
+    keptFocus.set(region.id, focused.id);
+  }
+}
+
+function restoreBoxes(event) {
+  const region = event.detail.elt;
+  if (!region || !region.matches || !region.matches("[data-keep-checked]") || !keptBoxes.has(region.id)) {
+    return;
+  }
+  keptBoxes.get(region.id).forEach((checked, id) => {
+    const box = document.getElementById(id);
+    if (box && region.contains(box)) {
+      box.checked = checked;
+    }
+  });
+  keptBoxes.delete(region.id);
+  const focusedId = keptFocus.get(region.id);
+  keptFocus.delete(region.id);
+  const focused = focusedId && document.getElementById(focusedId);
+  if (focused && region.contains(focused) && document.activeElement !== focused) {
+    focused.focus({ preventScroll: true });
+  }
+}
+
 function start() {
   document.body.classList.add("govuk-frontend-supported");
   initAll();
   wrapTables(document);
   // Content swapped in by htmx (a run's items, a connection test) gets the same treatment.
   document.body.addEventListener("htmx:load", (event) => wrapTables(event.detail.elt));
+  document.body.addEventListener("htmx:beforeSwap", noteBoxes);
+  document.body.addEventListener("htmx:load", restoreBoxes);
   // htmx requests carry the CSRF token; a confirmation attribute asks before destructive actions.
   document.body.addEventListener("htmx:configRequest", (event) => {
     event.detail.headers["X-CSRFToken"] = csrfToken();

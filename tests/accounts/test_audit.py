@@ -110,6 +110,24 @@ def test_approvers_see_their_exercises_events_and_staff_only_their_own(
     assert [e["id"] for e in filtered["results"]] == [in_exercise.pk]
 
 
+def test_the_api_filters_by_exercise_name_as_the_page_does_and_by_id_still(client, sign_in, exercise, us_staff,
+                                                                          us_approver, admin_user):
+    from tests.support.factories import ExerciseFactory
+
+    in_exercise = audit_record(actor=us_staff, action="test.named", exercise_id=exercise.pk)
+    elsewhere = ExerciseFactory(name="An exercise the US is not in")
+    audit_record(actor=admin_user, action="test.named", exercise_id=elsewhere.pk)
+    sign_in(client, us_approver)
+    for value in (exercise.name, exercise.name.upper(), f" {exercise.name} ", str(exercise.pk)):
+        response = client.get("/api/v1/audit-events/", {"exercise": value, "action": "test.named"})
+        assert [e["id"] for e in response.json()["results"]] == [in_exercise.pk], value
+    page = client.get("/audit/", {"exercise": exercise.pk}).content.decode()
+    assert exercise.name in page
+    for value in ("No such exercise", elsewhere.name, str(elsewhere.pk)):  # unknown, or not one they may see
+        response = client.get("/api/v1/audit-events/", {"exercise": value})
+        assert response.status_code == 400 and "exercise" in response.json()["errors"], value
+
+
 def test_the_csv_export_follows_the_filters_and_defuses_formulas(client, sign_in, admin_user):
     audit_record(actor=admin_user, action="test.csv", after={"note": "=HYPERLINK(1)"})
     audit_record(actor=admin_user, action="test.other")

@@ -97,3 +97,35 @@ def test_run_and_compare_pages_fit_1280_px_pass_axe_and_compare_checked_items(vi
     visit_and_check(f"{live_server.url}/runs/compare/?items={items[0].pk}&items={items[1].pk}", expected_status=400)
     assert "Choose items of one evaluation version" in page.locator(".govuk-error-summary").inner_text()
     page.screenshot(path=str(ARTIFACTS / "compare-refused-1280.png"), full_page=True)
+
+
+def test_ticked_compare_boxes_stay_ticked_across_the_2_second_refresh_of_a_running_run(
+        visit_and_check, browser_sign_in, live_server, results, us_staff):
+    """The results table is inside the region htmx polls while the run is active: the person's choices survive
+    each refresh (static/portal/app.mjs, ``data-keep-checked``), and so does the keyboard focus."""
+    from evaluations.models import Run, RunItem
+
+    run, items = results["run"], results["items"]
+    Run.objects.filter(pk=run.pk).update(state="running", finished_at=None)
+    RunItem.objects.filter(pk=items[5].pk).update(state="running", error="", finished_at=None, done_samples=3)
+    page = browser_sign_in(us_staff)
+    visit_and_check(f"{live_server.url}/runs/{run.pk}/")
+    assert page.locator("#run-items[hx-trigger='every 2s']").count() == 1
+    page.locator(f"#compare-{items[0].pk}").check()
+    page.locator(f"#compare-{items[2].pk}").check()
+    page.locator(f"#compare-{items[2].pk}").focus()
+    marker = page.evaluate("() => { const r = document.getElementById('run-items'); r.dataset.old = '1'; return 1; }")
+    assert marker == 1
+    # Two refreshes: the region is a new element (the marker is gone), and the choices and the focus are kept.
+    page.wait_for_function("() => !document.getElementById('run-items').dataset.old", timeout=10_000)
+    page.wait_for_timeout(2_500)
+    assert page.locator(f"#compare-{items[0].pk}").is_checked()
+    assert page.locator(f"#compare-{items[2].pk}").is_checked()
+    assert not page.locator(f"#compare-{items[4].pk}").is_checked()
+    assert page.evaluate("() => document.activeElement && document.activeElement.id") == f"compare-{items[2].pk}"
+    page.locator(f"#compare-{items[0].pk}").uncheck()
+    page.wait_for_timeout(2_500)
+    assert not page.locator(f"#compare-{items[0].pk}").is_checked()
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name="Compare chosen items").click()
+    assert f"items={items[2].pk}" in page.url and f"items={items[0].pk}" not in page.url

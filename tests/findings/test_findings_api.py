@@ -215,20 +215,44 @@ def test_the_csv_export_neutralises_formula_cells_and_holds_what_the_reader_sees
     response = _api(client, uk_staff).get("/api/v1/findings/?format=csv")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
-    assert rows[0]["title"] == "'=HYPERLINK(\"http://evil.example\",\"x\")"
-    assert rows[0]["summary"].startswith("'@SUM")
-    assert rows[0]["state"] == "draft"
+    assert rows[0]["Title"] == "'=HYPERLINK(\"http://evil.example\",\"x\")"
+    assert rows[0]["Summary"].startswith("'@SUM")
+    assert rows[0]["State"] == "draft"
     exported = _api(client, uk_staff).get("/api/v1/findings/?format=json").json()
-    assert exported[0]["title"].startswith("=HYPERLINK")  # JSON keeps the text as it is
+    assert exported["findings"][0]["title"].startswith("=HYPERLINK")  # JSON keeps the text as it is
 
 
 def test_the_partner_export_holds_their_current_snapshots_with_hashes(client, released, partner_viewer, sign_in):
     partner = sign_in(Client(), partner_viewer)
     release = Release.objects.get(finding=released)
     rows = list(csv.DictReader(io.StringIO(partner.get("/api/v1/findings/?format=csv").content.decode())))
-    assert [(r["finding"], r["version"], r["sha256"]) for r in rows] == [(str(released.pk), "1", release.sha256)]
-    assert rows[0]["state"] == "" and rows[0]["models"] == "Finished run model v1"
-    assert partner.get("/api/v1/findings/?format=json").json()[0]["sha256"] == release.sha256
+    assert [(r["Finding"], r["Version"], r["SHA-256"]) for r in rows] == [(str(released.pk), "1", release.sha256)]
+    assert "State" not in rows[0] and rows[0]["Models"] == "Finished run model (version 1)"
+    assert partner.get("/api/v1/findings/?format=json").json()["findings"][0]["sha256"] == release.sha256
+
+
+@pytest.mark.parametrize("reader", ["uk_staff", "us_approver", "partner_viewer", "other_partner_viewer"])
+@pytest.mark.parametrize("query", ["", "severity=high", "severity=low"])
+def test_the_page_and_the_api_export_the_same_columns_and_rows_for_the_same_reader(
+        request, client, reader, query, released, draft, exercise, run, uk_staff, sign_in):
+    """One definition of the findings export (selectors.reports.findings_export): the findings page's downloads and
+    the API's ``?format=`` give the same CSV and the same JSON findings, for staff and for partners."""
+    services.finding_create(actor=uk_staff, exercise=exercise, data=finding_data(run, title="Second, unreleased"))
+    browser = sign_in(Client(), request.getfixturevalue(reader))
+    page_csv = browser.get(f"/findings/export.csv?{query}")
+    api_csv = browser.get(f"/api/v1/findings/?format=csv&{query}")
+    assert page_csv.status_code == api_csv.status_code == 200
+    assert page_csv["Content-Type"] == api_csv["Content-Type"] == "text/csv; charset=utf-8"
+    assert page_csv.content == api_csv.content
+    header = next(csv.reader(io.StringIO(api_csv.content.decode())))
+    assert ("SHA-256" in header) == reader.endswith("partner_viewer") and ("State" in header) != ("SHA-256" in header)
+    page_json = browser.get(f"/findings/export.json?{query}").json()
+    api_json = browser.get(f"/api/v1/findings/?format=json&{query}").json()
+    assert page_json["findings"] == api_json["findings"] and page_json["reader"] == api_json["reader"]
+    rows = len(list(csv.DictReader(io.StringIO(api_csv.content.decode()))))
+    assert rows == len(api_json["findings"])
+    expected = {"uk_staff": 2, "us_approver": 2, "partner_viewer": 1, "other_partner_viewer": 0}[reader]
+    assert rows == (0 if query == "severity=low" else expected)
 
 
 def test_evidence_flags_are_created_listed_per_run_and_deleted_by_their_author_only(client, uk_staff, us_staff,
@@ -319,3 +343,37 @@ def test_hostile_text_is_stored_as_given_and_served_only_as_json_or_a_csv_attach
         assert HOSTILE in str(response.json())
     export = api.get("/api/v1/findings/?format=csv")
     assert export["Content-Type"].startswith("text/csv") and export["Content-Disposition"].startswith("attachment")
+
+
+def test_in_a_closed_exercise_an_approver_still_withdraws_a_release_but_releases_and_edits_nothing(
+        client, released, exercise, uk_approver, uk_staff, partner_viewer, sign_in):
+    """docs/findings.md "Closed exercise": withdrawing only hides, so it stays possible; every other write is a 403."""
+    from django.utils import timezone
+
+    exercise.status = exercise.Status.CLOSED
+    exercise.archived_at = timezone.now()
+    exercise.save()
+    approver, staff = _api(client, uk_approver), _api(client, uk_staff)
+    assert staff.patch(f"/api/v1/findings/{released.pk}/", {"title": "Changed after closing"}).status_code == 403
+    assert staff.post("/api/v1/findings/", {"exercise": exercise.pk, "title": "New"}).status_code == 403
+    page = sign_in(Client(), uk_approver).get(f"/findings/{released.pk}/").content.decode()
+    assert f"/findings/{released.pk}/withdraw/" in page and f"/findings/{released.pk}/edit/" not in page
+    response = approver.post(f"/api/v1/findings/{released.pk}/withdraw/")
+    assert response.status_code == 200 and response.json()["state"] == "signed_off"
+    assert approver.post(f"/api/v1/findings/{released.pk}/release/",
+                         {"partners": [partner_viewer.organisation_id]}).status_code == 403
+    assert sign_in(Client(), partner_viewer).get("/api/v1/findings/").json()["count"] == 0
+    assert AuditEvent.objects.filter(action="finding.withdraw").count() == 1
+
+
+def test_partners_get_404_for_creating_or_editing_a_finding_in_the_api_as_on_the_pages(
+        client, released, exercise, run, partner_viewer, sign_in):
+    partner = sign_in(Client(), partner_viewer)
+    created = partner.post("/api/v1/findings/", {"exercise": exercise.pk, **finding_data(run)},
+                           content_type="application/json")
+    assert created.status_code == 404
+    assert partner.get("/findings/new/").status_code == 404
+    assert partner.get(f"/api/v1/findings/{released.pk}/").status_code == 200  # its snapshot
+    assert partner.patch(f"/api/v1/findings/{released.pk}/", {"title": "x"},
+                         content_type="application/json").status_code == 404
+    assert Finding.objects.count() == 1

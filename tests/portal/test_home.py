@@ -22,111 +22,79 @@ def data(exercise, uk_staff, us_staff, uk_approver, us_approver, admin_user, par
     return make
 
 
-def _home(client, sign_in, user) -> str:
-    sign_in(client, user)
-    response = client.get("/")
-    assert response.status_code == 200
-    return response.content.decode()
-
-
 def _text(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
-def test_staff_home_lists_runs_to_fix_and_finished_runs_and_the_unread_count(client, sign_in, uk_staff, data):
-    data()
-    text = _text(_home(client, sign_in, uk_staff))
-    assert "Waiting for you" in text
-    assert "Change and resubmit Rejected run 0" in text
-    assert "Use a sample limit of 20 for the first pass." in text
-    assert "Submit Draft run 0 for approval" in text
-    assert "Read the results of Finished run 0" in text
-    assert "Recent runs in your exercises" in text
-    assert "Runs to approve or reject" not in text  # staff decide nothing
-    assert re.search(r"Notifications\s*\d+\s*unread", text), "the Notifications link shows the unread count"
+@pytest.fixture
+def home(client, sign_in, request, data):
+    """``home(actor, with_data=True)``: the text of the actor's home page (an actor fixture's name), after the
+    demo-like data of ``home_data`` was made (or on an empty portal with only the exercise)."""
+    def text_of(actor: str, *, with_data: bool = True) -> str:
+        user = request.getfixturevalue(actor)
+        if with_data:
+            data()
+        sign_in(client, user)
+        response = client.get("/")
+        assert response.status_code == 200
+        return _text(response.content.decode())
+    return text_of
 
 
-def test_staff_home_when_nothing_waits_says_so_and_offers_to_plan_a_run(client, sign_in, uk_staff, exercise):
-    text = _text(_home(client, sign_in, uk_staff))
-    assert "Nothing is waiting for you." in text
-    assert "Plan a run" in text
-    assert "No runs yet in your exercises." in text
-    assert "unread" not in text
+# (actor, with data?, texts the page holds, texts it must not hold)
+HOME_PAGES = [
+    ("uk_staff", True, ["Waiting for you", "Change and resubmit Rejected run 0",
+                        "Use a sample limit of 20 for the first pass.", "Submit Draft run 0 for approval",
+                        "Read the results of Finished run 0", "Recent runs in your exercises"],
+     ["Runs to approve or reject"]),  # staff decide nothing
+    ("uk_staff", False, ["Nothing is waiting for you.", "Plan a run", "No runs yet in your exercises."], ["unread"]),
+    ("uk_approver", True, ["Waiting for UK AISI’s decision", "Runs to approve or reject: 1", "US run to approve 0",
+                           "Findings to sign off: 1", "Finding to sign off 0"],
+     ["Released finding 0"]),  # already signed off by UK AISI
+    ("uk_approver", False, ["Runs to approve or reject: 0", "No finding is waiting for UK AISI’s sign-off."], []),
+    ("admin_user", True, ["Waiting to be accepted: 1", "invitee0@example.org", "Health of workers",
+                          "Running 0 items"], ["Waiting for you"]),
+    ("admin_user", False, ["No invitation is waiting to be accepted.", "No runs yet in your exercises."], []),
+    ("partner_viewer", True, ["Released finding 0", "High severity, Joint Exercise Alpha"],
+     ["Finding to sign off", "Nothing has been released"]),
+    ("partner_viewer", False, ["Nothing has been released to your organisation yet",
+                               "When both institutes have signed off a finding, they can release it to you."], []),
+    ("other_partner_viewer", True, ["Nothing has been released to your organisation yet"],
+     ["Released finding"]),  # what was released to the first partner only
+]
 
 
-def test_approver_home_counts_runs_and_findings_waiting_for_their_institute(client, sign_in, uk_approver, data):
-    data()
-    text = _text(_home(client, sign_in, uk_approver))
-    assert "Waiting for UK AISI’s decision" in text
-    assert "Runs to approve or reject: 1" in text
-    assert "US run to approve 0" in text
-    assert "Findings to sign off: 1" in text
-    assert "Finding to sign off 0" in text
-    assert "Released finding 0" not in text  # already signed off by UK AISI
+@pytest.mark.parametrize(("actor", "with_data", "shown", "not_shown"), HOME_PAGES,
+                         ids=[f"{a}-{'data' if d else 'empty'}" for a, d, _, _ in HOME_PAGES])
+def test_each_role_home_page_says_what_waits_for_them_or_that_nothing_does(home, actor, with_data, shown,
+                                                                            not_shown):
+    text = home(actor, with_data=with_data)
+    for expected in shown:
+        assert expected in text
+    for unexpected in not_shown:
+        assert unexpected not in text
 
 
-def test_approver_home_leaves_out_what_their_institute_already_decided(client, sign_in, us_approver, uk_approver,
-                                                                       data):
+@pytest.mark.parametrize("actor", ["uk_staff", "partner_viewer"])
+def test_the_notifications_link_shows_the_unread_count(home, actor):
+    assert re.search(r"Notifications\s*\d+\s*unread", home(actor)), "the Notifications link shows the unread count"
+
+
+def test_approver_home_leaves_out_what_their_institute_already_decided(home, us_approver):
     from evaluations.models import Finding, Run
     from evaluations.services.findings import finding_sign_off
     from evaluations.services.runs import run_approve
 
-    data()
-    before = _text(_home(client, sign_in, uk_approver))
+    before = home("uk_approver")
     assert "Runs to approve or reject: 1" in before and "Findings to sign off: 1" in before
     run_approve(actor=us_approver, run=Run.objects.get(name="US run to approve 0"))
     finding_sign_off(actor=us_approver, finding=Finding.objects.get(title="Finding to sign off 0"))
-    text = _text(_home(client, sign_in, us_approver))
+    text = home("us_approver", with_data=False)
     assert "Runs to approve or reject: 0" in text
     assert "No run is waiting for US AISI’s approval." in text
     assert "Findings to sign off: 0" in text
-    still = _text(_home(client, sign_in, uk_approver))  # UK AISI has not decided yet
+    still = home("uk_approver", with_data=False)  # UK AISI has not decided yet
     assert "Runs to approve or reject: 1" in still and "Findings to sign off: 1" in still
-
-
-def test_approver_home_empty(client, sign_in, uk_approver, exercise):
-    text = _text(_home(client, sign_in, uk_approver))
-    assert "Runs to approve or reject: 0" in text
-    assert "No finding is waiting for UK AISI’s sign-off." in text
-
-
-def test_admin_home_shows_pending_invitations_and_worker_health(client, sign_in, admin_user, data):
-    data()
-    text = _text(_home(client, sign_in, admin_user))
-    assert "Waiting to be accepted: 1" in text
-    assert "invitee0@example.org" in text
-    assert "Health of workers" in text
-    assert "Running 0 items" in text
-    assert "Waiting for you" not in text
-
-
-def test_admin_home_empty(client, sign_in, admin_user):
-    text = _text(_home(client, sign_in, admin_user))
-    assert "No invitation is waiting to be accepted." in text
-    assert "No runs yet in your exercises." in text
-
-
-def test_partner_home_lists_what_was_released_to_them(client, sign_in, partner_viewer, data):
-    data()
-    text = _text(_home(client, sign_in, partner_viewer))
-    assert "Released finding 0" in text
-    assert "High severity, Joint Exercise Alpha" in text
-    assert "Finding to sign off" not in text
-    assert "Nothing has been released" not in text
-
-
-def test_partner_home_says_nothing_has_been_released_yet_and_what_happens_next(client, sign_in, partner_viewer,
-                                                                                exercise):
-    text = _text(_home(client, sign_in, partner_viewer))
-    assert "Nothing has been released to your organisation yet" in text
-    assert "When both institutes have signed off a finding, they can release it to you." in text
-
-
-def test_other_partner_sees_nothing_released_to_the_first(client, sign_in, other_partner_viewer, data):
-    data()
-    text = _text(_home(client, sign_in, other_partner_viewer))
-    assert "Nothing has been released to your organisation yet" in text
-    assert "Released finding" not in text
 
 
 def test_worker_health_page_is_for_admins_only(client, sign_in, admin_user, uk_staff):
