@@ -101,7 +101,11 @@ def world(django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest
     from django.conf import settings
     from django.test import override_settings
 
-    media = override_settings(MEDIA_ROOT=str(tmp_path_factory.mktemp("matrix-media")))
+    # The sessions are signed in once for the whole module; on a loaded machine the matrix outlasts the
+    # 5-minute re-authentication window, and rows of re-authenticated actions would then answer 302/403.
+    # Re-authentication itself is tested in tests/runs/test_run_reauth.py and tests/accounts/.
+    media = override_settings(MEDIA_ROOT=str(tmp_path_factory.mktemp("matrix-media")),
+                              ACCOUNT_REAUTHENTICATION_TIMEOUT=24 * 3600)
     with django_db_blocker.unblock(), media:
         outer = transaction.atomic()
         outer.__enter__()
