@@ -30,6 +30,9 @@ if not SECRET_KEY:
             "(python -c 'import secrets; print(secrets.token_urlsafe(50))'), or set DEBUG=1 for local work."
         )
     SECRET_KEY = _DEV_SECRET_KEY
+# Rotating SECRET_KEY (docs/operations.md): the old key goes here for a while, so signed-in sessions, password-reset
+# and e-mail confirmation links signed with it stay valid; new signatures use SECRET_KEY only.
+SECRET_KEY_FALLBACKS = env.get_list("SECRET_KEY_FALLBACKS")
 
 FIELD_ENCRYPTION_KEYS = env.get_list("FIELD_ENCRYPTION_KEYS")
 if not FIELD_ENCRYPTION_KEYS:
