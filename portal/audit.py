@@ -112,9 +112,16 @@ class ChainResult:
 
 
 class AnchorLike(Protocol):
-    event_id: int
-    hash: str
-    name: str
+    """An exported chain head (``portal.anchors.Anchor``)."""
+
+    @property
+    def event_id(self) -> int: ...
+
+    @property
+    def hash(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
 
 
 def audit_chain_verify(*, anchors: Sequence[AnchorLike] = ()) -> ChainResult:
