@@ -59,10 +59,17 @@ static: install
 lint: install
 	$(MAKE) --no-print-directory lint-checks
 
-# ruff, and the layer contracts of pyproject.toml [tool.importlinter] (a broken contract fails `make test` too).
+# ruff, the layer contracts of pyproject.toml [tool.importlinter] (a broken contract fails `make test` too), bandit
+# ([tool.bandit]) and the project's semgrep rules (.semgrep/rules/, tested on .semgrep/tests/; offline: local rules
+# only, no metrics, no registry; semgrep lives in a virtualenv of its own, bin/ensure-lint-tools). Any finding fails.
+SEMGREP = SEMGREP_SEND_METRICS=off SEMGREP_ENABLE_VERSION_CHECK=0 $$(bash bin/ensure-lint-tools)
+SEMGREP_FLAGS := --metrics off --disable-version-check --config .semgrep/rules/
 lint-checks:
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/bandit -q -c pyproject.toml -r accounts evaluations portal bench
+	$(SEMGREP) --test $(SEMGREP_FLAGS) .semgrep/tests/
+	$(SEMGREP) scan $(SEMGREP_FLAGS) --no-git-ignore --error --quiet accounts evaluations portal templates bench
 
 services-up: install
 	$(PY) -m portal.devservices up

@@ -48,8 +48,9 @@ class ApiTokenCreateSerializer(serializers.Serializer):
 
 
 class ApiTokenCreatedSerializer(ApiTokenSerializer):
-    token = serializers.CharField(read_only=True, help_text="The token. Shown once: it is not stored.")
+    token = serializers.CharField(  # nosemgrep: portal-readable-credential-field - the new token, shown once, never stored
+        read_only=True, help_text="The token. Shown once: it is not stored.")
 
     class Meta(ApiTokenSerializer.Meta):
-        fields = [*ApiTokenSerializer.Meta.fields, "token"]
+        fields = [*ApiTokenSerializer.Meta.fields, "token"]  # nosemgrep: portal-readable-credential-meta-field - shown once
         read_only_fields = fields

@@ -19,7 +19,7 @@ from accounts.models import ApiToken, Invitation, Organisation, User
 from accounts.rules import token_scopes_allowed
 from portal.audit import audit_record
 
-TOKEN_PREFIX = "jtp"  # noqa: S105 - the public prefix of every token, not a secret
+TOKEN_PREFIX = "jtp"  # noqa: S105 - the public prefix of every token, not a secret  # nosec B105
 INVITATION_DAYS = 7
 DEFAULT_TOKEN_DAYS = 90
 MAX_TOKEN_DAYS = 366

@@ -48,7 +48,7 @@ def _environment(media_root: str) -> None:
             raise SystemExit(f"{name} is not set (or run under `python -m portal.devservices run --`).")
     defaults = {
         "DEBUG": "0",
-        "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef0123456789abcdef",
+        "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef0123456789abcdef",  # nosec B105
         "FIELD_ENCRYPTION_KEYS": "dGVzdC1maWVsZC1rZXktMDEyMzQ1Njc4OWFiY2RlZmc=",
         "SECURE_SSL_REDIRECT": "0",
         "SESSION_COOKIE_SECURE": "0",

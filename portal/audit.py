@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
@@ -98,28 +99,77 @@ def audit_chain_head(*, lock: bool = False) -> str:
 
 
 class ChainResult:
-    def __init__(self, *, ok: bool, checked: int, broken_id: int | None = None, reason: str = "") -> None:
+    def __init__(
+        self, *, ok: bool, checked: int, broken_id: int | None = None, reason: str = "", anchors_checked: int = 0,
+        anchor_name: str = "",
+    ) -> None:
         self.ok = ok
         self.checked = checked
         self.broken_id = broken_id
         self.reason = reason
+        self.anchors_checked = anchors_checked
+        self.anchor_name = anchor_name  # the anchor file that disagrees with the trail, when one does
 
 
-def audit_chain_verify() -> ChainResult:
+class AnchorLike(Protocol):
+    """An exported chain head (``portal.anchors.Anchor``)."""
+
+    @property
+    def event_id(self) -> int: ...
+
+    @property
+    def hash(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+def audit_chain_verify(*, anchors: Sequence[AnchorLike] = ()) -> ChainResult:
     """Walk the chain in id order. A row whose hash does not match its content, or whose ``prev_hash`` is not
-    the previous row's hash (a row deleted or inserted out of chain), breaks it."""
+    the previous row's hash (a row deleted or inserted out of chain), breaks it. Each anchor (a head exported
+    earlier, ``portal/anchors.py``) must still be in the chain with the same hash: an anchored row that is gone
+    means rows were deleted (from the end of the trail, where the chain alone cannot show it); another hash means
+    the row or one before it was rewritten and the chain recomputed."""
+    pending = sorted(anchors, key=lambda anchor: anchor.event_id)
+    position = 0
     prev = GENESIS_HASH
     checked = 0
+    last_id: int | None = None
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
         if event.prev_hash != prev:
             return ChainResult(
-                ok=False, checked=checked, broken_id=event.pk,
+                ok=False, checked=checked, broken_id=event.pk, anchors_checked=position,
                 reason="its previous-hash does not match the row before it: a row before it is missing or was changed.",
             )
         if compute_hash(event.prev_hash, event_content(event)) != event.hash:
             return ChainResult(
-                ok=False, checked=checked, broken_id=event.pk, reason="its content does not match its hash: the row was edited.",
+                ok=False, checked=checked, broken_id=event.pk, anchors_checked=position,
+                reason="its content does not match its hash: the row was edited.",
             )
+        while position < len(pending) and pending[position].event_id <= event.pk:
+            anchor = pending[position]
+            if anchor.event_id < event.pk:
+                return ChainResult(
+                    ok=False, checked=checked, broken_id=anchor.event_id, anchors_checked=position,
+                    anchor_name=anchor.name,
+                    reason=f"it is missing, but the anchor {anchor.name} exported it: rows were deleted.",
+                )
+            if anchor.hash != event.hash:
+                return ChainResult(
+                    ok=False, checked=checked, broken_id=event.pk, anchors_checked=position, anchor_name=anchor.name,
+                    reason=(f"its hash does not match the anchor {anchor.name}: this row or one before it was "
+                            "rewritten and the chain recomputed."),
+                )
+            position += 1
         prev = event.hash
+        last_id = event.pk
         checked += 1
-    return ChainResult(ok=True, checked=checked)
+    if position < len(pending):
+        anchor = pending[position]
+        ends = f"the trail ends at event id {last_id}" if last_id is not None else "the trail is empty"
+        return ChainResult(
+            ok=False, checked=checked, broken_id=anchor.event_id, anchors_checked=position, anchor_name=anchor.name,
+            reason=(f"it is missing: {ends}, but the anchor {anchor.name} exported event id {anchor.event_id}. "
+                    "Events were deleted from the end of the trail."),
+        )
+    return ChainResult(ok=True, checked=checked, anchors_checked=position)

@@ -187,11 +187,12 @@ class EmbeddedPostgres:
 
     def _ensure_database(self) -> None:
         import psycopg
+        from psycopg import sql
 
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [PG_DATABASE]).fetchone()
             if not exists:
-                conn.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(PG_DATABASE)))
 
     def stop(self) -> None:
         if not (self.data_dir / "postmaster.pid").exists():

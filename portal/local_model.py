@@ -86,7 +86,7 @@ class LlamaServer:
 
 def _models_answer(base_url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:  # noqa: S310 - http://127.0.0.1
+        with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:  # noqa: S310 - http://127.0.0.1  # nosec B310
             data = json.load(response)
     except (OSError, ValueError):
         return False

@@ -17,7 +17,10 @@ from django.conf import settings
 from rest_framework import parsers, serializers, status
 from rest_framework.exceptions import APIException, ParseError, ValidationError
 
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# A lone surrogate (U+D800-U+DFFF) reaches a str only through a JSON escape ("\ud800"): it is no character, and
+# neither UTF-8 nor PostgreSQL can hold it (issue 14's hostile corpus found it as a 500).
+SURROGATES = re.compile(r"[\ud800-\udfff]")
 INT_LIMIT = 2**63 - 1
 
 
@@ -44,12 +47,17 @@ def control_character_message(text: str) -> str | None:
     if match is None:
         return None
     char = match.group()
+    if SURROGATES.match(char):
+        return f"contains a lone surrogate (U+{ord(char):04X}), which is not a character; remove it."
     name = "a NUL character" if char == "\x00" else f"a control character (U+{ord(char):04X})"
     return f"contains {name}; remove it."
 
 
 def _nul_message(text: str) -> str | None:
-    return "contains a NUL character; remove it." if "\x00" in text else None
+    if "\x00" in text:
+        return "contains a NUL character; remove it."
+    match = SURROGATES.search(text)
+    return f"contains a lone surrogate (U+{ord(match.group()):04X}), which is not a character; remove it." if match else None
 
 
 def _path(parent: str, key: str | int) -> str:

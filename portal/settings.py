@@ -19,7 +19,7 @@ DEBUG = env.get_bool("DEBUG", False)
 TESTING = env.get_bool("PORTAL_TESTING", False)
 
 # --- Secrets: never a default outside DEBUG -------------------------------------------------------
-_DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"  # noqa: S105
+_DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"  # noqa: S105 - DEBUG only  # nosec B105
 _DEV_FIELD_KEY = "Wm9vcGxhLWRldi1vbmx5LWZpZWxkLWtleS0xMjM0NTY="  # noqa: S105 - DEBUG only
 
 SECRET_KEY = env.get_str("SECRET_KEY") or ""
@@ -30,6 +30,9 @@ if not SECRET_KEY:
             "(python -c 'import secrets; print(secrets.token_urlsafe(50))'), or set DEBUG=1 for local work."
         )
     SECRET_KEY = _DEV_SECRET_KEY
+# Rotating SECRET_KEY (docs/operations.md): the old key goes here for a while, so signed-in sessions, password-reset
+# and e-mail confirmation links signed with it stay valid; new signatures use SECRET_KEY only.
+SECRET_KEY_FALLBACKS = env.get_list("SECRET_KEY_FALLBACKS")
 
 FIELD_ENCRYPTION_KEYS = env.get_list("FIELD_ENCRYPTION_KEYS")
 if not FIELD_ENCRYPTION_KEYS:
@@ -174,7 +177,7 @@ ACCOUNT_REAUTHENTICATION_TIMEOUT = env.get_int("REAUTHENTICATION_TIMEOUT", 300, 
 ACCOUNT_RATE_LIMITS = {
     "login": "60/m/ip",
     "login_failed": "30/m/ip,5/5m/key",
-    "reset_password": "5/m/ip,3/m/key",
+    "reset_password": "5/m/ip,3/m/key",  # a rate limit, not a password  # nosec B105
 }
 ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_REAUTHENTICATION_REQUIRED = True
@@ -348,10 +351,19 @@ RUNS_LEASE_SECONDS = env.get_int("RUNS_LEASE_SECONDS", 60, minimum=2)
 RUNS_MAX_ITEMS_IN_FLIGHT = env.get_int("RUNS_MAX_ITEMS_IN_FLIGHT", 8, minimum=1)
 RUNS_QUEUED_GRACE_SECONDS = env.get_int("RUNS_QUEUED_GRACE_SECONDS", 1800, minimum=1)
 RUNS_IMPORT_MAX_BYTES = env.get_int("RUNS_IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1024)
+# The audit trail's head is exported this often to storage outside the database (portal/anchors.py), so that
+# `audit_verify` notices events deleted from the end of the trail: AUDIT_ANCHOR_PATH (a directory) when set, else the
+# log storage (MEDIA_ROOT or the S3 bucket) under audit-anchors/.
+AUDIT_ANCHOR_INTERVAL_SECONDS = env.get_int("AUDIT_ANCHOR_INTERVAL_SECONDS", 300, minimum=1)
+AUDIT_ANCHOR_PATH: str = env.get_str("AUDIT_ANCHOR_PATH", "") or ""
 CELERY_BEAT_SCHEDULE = {
     "runs-reconcile": {
         "task": "evaluations.run_items_reconcile",
         "schedule": float(env.get_int("RUNS_RECONCILE_SECONDS", 30, minimum=1)),
+    },
+    "audit-anchor-export": {
+        "task": "portal.audit_anchor_export",
+        "schedule": float(AUDIT_ANCHOR_INTERVAL_SECONDS),
     },
 }
 READYZ_WORKER_TIMEOUT: float = float(env.get_int("READYZ_WORKER_TIMEOUT_MS", 1500, minimum=100)) / 1000

@@ -15,7 +15,7 @@ RUN_ACTIONS = {"approve": "approve run {run}", "reject": "reject run {run}"}
 PAGES = {
     "model-credential": "change the API key of a model",
     "model-create": "register a model with an API key",
-    "token_create": "create an API token",
+    "token_create": "create an API token",  # words on a page, not a password  # nosec B105
 }
 
 

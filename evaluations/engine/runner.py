@@ -496,7 +496,7 @@ def _find_log(spec: ItemSpec, ctx: _ItemContext, log: Any, before: set[str]) -> 
             try:
                 if read_eval_log(path, header_only=True).eval.eval_id == ctx.eval_id:
                     return path
-            except Exception:  # noqa: BLE001, S112 - a half-written file: try the next
+            except Exception:  # noqa: BLE001, S112 - a half-written file: try the next  # nosec B112
                 continue
     return new[-1]
 

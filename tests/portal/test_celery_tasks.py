@@ -14,6 +14,7 @@ TASK_NAMES = {
     "evaluations.run_start",
     "evaluations.tasks.model_connection_test",
     "portal.tasks.worker_probe",
+    "portal.audit_anchor_export",  # issue 14
 }
 
 
