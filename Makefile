@@ -8,18 +8,30 @@ PORT ?= 8000
 # Starts embedded PostgreSQL / Redis for whichever of DATABASE_URL / REDIS_URL is unset.
 WITH_SERVICES := $(PY) -m portal.devservices run --
 
-.PHONY: run test install chromium pdf-deps static lint lint-checks services-up services-down clean
+.PHONY: run test install install-run install-test install-local-model install-load chromium pdf-deps static lint \
+	lint-checks services-up services-down load clean
 
-run: install pdf-deps static
+# A first start installs only what the portal needs to run (no test tools, no llama.cpp build).
+run: install-run pdf-deps static
 	DEBUG=$${DEBUG:-1} PORTAL_PORT=$(PORT) SITE_URL=http://127.0.0.1:$(PORT) $(WITH_SERVICES) bash bin/run-portal
 
-test: install chromium pdf-deps static
+test: install-test chromium pdf-deps static
 	$(MAKE) --no-print-directory lint-checks
 	PORTAL_TESTING=1 EMBEDDED_REDIS_DB=1 $(WITH_SERVICES) bash bin/test-portal
 
-# Installs only what is missing or out of date (see bin/ensure-deps).
-install:
+# Each installs only what is missing or out of date (see bin/ensure-deps and pyproject.toml's groups):
+# install-run the runtime dependencies, install (make lint) adds the dev tools, install-test adds the local model
+# of the end-to-end tests (llama-cpp-python, built from source once: ~10 min).
+install-run:
 	@PYTHON=$(PYTHON) bash bin/ensure-deps
+install:
+	@PYTHON=$(PYTHON) bash bin/ensure-deps dev
+install-test:
+	@PYTHON=$(PYTHON) bash bin/ensure-deps dev local-model
+install-local-model:
+	@PYTHON=$(PYTHON) bash bin/ensure-deps local-model
+install-load:
+	@PYTHON=$(PYTHON) bash bin/ensure-deps load
 
 # Debian's Chromium for the browser tests (never a browser download by a test tool).
 chromium:
@@ -40,7 +52,7 @@ pdf-deps:
 	fi
 
 # collectstatic reads settings but touches no service: placeholder URLs when none are set.
-static: install
+static: install-run
 	@DEBUG=1 DATABASE_URL=$${DATABASE_URL:-postgresql://unused@127.0.0.1/unused} \
 	  REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} $(PY) manage.py collectstatic --noinput --verbosity 0
 
@@ -52,16 +64,16 @@ lint-checks:
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-services-up: install
+services-up: install-run
 	$(PY) -m portal.devservices up
 
-services-down: install
+services-down: install-run
 	$(PY) -m portal.devservices down
 
 # The real small model (gemma3-270m, a base model) on 127.0.0.1:8765 for the demo: register it as
 # openai-api-completions/llamacpp/gemma3-270m with base URL http://127.0.0.1:8765/v1 (any key). `make local-model PORT=9000`.
 LOCAL_MODEL_PORT := $(if $(filter command line environment,$(origin PORT)),$(PORT),8765)
-local-model: install
+local-model: install-local-model
 	$(PY) -m portal.local_model --port $(LOCAL_MODEL_PORT)
 
 clean:
