@@ -76,5 +76,11 @@ LOCAL_MODEL_PORT := $(if $(filter command line environment,$(origin PORT)),$(POR
 local-model: install-local-model
 	$(PY) -m portal.local_model --port $(LOCAL_MODEL_PORT)
 
+# Locust against a `make run`-style portal with the demo scaled up, while a run executes (bench/load/run.py):
+# prints requests per second, p50/p95/p99 and errors. `make load LOAD_ARGS="--duration 120 --pollers 50"`.
+LOAD_ARGS ?=
+load: install-load pdf-deps static
+	DEBUG=$${DEBUG:-1} $(WITH_SERVICES) $(PY) bench/load/run.py $(LOAD_ARGS)
+
 clean:
 	rm -rf staticfiles build *.egg-info .mypy_cache .pytest_cache .ruff_cache
