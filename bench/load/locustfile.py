@@ -12,10 +12,11 @@ import itertools
 import json
 import os
 import random
+from pathlib import Path
 
 from locust import HttpUser, between, constant, task
 
-PLAN = json.loads(open(os.environ["LOAD_PLAN"]).read())
+PLAN = json.loads(Path(os.environ["LOAD_PLAN"]).read_text())
 TOKENS = itertools.cycle(PLAN["tokens"])  # one token per poller
 
 
@@ -84,7 +85,7 @@ class Staff(HttpUser):
         self._get("/models/", "/models/")
 
     @task(1)
-    def tasks(self) -> None:
+    def task_list(self) -> None:
         self._get("/tasks/", "/tasks/")
 
     @task(1)

@@ -144,9 +144,27 @@ def live_run_cancel(run_id: int) -> str:
     return f"the run was {state}, {done} samples done"
 
 
+def cpu_seconds(portal: subprocess.Popen[bytes]) -> dict[str, float]:
+    """CPU time (user + system) used so far by the portal's processes, by kind (web, worker, beat)."""
+    import psutil
+
+    used = {"web": 0.0, "worker": 0.0, "beat": 0.0}
+    for proc in psutil.Process(portal.pid).children(recursive=True):
+        try:
+            command = " ".join(proc.cmdline())
+            times = proc.cpu_times()
+        except psutil.Error:
+            continue
+        kind = "web" if "gunicorn" in command else "beat" if " beat" in command else "worker" if "worker" in command else None
+        if kind:
+            used[kind] += times.user + times.system
+    return used
+
+
 def results_read(prefix: Path, duration: float) -> dict[str, Any]:
-    rows = list(csv.DictReader(open(f"{prefix}_stats.csv")))
-    failures = list(csv.DictReader(open(f"{prefix}_failures.csv"))) if Path(f"{prefix}_failures.csv").exists() else []
+    rows = list(csv.DictReader(Path(f"{prefix}_stats.csv").read_text().splitlines()))
+    failures_csv = Path(f"{prefix}_failures.csv")
+    failures = list(csv.DictReader(failures_csv.read_text().splitlines())) if failures_csv.exists() else []
     fives = sum(int(f["Occurrences"]) for f in failures if re.match(r"(HTTPError\(['\"])?5\d\d\b", f["Error"]))
     out = []
     for row in rows:
@@ -158,7 +176,12 @@ def results_read(prefix: Path, duration: float) -> dict[str, Any]:
 
 
 def results_print(results: dict[str, Any]) -> None:
-    print(f"\nload: {results['duration']:.0f} s; 5xx responses: {results['server_errors']}")
+    total = next((r for r in results["rows"] if r["name"] == "Aggregated"), {"requests": 0})["requests"]
+    cpu = results["cpu_seconds"]
+    print(f"\nload: {results['duration']:.0f} s; 5xx responses: {results['server_errors']}; gunicorn "
+          f"{results['web_workers']} workers x {results['web_threads']} threads; CPU used: web {cpu['web']} s "
+          f"({1000 * cpu['web'] / max(total, 1):.0f} ms a request), worker {cpu['worker']} s, beat {cpu['beat']} s; "
+          f"machine load average {results['load_average'][0]:.1f} before, {results['load_average'][1]:.1f} after")
     print("| request | requests | req/s | p50 ms | p95 ms | p99 ms | max ms | failures |")
     print("|---|---|---|---|---|---|---|---|")
     for r in results["rows"]:
@@ -202,9 +225,9 @@ def main() -> None:
     port = args.port or free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PORTAL_PORT": str(port), "SITE_URL": url}
-    log = open(out / "portal.log", "wb")
-    portal = subprocess.Popen([str(BASE / ".venv" / "bin" / "honcho"), "start", "-f", "Procfile"], cwd=BASE, env=env,
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(out / "portal.log", "wb") as log:
+        portal = subprocess.Popen([str(BASE / ".venv" / "bin" / "honcho"), "start", "-f", "Procfile"], cwd=BASE,
+                                  env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     run_id = None
     try:
         deadline = time.monotonic() + 180
@@ -220,11 +243,19 @@ def main() -> None:
         users = args.pollers + args.staff
         print(f"load: {url}, run {run_id} running; locust {users} users for {args.duration:.0f} s", flush=True)
         prefix = out / "locust"
+        cpu_before, load_before = cpu_seconds(portal), os.getloadavg()[0]
         subprocess.run([PY, "-m", "locust", "-f", str(BASE / "bench" / "load" / "locustfile.py"), "--headless",
                         "-u", str(users), "-r", str(users), "-t", f"{int(args.duration)}s", "--host", url,
                         "--csv", str(prefix), "--only-summary", "--stop-timeout", "5", "--loglevel", "WARNING"],
                        cwd=BASE, env={**os.environ, "LOAD_PLAN": str(out / "plan.json")}, check=False)
+        if not Path(f"{prefix}_stats.csv").exists():
+            raise SystemExit("locust wrote no statistics (see its output above)")
+        cpu_after, load_after = cpu_seconds(portal), os.getloadavg()[0]
         results = results_read(prefix, args.duration)
+        results["cpu_seconds"] = {k: round(cpu_after[k] - cpu_before[k], 1) for k in cpu_after}
+        results["load_average"] = [load_before, load_after]
+        results["web_workers"] = os.environ.get("WEB_WORKERS", "2 (default)")
+        results["web_threads"] = os.environ.get("WEB_THREADS", "4 (default)")
         results["live_run"] = live_run_cancel(run_id)
         run_id = None
         (out / "results.json").write_text(json.dumps(results, indent=2))
