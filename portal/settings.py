@@ -348,6 +348,9 @@ RUNS_LEASE_SECONDS = env.get_int("RUNS_LEASE_SECONDS", 60, minimum=2)
 RUNS_MAX_ITEMS_IN_FLIGHT = env.get_int("RUNS_MAX_ITEMS_IN_FLIGHT", 8, minimum=1)
 RUNS_QUEUED_GRACE_SECONDS = env.get_int("RUNS_QUEUED_GRACE_SECONDS", 1800, minimum=1)
 RUNS_IMPORT_MAX_BYTES = env.get_int("RUNS_IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1024)
+# A run's JSON (GET /api/v1/runs/{id}/, polled by API clients) is kept this many seconds in the cache and shared by
+# everyone who may see the run (who may is still decided on every request); 0 turns it off.
+RUNS_API_CACHE_SECONDS = env.get_int("RUNS_API_CACHE_SECONDS", 1, minimum=0, maximum=60)
 CELERY_BEAT_SCHEDULE = {
     "runs-reconcile": {
         "task": "evaluations.run_items_reconcile",

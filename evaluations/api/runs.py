@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Prefetch
 from django.http import Http404
 from django.http.response import HttpResponseBase
@@ -271,7 +273,12 @@ class RunViewSet(ReauthenticationRequiredMixin, InstituteMembersOnly, viewsets.G
         items = [item for run in runs for item in run.items.all()]
         return {"request": self.request, "queue_positions": queue_positions(items=items)}
 
+    def _cache_key(self, run_pk: int) -> str:
+        # The JSON names no user; its log URLs name the host it was asked on.
+        return f"api-run-json:{run_pk}:{self.request.scheme}:{self.request.get_host()}"
+
     def _respond(self, run: Run, code: int = status.HTTP_200_OK) -> Response:
+        cache.delete(self._cache_key(run.pk))  # after a write: the next poll sees it
         run = self.get_queryset().get(pk=run.pk)
         return Response(RunSerializer(run, context=self._context([run])).data, status=code)
 
@@ -280,8 +287,20 @@ class RunViewSet(ReauthenticationRequiredMixin, InstituteMembersOnly, viewsets.G
         return self.get_paginated_response(RunSerializer(page, many=True, context=self._context(page)).data)
 
     def retrieve(self, request: Request, pk: str) -> Response:
-        run = self.get_object()  # already with everything the JSON shows: not fetched again
-        return Response(RunSerializer(run, context=self._context([run])).data)
+        """API clients poll this while a run executes. Who may see the run is decided on every request; what they
+        see may be kept ``RUNS_API_CACHE_SECONDS`` (the same for all who may see it), so that many pollers cost one
+        serialisation a second. An API write to the run drops it at once."""
+        if not settings.RUNS_API_CACHE_SECONDS:
+            run = self.get_object()  # already with everything the JSON shows: not fetched again
+            return Response(RunSerializer(run, context=self._context([run])).data)
+        run_pk = get_visible_or_404(request.user, Run.objects.only("pk"), pk=pk).pk
+        key = self._cache_key(run_pk)
+        data = cache.get(key)
+        if data is None:
+            run = self.get_object()
+            data = dict(RunSerializer(run, context=self._context([run])).data)
+            cache.set(key, data, settings.RUNS_API_CACHE_SECONDS)
+        return Response(data)
 
     def create(self, request: Request) -> Response:
         require(request.user, "create", Run)
