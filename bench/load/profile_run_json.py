@@ -57,11 +57,12 @@ def main() -> None:
         client.get(url)
     captured = list(queries.captured_queries)  # (Django clears its query log when the next request starts)
     shapes = Counter(q["sql"].split(" WHERE ")[0][:110] for q in captured)
-    times = []
+    times, cpu = [], []
     for _ in range(args.repeat):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         client.get(url)
         times.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
     profiler = Profiler(interval=0.0005)
     profiler.start()
     for _ in range(20):
@@ -71,7 +72,8 @@ def main() -> None:
     items = run.items.count()
     print(f"run {run.pk} ({items} item(s), {len(response.content)} bytes): {len(captured)} queries "
           f"per request; over {args.repeat} requests median {statistics.median(times):.1f} ms, "
-          f"min {min(times):.1f} ms, max {max(times):.1f} ms")
+          f"min {min(times):.1f} ms, max {max(times):.1f} ms; CPU median {statistics.median(cpu):.1f} ms; "
+          f"load average {os.getloadavg()[0]:.1f}")
     for sql, count in shapes.most_common():
         print(f"  {count} x {sql}")
     print(f"profile of 20 requests: {args.out}")
