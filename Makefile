@@ -11,8 +11,11 @@ WITH_SERVICES := $(PY) -m portal.devservices run --
 .PHONY: run test install install-run install-test install-local-model install-load chromium pdf-deps static lint \
 	lint-checks services-up services-down load clean
 
-# A first start installs only what the portal needs to run (no test tools, no llama.cpp build).
-run: install-run pdf-deps static
+# A first start installs only what the portal needs to run (no test tools, no llama.cpp build). In DEBUG (the
+# default here) whitenoise serves static files from their sources (WHITENOISE_USE_FINDERS), so collectstatic, which
+# compresses ~2,000 files, runs only when DEBUG is set to something else.
+run: install-run pdf-deps
+	@if [ "$${DEBUG:-1}" != 1 ]; then $(MAKE) --no-print-directory static; fi
 	DEBUG=$${DEBUG:-1} PORTAL_PORT=$(PORT) SITE_URL=http://127.0.0.1:$(PORT) $(WITH_SERVICES) bash bin/run-portal
 
 test: install-test chromium pdf-deps static
