@@ -34,4 +34,11 @@ kill -INT -- -"$make_pid"
 wait "$make_pid" 2>/dev/null || true
 mode_after=$(stat -c %a "$WORK")
 echo "mode of the private directory: $mode_before before, $mode_after after"
+# Remove the clone, the caches and (as root) the embedded PostgreSQL's copy and data; KEEP=1 keeps them.
+if [ "${KEEP:-0}" != 1 ]; then
+  shared=$(.venv/bin/python -c 'from pathlib import Path; from portal.devservices import EmbeddedPostgres as P; print(P(Path(".run")).shared_dir or "")')
+  cd /
+  [ -n "$shared" ] && rm -rf "$shared"
+  rm -rf "$WORK" "$PIP_CACHE_DIR" "$npm_config_cache"
+fi
 [ "$mode_before" = "$mode_after" ]
