@@ -8,12 +8,17 @@ PORT ?= 8000
 # Starts embedded PostgreSQL / Redis for whichever of DATABASE_URL / REDIS_URL is unset.
 WITH_SERVICES := $(PY) -m portal.devservices run --
 
-.PHONY: run test bench install chromium pdf-deps static lint lint-checks services-up services-down clean screenshots
+.PHONY: run test bench install install-run install-test install-local-model install-load chromium pdf-deps \
+	static lint lint-checks services-up services-down load screenshots clean
 
-run: install pdf-deps static
+# A first start installs only what the portal needs to run (no test tools, no llama.cpp build). In DEBUG (the
+# default here) whitenoise serves static files from their sources (WHITENOISE_USE_FINDERS), so collectstatic, which
+# compresses ~2,000 files, runs only when DEBUG is set to something else.
+run: install-run pdf-deps
+	@if [ "$${DEBUG:-1}" != 1 ]; then $(MAKE) --no-print-directory static; fi
 	DEBUG=$${DEBUG:-1} PORTAL_PORT=$(PORT) SITE_URL=http://127.0.0.1:$(PORT) $(WITH_SERVICES) bash bin/run-portal
 
-test: install chromium pdf-deps static
+test: install-test chromium pdf-deps static
 	$(MAKE) --no-print-directory lint-checks
 	PORTAL_TESTING=1 EMBEDDED_REDIS_DB=1 $(WITH_SERVICES) bash bin/test-portal
 
@@ -29,9 +34,19 @@ screenshots: install chromium pdf-deps static
 	PORTAL_TESTING=1 EMBEDDED_REDIS_DB=1 SCREENSHOTS_DIR=docs/screenshots $(WITH_SERVICES) \
 	  $(PY) -m pytest tests/browser/test_screenshots.py -q -p no:cacheprovider
 
-# Installs only what is missing or out of date (see bin/ensure-deps).
-install:
+# Each installs only what is missing or out of date (see bin/ensure-deps and pyproject.toml's groups):
+# install-run the runtime dependencies, install (make lint) adds the dev tools, install-test adds the local model
+# of the end-to-end tests (llama-cpp-python, built from source once: ~10 min).
+install-run:
 	@PYTHON=$(PYTHON) bash bin/ensure-deps
+install:
+	@PYTHON=$(PYTHON) bash bin/ensure-deps dev
+install-test:
+	@PYTHON=$(PYTHON) bash bin/ensure-deps dev local-model
+install-local-model:
+	@PYTHON=$(PYTHON) bash bin/ensure-deps local-model
+install-load:
+	@PYTHON=$(PYTHON) bash bin/ensure-deps load
 
 # Debian's Chromium for the browser tests (never a browser download by a test tool).
 chromium:
@@ -52,7 +67,7 @@ pdf-deps:
 	fi
 
 # collectstatic reads settings but touches no service: placeholder URLs when none are set.
-static: install
+static: install-run
 	@DEBUG=1 DATABASE_URL=$${DATABASE_URL:-postgresql://unused@127.0.0.1/unused} \
 	  REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/0} $(PY) manage.py collectstatic --noinput --verbosity 0
 
@@ -71,17 +86,23 @@ lint-checks:
 	$(SEMGREP) --test $(SEMGREP_FLAGS) .semgrep/tests/
 	$(SEMGREP) scan $(SEMGREP_FLAGS) --no-git-ignore --error --quiet accounts evaluations portal templates bench
 
-services-up: install
+services-up: install-run
 	$(PY) -m portal.devservices up
 
-services-down: install
+services-down: install-run
 	$(PY) -m portal.devservices down
 
 # The real small model (gemma3-270m, a base model) on 127.0.0.1:8765 for the demo: register it as
 # openai-api-completions/llamacpp/gemma3-270m with base URL http://127.0.0.1:8765/v1 (any key). `make local-model PORT=9000`.
 LOCAL_MODEL_PORT := $(if $(filter command line environment,$(origin PORT)),$(PORT),8765)
-local-model: install
+local-model: install-local-model
 	$(PY) -m portal.local_model --port $(LOCAL_MODEL_PORT)
+
+# Locust against a `make run`-style portal with the demo scaled up, while a run executes (bench/load/run.py):
+# prints requests per second, p50/p95/p99 and errors. `make load LOAD_ARGS="--duration 120 --pollers 50"`.
+LOAD_ARGS ?=
+load: install-load pdf-deps static
+	DEBUG=$${DEBUG:-1} $(WITH_SERVICES) $(PY) bench/load/run.py $(LOAD_ARGS)
 
 clean:
 	rm -rf staticfiles build *.egg-info .mypy_cache .pytest_cache .ruff_cache

