@@ -211,6 +211,8 @@ def verdict_text(*, a: str, b: str, difference: float | None, ci: tuple[float, f
         return text + "; significant after Holm correction."
     if p_value is not None and p_value < ALPHA:
         return text + "; significant on its own but not after Holm correction for the comparisons on this page."
+    if p_value is None and ci is not None and ci[0] == ci[1]:
+        return text + " on every shared sample, so there is no p-value."
     if p_value is None:
         return text + "; no p-value (too few samples)."
     return text + "; not significant (the difference may be chance)."
@@ -239,6 +241,7 @@ def comparison_build(*, items: list[RunItem], cluster_field: str = "", page: int
             for name in sample.values:
                 if name not in metric_names:
                     metric_names.append(name)
+    metric_names.sort()  # (PostgreSQL's jsonb keeps no key order)
     clusters: dict[str, str] | None = None
     if cluster_field:
         clusters = {sid: s.cluster for samples in loaded.values() for sid, s in samples.items()
@@ -265,9 +268,10 @@ def comparison_build(*, items: list[RunItem], cluster_field: str = "", page: int
                         "points": points, "estimates": estimates, "distribution": distribution})
         for a, b in combinations(items, 2):
             result = paired_compare(means_by_item[a.pk], means_by_item[b.pk], clusters=clusters).as_dict()
-            differences.append({"metric": name, "base": a.pk, "item": b.pk, "base_model_name": a.model_name,
-                                "model_name": b.model_name, "shared_samples": result["n"], "points": points,
-                                "difference": _mean_ci({**result, "mean": result["difference"]}), **result})
+            differences.append({**result, "metric": name, "base": a.pk, "item": b.pk,
+                                "base_model_name": a.model_name, "model_name": b.model_name,
+                                "shared_samples": result["n"], "points": points,
+                                "difference": _mean_ci({**result, "mean": result["difference"]})})
     for entry, p_holm, p_bh in zip(differences, holm([d["p_value"] for d in differences]),
                                    benjamini_hochberg([d["p_value"] for d in differences]), strict=True):
         entry["p_holm"], entry["p_bh"], entry["p_adjusted"] = p_holm, p_bh, p_holm
