@@ -375,3 +375,41 @@ def _side_by_side(items: list[RunItem], loaded: dict[int, dict[str, _Sample]], m
     page = min(max(1, page), pages)
     return {"count": len(rows), "page": page, "pages": pages, "page_size": page_size,
             "results": rows[(page - 1) * page_size: page * page_size]}
+
+
+# --- The exercise report's results (staff only) -------------------------------------------------------------
+
+REPORT_ITEMS_MAX = 100
+
+
+def exercise_results(*, user: Any, exercise: Any) -> list[dict[str, Any]]:
+    """Per evaluation of the exercise, the newest finished item of each model with its mean score (the ``score``
+    column: the first scorer) and interval, for the exercise report. Institute members only (``visible_to``: a
+    partner viewer sees no run item, so gets ``[]``). Two queries."""
+    items = list(visible_to(user, RunItem.objects.filter(run__exercise=exercise, state__in=RunItem.FINISHED))
+                 .select_related("model_version__registered_model", "task_version__eval_task")
+                 .order_by("-run__created_at", "-pk")[:REPORT_ITEMS_MAX])
+    newest: dict[tuple[Any, Any], RunItem] = {}
+    for item in items:
+        newest.setdefault((_evaluation_key(item), item.model_version_id or item.model_label), item)
+    if not newest:
+        return []
+    scores: dict[int, list[tuple[str, float]]] = {item.pk: [] for item in newest.values()}
+    for item_id, sample_id, value in (SampleResult.objects.filter(item__in=list(newest.values()),
+                                                                  score__isnull=False)
+                                      .values_list("item_id", "sample_id", "score")):
+        scores[item_id].append((sample_id, value))
+    groups: dict[Any, list[RunItem]] = {}
+    for item in newest.values():
+        groups.setdefault(_evaluation_key(item), []).append(item)
+    out = []
+    for group in groups.values():
+        rows = []
+        for item in sorted(group, key=lambda i: i.model_name.lower()):
+            estimate = mean_estimate(scores[item.pk])
+            rows.append({"item": item.pk, "model": item.model_name, "provider_model": item.model_label,
+                         "n": estimate.n, "mean": estimate.mean, "ci": list(estimate.ci) if estimate.ci else None,
+                         "method": estimate.method})
+        values = [v for item in group for _, v in scores[item.pk]]
+        out.append({"evaluation": group[0].task_name, "points": _is_proportion(values), "rows": rows})
+    return sorted(out, key=lambda g: g["evaluation"].lower())
