@@ -17,7 +17,6 @@ from evaluations.selectors.comparisons import cluster_field_clean, comparison_bu
 from portal.api import int_param, text_param
 
 
-
 def _interval(help_text: str) -> serializers.ListField:
     return serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2, allow_null=True,
                                  help_text=help_text)
@@ -47,7 +46,7 @@ class BinSerializer(serializers.Serializer):
     low = serializers.FloatField()
     high = serializers.FloatField()
     count = serializers.IntegerField()
-    label = serializers.CharField()
+    name = serializers.CharField(help_text="The bin in words")
 
 
 class DistributionSerializer(serializers.Serializer):

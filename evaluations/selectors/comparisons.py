@@ -250,7 +250,9 @@ def comparison_build(*, items: list[RunItem], cluster_field: str = "", page: int
     differences: list[dict[str, Any]] = []
     per_metric_means: dict[str, dict[int, dict[str, float]]] = {}
     for name in metric_names:
-        estimates, means_by_item, all_values = [], {}, []
+        estimates: list[dict[str, Any]] = []
+        means_by_item: dict[int, dict[str, float]] = {}
+        all_values: list[float] = []
         for item in items:
             pairs = [(sid, v) for sid, s in loaded[item.pk].items() for v in s.values.get(name, ())]
             all_values.extend(v for _, v in pairs)
@@ -261,7 +263,7 @@ def comparison_build(*, items: list[RunItem], cluster_field: str = "", page: int
         points = _is_proportion(all_values)
         every = [v for means in means_by_item.values() for v in means.values()]
         distribution = [{"item": item.pk, "bins": [
-            {"low": b.low, "high": b.high, "count": b.count, "label": b.label}
+            {"low": b.low, "high": b.high, "count": b.count, "name": b.label}
             for b in histogram_bins(list(means_by_item[item.pk].values()), proportion=points, within=every)]}
             for item in items]
         metrics.append({"name": name, "binary": all(e["binary"] for e in estimates if e["n"]),
@@ -330,7 +332,7 @@ def comparison_figures(comparison: Mapping[str, Any]) -> list[dict[str, Any]]:
                 points=points)) if forest else "",
             "histograms": mark_safe(score_histograms(  # noqa: S308 - escaped by plots/svg.py
                 series, title=f"Distribution of {name} by item", id_prefix=f"plot-hist-{index}")),
-            "bins": [b["label"] if b["low"] != b["high"] else f"{b['low']:.3g}"
+            "bins": [b["name"] if b["low"] != b["high"] else f"{b['low']:.3g}"
                      for b in (metric["distribution"][0]["bins"] if metric["distribution"] else [])],
         })
     return figures
@@ -394,11 +396,11 @@ def exercise_results(*, user: Any, exercise: Any) -> list[dict[str, Any]]:
         newest.setdefault((_evaluation_key(item), item.model_version_id or item.model_label), item)
     if not newest:
         return []
-    scores: dict[int, list[tuple[str, float]]] = {item.pk: [] for item in newest.values()}
+    scores: dict[int, list[tuple[str, float]]] = {item.pk: [] for item in newest.values()}  # score is not null
     for item_id, sample_id, value in (SampleResult.objects.filter(item__in=list(newest.values()),
                                                                   score__isnull=False)
                                       .values_list("item_id", "sample_id", "score")):
-        scores[item_id].append((sample_id, value))
+        scores[item_id].append((sample_id, float(value or 0.0)))
     groups: dict[Any, list[RunItem]] = {}
     for item in newest.values():
         groups.setdefault(_evaluation_key(item), []).append(item)

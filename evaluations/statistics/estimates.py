@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from evaluations.statistics.distributions import normal_quantile, t_quantile
 
@@ -77,7 +78,7 @@ def is_binary(values: Iterable[float]) -> bool:
     return seen
 
 
-def sample_means(scores: Iterable[tuple[Hashable, float]]) -> dict[Hashable, float]:
+def sample_means(scores: Iterable[tuple[Any, float]]) -> dict[Any, float]:
     """Average the epochs within each sample: ``(sample, score)`` pairs (a sample repeated once per epoch) to
     ``{sample: mean score}``, in first-seen order."""
     sums: dict[Hashable, list[float]] = {}
@@ -126,7 +127,7 @@ def t_interval(mean: float, stderr: float, df: int, *, confidence: float = DEFAU
     return mean - half, mean + half
 
 
-def mean_estimate(scores: Iterable[tuple[Hashable, float]], *, clusters: Mapping[Hashable, Hashable] | None = None,
+def mean_estimate(scores: Iterable[tuple[Any, float]], *, clusters: Mapping[Any, Any] | None = None,
                   confidence: float = DEFAULT_CONFIDENCE) -> Estimate:
     """The mean of ``(sample, score)`` pairs (one per epoch) with its clustered SE and interval (module notes).
     ``clusters`` maps a sample to its cluster label; a sample missing from it is a cluster of its own."""

@@ -28,8 +28,9 @@ on the ``n`` samples both have:
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -95,7 +96,7 @@ def mcnemar_exact(only_b: int, only_a: int) -> float:
     return min(1.0, 2.0 * binomial_half_cdf(min(only_b, only_a), discordant))
 
 
-def bootstrap_interval(differences: list[float], clusters: list[Hashable] | None = None, *,
+def bootstrap_interval(differences: Sequence[float], clusters: Sequence[Hashable] | None = None, *,
                        reps: int = BOOTSTRAP_REPS, seed: int = BOOTSTRAP_SEED,
                        confidence: float = DEFAULT_CONFIDENCE) -> tuple[float, float] | None:
     """Percentile interval of the mean difference over cluster resamples (module notes); ``None`` below two
@@ -132,8 +133,8 @@ def bootstrap_interval(differences: list[float], clusters: list[Hashable] | None
     return float(low), float(high)
 
 
-def paired_compare(a: Mapping[Hashable, float], b: Mapping[Hashable, float], *,
-                   clusters: Mapping[Hashable, Hashable] | None = None, confidence: float = DEFAULT_CONFIDENCE,
+def paired_compare(a: Mapping[Any, float], b: Mapping[Any, float], *,
+                   clusters: Mapping[Any, Any] | None = None, confidence: float = DEFAULT_CONFIDENCE,
                    bootstrap_reps: int = BOOTSTRAP_REPS, seed: int = BOOTSTRAP_SEED) -> PairedComparison:
     """B minus A on the samples both have (``a``, ``b``: ``{sample: epoch-averaged score}``). ``clusters`` maps a
     sample to its cluster label (a sample missing from it is its own cluster)."""

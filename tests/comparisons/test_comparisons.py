@@ -69,7 +69,7 @@ def test_epochs_are_averaged_within_a_sample_and_the_paired_t_test_matches_scipy
     items = make_items(exercise=exercise, user=uk_staff, names=["A", "B"], samples=30, epochs=3, scores=scores)
     body = api_as(us_staff).get("/api/v1/compare/", {"items": f"{items[0].pk},{items[1].pk}"}).json()
     estimate = body["metrics"][0]["estimates"][0]
-    assert (estimate["n"], estimate["scores"]) == (30, 90) and not estimate["binary"] is False
+    assert (estimate["n"], estimate["scores"]) == (30, 90) and estimate["binary"] is not False
     assert 0.0 <= estimate["ci"][0] <= estimate["ci"][1] <= 1.0
     means = [[sum(scores(i, s, e)["acc"]["value"] for e in (1, 2, 3)) / 3 for s in range(30)] for i in (0, 1)]
     diff = body["differences"][0]

@@ -19,7 +19,6 @@ from evaluations.statistics.estimates import clustered_stderr, mean_estimate, sa
 from evaluations.statistics.multiple import benjamini_hochberg, holm
 from evaluations.statistics.paired import bootstrap_interval, mcnemar_exact, paired_compare, pearson
 
-
 # --- distributions -------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("df", [1, 2, 3, 5, 10, 29, 100, 9999])
@@ -76,7 +75,7 @@ def test_a_cluster_field_widens_the_interval_of_correlated_samples():
     plain, clustered = mean_estimate(scores), mean_estimate(scores, clusters=clusters)
     assert clustered.clusters == 10 and plain.clusters == 100
     assert clustered.ci[1] - clustered.ci[0] > 2 * (plain.ci[1] - plain.ci[0])
-    assert 0.0 <= clustered.ci[0] and clustered.ci[1] <= 1.0
+    assert clustered.ci[0] >= 0.0 and clustered.ci[1] <= 1.0
 
 
 @pytest.mark.parametrize(("successes", "n"), [(0, 10), (1, 10), (5, 10), (10, 10), (37, 50), (9990, 10000)])
@@ -162,7 +161,7 @@ def test_binary_pairs_use_mcnemar_and_no_discordant_pair_gives_1():
     assert same.binary and same.test == "mcnemar-exact" and same.p_value == 1.0
     assert (same.only_a, same.only_b, same.difference, same.ci) == (0, 0, 0.0, (0.0, 0.0))
     assert same.correlation == pytest.approx(1.0)
-    b = {i: 1.0 for i in range(30)}
+    b = dict.fromkeys(range(30), 1.0)
     better = paired_compare(a, b)
     assert (better.only_b, better.only_a) == (15, 0)
     assert better.p_value == pytest.approx(mcnemar([[15, 0], [15, 0]], exact=True).pvalue)
