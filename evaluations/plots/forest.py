@@ -10,14 +10,17 @@ from dataclasses import dataclass
 
 from evaluations.plots.svg import BLUE, LIGHT, SECONDARY, TEXT, Canvas, Scale, bounds, nice_ticks, truncate
 
-LABEL_WIDTH = 260
-VALUE_WIDTH = 200
-ROW_HEIGHT = 34
+LABEL_WIDTH = 300
+VALUE_WIDTH = 170
+ROW_HEIGHT = 44
 
 
 @dataclass(frozen=True)
 class ForestRow:
+    """One pair: ``label`` is B, ``base`` is A (the difference is B minus A)."""
+
     label: str
+    base: str
     difference: float | None
     low: float | None
     high: float | None
@@ -30,6 +33,12 @@ def _fmt(value: float | None, points: bool) -> str:
     return f"{value * 100:+.1f}" if points else f"{value:+.3g}"
 
 
+def _tick(value: float, points: bool) -> str:
+    if abs(value) < 1e-9:
+        return "0"
+    return f"{value * 100:+.0f}" if points else f"{value:+.3g}"
+
+
 def difference_forest(rows: Sequence[ForestRow], *, title: str, id_prefix: str, points: bool = True,
                       width: int = 680) -> str:
     """Forest plot of paired differences (B minus A); ``points``: differences of proportions, in points."""
@@ -40,7 +49,7 @@ def difference_forest(rows: Sequence[ForestRow], *, title: str, id_prefix: str, 
     scale = Scale(low, high, LABEL_WIDTH, plot_end)
     unit = " points" if points else ""
     words = "; ".join(
-        f"{r.label}: {_fmt(r.difference, points)}{unit}"
+        f"{r.label} minus {r.base}: {_fmt(r.difference, points)}{unit}"
         + (f" (interval {_fmt(r.low, points)} to {_fmt(r.high, points)})" if r.low is not None else "")
         + (", significant after Holm correction" if r.significant else ", not significant") for r in rows)
     canvas = Canvas(width, height, title, f"Forest plot of paired differences with confidence intervals; the "
@@ -49,13 +58,14 @@ def difference_forest(rows: Sequence[ForestRow], *, title: str, id_prefix: str, 
     for tick in nice_ticks(low, high):
         x = scale(tick)
         canvas.line(x, top - 6, x, top + ROW_HEIGHT * len(rows), stroke=LIGHT)
-        canvas.text(x, top - 10, f"{tick * 100:+.0f}" if points else f"{tick:+.3g}", size=11, anchor="middle",
-                    fill=SECONDARY)
+        canvas.text(x, top - 10, _tick(tick, points), size=11, anchor="middle", fill=SECONDARY)
     zero = scale(0.0)
     canvas.line(zero, top - 4, zero, top + ROW_HEIGHT * len(rows), stroke=TEXT, dash="4 3")
     for index, row in enumerate(rows):
         middle = top + ROW_HEIGHT * index + ROW_HEIGHT / 2
-        canvas.text(LABEL_WIDTH - 8, middle + 4, truncate(row.label, 40), anchor="end")
+        canvas.text(LABEL_WIDTH - 8, middle - 3, truncate(row.label, 42), anchor="end")
+        canvas.text(LABEL_WIDTH - 8, middle + 12, truncate(f"minus {row.base}", 46), size=11, anchor="end",
+                    fill=SECONDARY)
         if row.low is not None and row.high is not None:
             canvas.whisker(scale(row.low), scale(row.high), middle, stroke=TEXT)
         if row.difference is not None:

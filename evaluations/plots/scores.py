@@ -22,7 +22,7 @@ from evaluations.plots.svg import (
     truncate,
 )
 
-LABEL_WIDTH = 220
+LABEL_WIDTH = 280
 VALUE_WIDTH = 150
 ROW_HEIGHT = 34
 
@@ -65,7 +65,7 @@ def score_bars(bars: Sequence[Bar], *, title: str, id_prefix: str, percent: bool
     for index, bar in enumerate(bars):
         y = top + ROW_HEIGHT * index
         middle = y + ROW_HEIGHT / 2
-        canvas.text(LABEL_WIDTH - 8, middle + 4, truncate(bar.label, 34), anchor="end")
+        canvas.text(LABEL_WIDTH - 8, middle + 4, truncate(bar.label, 42), anchor="end")
         if bar.mean is not None:
             x = scale(bar.mean)
             canvas.rect(min(zero, x), y + 7, abs(x - zero), ROW_HEIGHT - 14, fill=BLUE)

@@ -29,7 +29,7 @@ from accounts.access import visible_to
 from evaluations.models import RunItem, SampleResult
 from evaluations.plots.forest import ForestRow, difference_forest
 from evaluations.plots.scores import Bar, histogram_bins, score_bars, score_histograms
-from evaluations.statistics.estimates import DEFAULT_CONFIDENCE, mean_estimate, sample_means
+from evaluations.statistics.estimates import DEFAULT_CONFIDENCE, mean_estimate
 from evaluations.statistics.multiple import benjamini_hochberg, holm
 from evaluations.statistics.paired import paired_compare
 
@@ -124,16 +124,22 @@ def score_values(scores: Any, score: float | None = None) -> dict[str, float]:
     out: dict[str, float] = {}
     if isinstance(scores, dict):
         for name, entry in scores.items():
-            value, numeric = entry, None
-            if isinstance(entry, dict) and "value" in entry:
-                value, numeric = entry.get("value"), entry.get("numeric")
+            if type(entry) is dict:
+                numeric = entry.get("numeric")
+                if type(numeric) is float or type(numeric) is int:  # the ingested shape: the fast path
+                    if math.isfinite(numeric):
+                        out[name] = float(numeric)
+                    continue
+                value = entry.get("value") if "value" in entry else entry
+            else:
+                value = entry
             if isinstance(value, dict):
                 for key, part in value.items():
                     number = _number(part)
                     if number is not None:
                         out[f"{name}/{key}"] = number
                 continue
-            number = _number(numeric) if numeric is not None else _number(value)
+            number = _number(value)
             if number is not None:
                 out[str(name)] = number
     if not out and score is not None and math.isfinite(score):
@@ -144,29 +150,43 @@ def score_values(scores: Any, score: float | None = None) -> dict[str, float]:
 @dataclass
 class _Sample:
     pk: int
+    epoch: int
     values: dict[str, list[float]]
     error: str
     cluster: str | None
+    error_epoch: int = 0
+    _means: dict[str, float] | None = None
+
+    def means(self) -> dict[str, float]:
+        """Epochs averaged, by metric (computed once)."""
+        if self._means is None:
+            self._means = {name: (v[0] if len(v) == 1 else math.fsum(v) / len(v))
+                           for name, v in self.values.items()}
+        return self._means
 
 
 def _samples_load(items: list[RunItem], cluster_field: str) -> dict[int, dict[str, _Sample]]:
-    """Per item, per sample id: its scores by metric (one per epoch), the first error, the cluster label; one
-    query for all items."""
-    rows = SampleResult.objects.filter(item__in=items).order_by("item_id", "sample_id", "epoch")
+    """Per item, per sample id: its scores by metric (one per epoch), the first epoch's error, the cluster label;
+    one query for all items."""
+    rows = SampleResult.objects.filter(item__in=items).order_by()  # (no sort: the side by side sorts its ids)
     fields: dict[str, Any] = {"error_preview": Left(F("error"), ERROR_PREVIEW)}
     if cluster_field:
         fields["cluster_label"] = KeyTextTransform(cluster_field, "metadata")
     out: dict[int, dict[str, _Sample]] = {item.pk: {} for item in items}
-    for row in rows.annotate(**fields).values("pk", "item_id", "sample_id", "scores", "score", "error_preview",
-                                              *(["cluster_label"] if cluster_field else [])):
-        sample = out[row["item_id"]].get(row["sample_id"])
+    columns = ["pk", "item_id", "sample_id", "epoch", "scores", "score", "error_preview"]
+    for row in rows.annotate(**fields).values_list(*columns, *(["cluster_label"] if cluster_field else [])):
+        pk, item_id, sample_id, epoch, scores, score, error = row[:7]
+        samples = out[item_id]
+        sample = samples.get(sample_id)
         if sample is None:
-            sample = out[row["item_id"]][row["sample_id"]] = _Sample(
-                pk=row["pk"], values={}, error="", cluster=row.get("cluster_label"))
-        for name, value in score_values(row["scores"], row["score"]).items():
+            sample = samples[sample_id] = _Sample(pk=pk, epoch=epoch, values={}, error="",
+                                                  cluster=row[7] if cluster_field else None)
+        elif epoch < sample.epoch:  # the transcript linked is the first epoch's
+            sample.pk, sample.epoch = pk, epoch
+        for name, value in score_values(scores, score).items():
             sample.values.setdefault(name, []).append(value)
-        if row["error_preview"] and not sample.error:
-            sample.error = row["error_preview"]
+        if error and (not sample.error or epoch < sample.error_epoch):
+            sample.error, sample.error_epoch = error, epoch
     return out
 
 
@@ -258,7 +278,8 @@ def comparison_build(*, items: list[RunItem], cluster_field: str = "", page: int
             all_values.extend(v for _, v in pairs)
             estimate = mean_estimate(pairs, clusters=clusters).as_dict()
             estimates.append({"item": item.pk, **estimate})
-            means_by_item[item.pk] = {str(k): v for k, v in sample_means(pairs).items()}
+            means_by_item[item.pk] = {sid: m[name] for sid, s in loaded[item.pk].items()
+                                      if name in (m := s.means())}
         per_metric_means[name] = means_by_item
         points = _is_proportion(all_values)
         every = [v for means in means_by_item.values() for v in means.values()]
@@ -317,7 +338,7 @@ def comparison_figures(comparison: Mapping[str, Any]) -> list[dict[str, Any]]:
         bars = [Bar(label=_item_label_of(items[e["item"]]), mean=e["mean"], low=_ci_of(e["ci"], 0),
                     high=_ci_of(e["ci"], 1), n=e["n"]) for e in metric["estimates"]]
         pairs = [d for d in comparison["differences"] if d["metric"] == name]
-        forest = [ForestRow(label=f"{_item_label_of(items[d['item']])} − {_item_label_of(items[d['base']])}",
+        forest = [ForestRow(label=_item_label_of(items[d["item"]]), base=_item_label_of(items[d["base"]]),
                             difference=d["difference"]["mean"], low=_ci_of(d["ci"], 0), high=_ci_of(d["ci"], 1),
                             significant=d["significant"]) for d in pairs]
         series = [(_item_label_of(items[entry["item"]]),
@@ -346,37 +367,56 @@ def _ci_of(ci: Any, index: int) -> float | None:
     return ci[index] if ci else None
 
 
+def _natural(text: str) -> tuple[Any, ...]:
+    """"s2" before "s10": digits compare as numbers."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text))
+
+
 def _side_by_side(items: list[RunItem], loaded: dict[int, dict[str, _Sample]], metric_names: list[str], *,
                   page: int | None, page_size: int) -> dict[str, Any]:
     """The samples where the items' epoch-averaged scores differ on any metric, or any item errored, or some item
-    lacks the sample; one page of them (``page`` from 1), each with the transcript of every item."""
-    sample_ids = list(dict.fromkeys(sid for item in items for sid in loaded[item.pk]))
-    rows = []
+    lacks the sample, in sample id order ("s2" before "s10"); one page of them (``page`` from 1; ``None``: all),
+    each with the transcript of every item. The rows of other pages are only counted, never built."""
+    sample_ids = sorted(dict.fromkeys(sid for item in items for sid in loaded[item.pk]), key=_natural)
+    chosen = []
     for sid in sample_ids:
-        cells, differs, errored = [], False, False
-        signature = None
+        signature: Any = None
+        differs = errored = False
+        for item in items:
+            sample = loaded[item.pk].get(sid)
+            if sample is None:
+                differs = True
+                continue
+            means = sample.means()
+            own = tuple(means.get(n) for n in metric_names)
+            differs = differs or (signature is not None and own != signature)
+            signature = own if signature is None else signature
+            errored = errored or bool(sample.error)
+        if (differs and len(items) > 1) or errored:
+            chosen.append((sid, differs, errored))
+    if page is None:
+        pages, page, shown = 1, 1, chosen
+    else:
+        pages = max(1, math.ceil(len(chosen) / page_size))
+        page = min(max(1, page), pages)
+        shown = chosen[(page - 1) * page_size: page * page_size]
+    placeholder = 2**62
+    url_of = reverse("sample-detail", args=[placeholder]).replace(str(placeholder), "{}").format  # once
+    rows = []
+    for sid, differs, errored in shown:
+        cells = []
         for item in items:
             sample = loaded[item.pk].get(sid)
             if sample is None:
                 cells.append({"item": item.pk, "present": False, "scores": {}, "error": "", "sample": None,
                               "url": None})
-                differs = True
-                continue
-            means = {n: math.fsum(v) / len(v) for n, v in sample.values.items()}
-            own = tuple(means.get(n) for n in metric_names)
-            differs = differs or (signature is not None and own != signature)
-            signature = own if signature is None else signature
-            errored = errored or bool(sample.error)
-            cells.append({"item": item.pk, "present": True, "scores": means, "error": sample.error,
-                          "sample": sample.pk, "url": reverse("sample-detail", args=[sample.pk])})
-        if (differs and len(items) > 1) or errored:
-            rows.append({"sample_id": sid, "disagree": differs, "errored": errored, "cells": cells})
-    if page is None:
-        return {"count": len(rows), "page": 1, "pages": 1, "page_size": len(rows), "results": rows}
-    pages = max(1, math.ceil(len(rows) / page_size))
-    page = min(max(1, page), pages)
-    return {"count": len(rows), "page": page, "pages": pages, "page_size": page_size,
-            "results": rows[(page - 1) * page_size: page * page_size]}
+            else:
+                cells.append({"item": item.pk, "present": True, "scores": sample.means(), "error": sample.error,
+                              "sample": sample.pk, "url": url_of(sample.pk)})
+        rows.append({"sample_id": sid, "disagree": differs, "errored": errored, "cells": cells})
+    return {"count": len(chosen), "page": page, "pages": pages,
+            "page_size": page_size if page is not None and pages > 1 else max(page_size, len(rows)),
+            "results": rows}
 
 
 # --- The exercise report's results (staff only) -------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -22,7 +23,6 @@ from evaluations.selectors.comparisons import (
     items_for_compare,
 )
 from portal.forms import form_errors_add
-from portal.pagination import page_of
 from portal.views import bad_request_response
 
 EXPORT_FORMATS = {"csv": ("text/csv; charset=utf-8", comparison_csv), "json": ("application/json", comparison_json)}
@@ -45,14 +45,20 @@ def compare_view(request: HttpRequest) -> HttpResponse:
         try:
             cluster = cluster_field_clean(form.cleaned_data["cluster"])
             items = items_for_compare(user=request.user, values=values)
-            result = comparison_build(items=items, cluster_field=cluster, page=None)
+            # the side by side's page: only its rows are built (the pagination counts the others)
+            wanted = request.GET.get("page", "1")
+            result = comparison_build(items=items, cluster_field=cluster,
+                                      page=int(wanted) if wanted.isdigit() and 0 < len(wanted) < 10 else 1)
         except ValidationError as exc:
             form_errors_add(form, exc)
             code = 400
         else:
+            pager = Paginator(range(result["samples"]["count"]), SIDE_BY_SIDE_PAGE)
+            export = request.GET.copy()
+            export.pop("page", None)
             context.update(result=result, items=items, figures=comparison_figures(result),
-                           samples_page=page_of(request, result["samples"]["results"], SIDE_BY_SIDE_PAGE),
-                           export_query=request.GET.urlencode())
+                           samples_page=pager.get_page(result["samples"]["page"]),
+                           export_query=export.urlencode())
     elif values:
         code = 400
     return render(request, "evaluations/comparisons/compare.html", context, status=code)
