@@ -144,6 +144,11 @@ class CompareSerializer(serializers.Serializer):
 
 
 class CompareView(InstituteMembersOnly, APIView):
+    """Compare run items of one evaluation version: every metric's mean with its clustered interval (Wilson for
+    binary scores), every pair's paired difference with its interval, p-value (McNemar exact or paired t), Holm
+    and Benjamini-Hochberg adjusted p-values over all the comparisons, a verdict in words, and the samples where
+    the items disagree or errored. Formulas: docs/statistics.md."""
+
     serializer_class = CompareSerializer
 
     @extend_schema(
