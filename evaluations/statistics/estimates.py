@@ -29,7 +29,8 @@ The method is Miller (2024), "Adding error bars to evals: a statistical approach
      the epochs and clusters carried into Wilson's formula); when SE is 0 and 0 < p < 1 the interval is ``[p, p]``,
      and when p is 0 or 1, ``m = G``.
    - *Other scores*: Student's t interval ``x̄ ± t_{1-α/2, G-1} * SE`` (degrees of freedom: clusters less one;
-     for large ``G`` it is the normal ``x̄ ± 1.96 SE`` Miller recommends).
+     for large ``G`` it is the normal ``x̄ ± 1.96 SE`` Miller recommends), clipped to 0 to 1 when every score
+     lies in 0 to 1 (partial credit).
 
    Nothing is computed from fewer than two clusters: the mean is given, the standard error and the interval are
    ``None``.
@@ -154,5 +155,7 @@ def mean_estimate(scores: Iterable[tuple[Any, float]], *, clusters: Mapping[Any,
         else:
             method = "t"
             ci = t_interval(mean, se, groups - 1, confidence=confidence)
+            if all(0.0 <= v <= 1.0 for _, v in raw):  # a proportion's interval stays within 0 to 1
+                ci = (max(0.0, ci[0]), min(1.0, ci[1]))
     return Estimate(n=len(keys), scores=len(raw), clusters=groups, mean=mean, stderr=se, ci=ci, method=method,
                     binary=binary, confidence=confidence)

@@ -205,3 +205,10 @@ def test_adjustments_by_hand_and_none_kept():
     assert holm([0.01, None, 0.04]) == pytest.approx([0.02, None, 0.04])
     assert benjamini_hochberg([0.01, None, 0.04]) == pytest.approx([0.02, None, 0.04])
     assert holm([]) == [] and benjamini_hochberg([None]) == [None]
+
+
+def test_partial_credit_intervals_stay_within_0_and_1():
+    estimate = mean_estimate([(0, 1.0), (1, 1.0), (2, 0.5)])
+    assert estimate.method == "t" and estimate.ci[1] == 1.0 and 0.0 <= estimate.ci[0] < estimate.mean
+    unbounded = mean_estimate([(0, 3.0), (1, 3.0), (2, 1.5)])
+    assert unbounded.ci[1] > 3.0  # not a proportion: not clipped
