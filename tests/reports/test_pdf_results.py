@@ -28,6 +28,7 @@ def test_staff_report_prints_score_bars_and_their_table():
     assert "Mean score by model: Arithmetic v1 (the data of the chart)" in html
     text = pdf_text(exercise_report_pdf(exercise={"name": "Alpha"}, reader=STAFF, findings=[], results=RESULTS))
     assert "Results" in text and "Beta v1" in text and "58.0% to 92.0%" in text
+    assert "Whiskers: confidence interval" in text and "80.0% (58.0% to 92.0%)" in text  # the SVG was drawn
 
 
 def test_a_partner_report_has_no_results_even_when_given_some():
