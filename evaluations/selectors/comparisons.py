@@ -239,8 +239,11 @@ def verdict_text(*, a: str, b: str, difference: float | None, ci: tuple[float, f
     level = f"{round(confidence * 100)} %"
     if difference == 0 and (ci is None or (ci[0] == 0 and ci[1] == 0)):
         return f"{b} and {a} score the same on all {n} shared sample{'s' if n != 1 else ''}."
-    direction = "higher" if difference > 0 else "lower"
-    text = f"{b} is {direction} than {a} by {_amount(difference, points=points)}"
+    if difference == 0:
+        text = f"{b} and {a} have the same mean on the {n} shared samples"
+    else:
+        direction = "higher" if difference > 0 else "lower"
+        text = f"{b} is {direction} than {a} by {_amount(difference, points=points)}"
     if ci is not None:
         low, high = ci
         if low > 0 or high < 0:

@@ -192,3 +192,21 @@ def test_partner_viewers_reach_no_comparison(exercise, uk_staff, partner_viewer,
     assert client.get("/runs/compare/", params).status_code == 404
     assert client.get("/runs/compare/export/", {**params, "format": "csv"}).status_code == 404
     assert api_as(partner_viewer).get("/api/v1/compare/", params).status_code == 404
+
+
+def test_verdicts_in_words():
+    from evaluations.selectors.comparisons import verdict_text
+
+    said = verdict_text(a="A", b="B", difference=-0.041, ci=(-0.070, -0.012), p_value=0.004, p_holm=0.012, n=200,
+                        points=True)
+    assert said == "B is lower than A by 4.1 points, 95 % CI 1.2 to 7.0; significant after Holm correction."
+    crossing = verdict_text(a="A", b="B", difference=0.01, ci=(-0.02, 0.04), p_value=0.5, p_holm=1.0, n=50,
+                            points=True)
+    assert crossing == ("B is higher than A by 1.0 point, 95 % CI from 2.0 lower to 4.0 higher; not significant "
+                        "(the difference may be chance).")
+    lead = verdict_text(a="A", b="B", difference=0.3, ci=(0.1, 0.5), p_value=0.03, p_holm=0.09, n=20, points=False)
+    assert lead.startswith("B is higher than A by 0.3, 95 % CI 0.1 to 0.5") and "not after Holm" in lead
+    assert "same mean" in verdict_text(a="A", b="B", difference=0.0, ci=(-0.1, 0.1), p_value=1.0, p_holm=1.0,
+                                       n=10, points=True)
+    assert "no scored samples in common" in verdict_text(a="A", b="B", difference=None, ci=None, p_value=None,
+                                                         p_holm=None, n=0, points=True)
