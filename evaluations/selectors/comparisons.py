@@ -486,3 +486,11 @@ def exercise_results(*, user: Any, exercise: Any) -> list[dict[str, Any]]:
         values = [v for item in group for _, v in scores[item.pk]]
         out.append({"evaluation": group[0].task_name, "points": _is_proportion(values), "rows": rows})
     return sorted(out, key=lambda g: g["evaluation"].lower())
+
+
+def item_score_estimate(*, item: RunItem) -> dict[str, Any]:
+    """One item's mean sample score (the ``score`` column: the first scorer) with its interval (epochs averaged
+    per sample; Wilson for binary scores), in CONTRACT.md's ``score`` shape: ``n``, ``mean``, ``stderr``,
+    ``ci95``. One query."""
+    rows = SampleResult.objects.filter(item=item, score__isnull=False).values_list("sample_id", "score")
+    return _mean_ci(mean_estimate([(sid, float(value)) for sid, value in rows if value is not None]).as_dict())
