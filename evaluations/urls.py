@@ -1,6 +1,7 @@
 from django.urls import path
 
 from evaluations.views import catalogue as catalogue_views
+from evaluations.views import comparisons as comparison_views
 from evaluations.views import exercises as exercise_views
 from evaluations.views import findings as finding_views
 from evaluations.views import log_viewer, notifications
@@ -37,7 +38,8 @@ urlpatterns: list = [
     path("runs/", run_views.run_list_view, name="run-list"),
     path("runs/new/", run_views.run_form_view, name="run-create"),
     path("runs/import/", run_views.run_import_view, name="run-import"),
-    path("runs/compare/", run_views.compare_view, name="run-compare"),
+    path("runs/compare/", comparison_views.compare_view, name="run-compare"),
+    path("runs/compare/export/", comparison_views.compare_export_view, name="run-compare-export"),
     path("runs/power/", run_views.run_power_partial, name="run-power"),
     path("runs/<int:pk>/", run_views.run_detail_view, name="run-detail"),
     path("runs/<int:pk>/edit/", run_views.run_form_view, name="run-edit"),

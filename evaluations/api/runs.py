@@ -1,4 +1,4 @@
-"""REST API for runs (CONTRACT.md): runs/, its actions, runs/{id}/samples/, runs/import/, compare/, item logs."""
+"""REST API for runs (CONTRACT.md): runs/, its actions, runs/{id}/samples/, runs/import/, item logs (compare/: api/comparisons.py)."""
 
 from __future__ import annotations
 
@@ -35,8 +35,6 @@ from evaluations.models import (
 )
 from evaluations.rules.runs import item_state_label, run_state_label
 from evaluations.selectors.runs import (
-    items_compare,
-    items_for_compare,
     queue_positions,
     run_item_error_reason,
     run_list,
@@ -415,42 +413,6 @@ class RunViewSet(ReauthenticationRequiredMixin, InstituteMembersOnly, viewsets.G
         return self._respond(run, status.HTTP_201_CREATED)
 
 
-class MeanCISerializer(serializers.Serializer):
-    n = serializers.IntegerField()
-    mean = serializers.FloatField(allow_null=True)
-    stderr = serializers.FloatField(allow_null=True)
-    ci95 = serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2, allow_null=True,
-                                 help_text="95% confidence interval (normal approximation)")
-
-
-class CompareItemSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    run = serializers.IntegerField()
-    model = serializers.CharField(help_text="The Inspect model string (provider/model)")
-    model_name = serializers.CharField(help_text="The registered model and version")
-    model_version = serializers.IntegerField(allow_null=True)
-    task = serializers.CharField()
-    task_name = serializers.CharField(help_text="The evaluation and version")
-    task_version = serializers.IntegerField(allow_null=True)
-    metrics = serializers.JSONField()
-    score = MeanCISerializer()
-
-
-class CompareDifferenceSerializer(serializers.Serializer):
-    base = serializers.IntegerField(help_text="The first item given")
-    item = serializers.IntegerField()
-    model_name = serializers.CharField()
-    shared_samples = serializers.IntegerField(help_text="(sample id, epoch) pairs scored in both items")
-    difference = MeanCISerializer(help_text="Mean paired difference (item - base)")
-    p_value = serializers.FloatField(allow_null=True, help_text="Two-sided, of a zero mean difference")
-    p_adjusted = serializers.FloatField(allow_null=True, help_text="After Holm's correction over the pairs")
-
-
-class CompareSerializer(serializers.Serializer):
-    items = CompareItemSerializer(many=True)
-    differences = CompareDifferenceSerializer(many=True)
-
-
 class SampleDetailView(InstituteMembersOnly, APIView):
     serializer_class = SampleDetailSerializer
 
@@ -458,23 +420,6 @@ class SampleDetailView(InstituteMembersOnly, APIView):
     def get(self, request: Request, pk: int) -> Response:
         sample = get_visible_or_404(request.user, SampleResult.objects.select_related("item__run"), pk=pk)
         return Response(SampleDetailSerializer(sample).data)
-
-
-class CompareView(InstituteMembersOnly, APIView):
-    serializer_class = CompareSerializer
-
-    @extend_schema(
-        parameters=[OpenApiParameter("items", str, required=True,
-                                     description="1 to 20 run item ids of one evaluation version, comma-separated "
-                                                 "(or the parameter repeated); the first is the base")],
-        responses=CompareSerializer,
-    )
-    def get(self, request: Request) -> Response:
-        values = [v for v in request.query_params.getlist("items") if v.strip()]
-        if not values:
-            raise serializers.ValidationError({"items": "Give 1 to 20 run item ids, comma-separated."})
-        # 400 for an id that is not a number, too many, or items of different evaluation versions; 404 unseen
-        return Response(items_compare(items=items_for_compare(user=request.user, values=values)))
 
 
 class RunItemLogView(InstituteMembersOnly, APIView):

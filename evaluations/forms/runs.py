@@ -207,10 +207,3 @@ class ReasonForm(PortalForm):
     reason = forms.CharField(widget=forms.Textarea, max_length=TEXT_MAX, required=False)
     revision = forms.IntegerField(min_value=1, max_value=2**31 - 1, required=False, widget=forms.HiddenInput)
     item = forms.IntegerField(min_value=1, max_value=2**63 - 1, required=False, widget=forms.HiddenInput)
-
-
-class CompareForm(PortalForm):
-    """The ids typed by hand (the run and exercise pages send them as checked boxes, several ``items``)."""
-
-    items = forms.CharField(label="Run item ids, comma-separated", required=False, max_length=2000,
-                            help_text="The first item is the baseline for paired differences.")

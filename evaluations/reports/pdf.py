@@ -158,9 +158,39 @@ def _template_finding(view: dict[str, Any]) -> dict[str, Any]:
     return finding
 
 
+def _template_results(results: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per evaluation: its score bars (inline SVG, every text escaped by ``plots/svg.py``) and their data rows."""
+    from evaluations.plots.scores import Bar, score_bars
+
+    out = []
+    for index, group in enumerate(results):
+        points = bool(group.get("points"))
+        bars = [Bar(label=str(row["model"]), mean=row["mean"], low=row["ci"][0] if row["ci"] else None,
+                    high=row["ci"][1] if row["ci"] else None, n=row["n"]) for row in group["rows"]]
+
+        def fmt(value: Any, points: bool = points) -> str:
+            if value is None:
+                return "–"
+            return f"{value * 100:.1f}%" if points else f"{value:.3g}"
+
+        out.append({
+            "evaluation": group["evaluation"],
+            "svg": mark_safe(score_bars(bars, title=f"Mean score by model: {group['evaluation']}",  # noqa: S308
+                                        id_prefix=f"report-bars-{index}", percent=points, width=640)),
+            "rows": [{"model": row["model"], "provider_model": row.get("provider_model", ""), "n": row["n"],
+                      "mean": fmt(row["mean"]),
+                      "interval": f"{fmt(row['ci'][0])} to {fmt(row['ci'][1])}" if row["ci"] else "–"}
+                     for row in group["rows"]],
+        })
+    return out
+
+
 def exercise_report_html(*, exercise: Mapping[str, Any], reader: Reader, findings: Iterable[ReportFinding],
-                         generated_at: datetime | None = None) -> str:
-    """The report as HTML (what ``exercise_report_pdf`` renders)."""
+                         generated_at: datetime | None = None,
+                         results: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The report as HTML (what ``exercise_report_pdf`` renders). ``results``: per evaluation, each model's mean
+    score and interval (``selectors.comparisons.exercise_results``), shown to institute readers only: a partner's
+    report never has them, whatever is passed."""
     from evaluations.reports.base import NAME_MAX_CHARS, clean_text
 
     views = finding_views(findings, reader=reader)
@@ -176,12 +206,14 @@ def exercise_report_html(*, exercise: Mapping[str, Any], reader: Reader, finding
         "table": severity_table(views),
         "marker": REDACTION_MARKER,
         "stylesheet_url": (static_reports_dir() / STYLESHEET).as_uri(),
+        "results": [] if reader.is_partner else _template_results(results),
     }
     return soften_long_words(render_to_string(TEMPLATE, context))
 
 
 def exercise_report_pdf(*, exercise: Mapping[str, Any], reader: Reader, findings: Iterable[ReportFinding],
-                        generated_at: datetime | None = None) -> bytes:
+                        generated_at: datetime | None = None,
+                        results: Sequence[Mapping[str, Any]] = ()) -> bytes:
     """The exercise report as PDF bytes, holding exactly the findings given (as ``finding_view`` reads them)."""
     return html_to_pdf(exercise_report_html(exercise=exercise, reader=reader, findings=findings,
-                                            generated_at=generated_at))
+                                            generated_at=generated_at, results=results))

@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.access import get_visible_or_404, is_institute_member, is_partner_viewer
 from evaluations.models import Exercise, Release
 from evaluations.reports import Reader, ReportFinding
+from evaluations.selectors.comparisons import exercise_results
 from evaluations.selectors.findings import (
     SNAPSHOT_PREFETCH,
     finding_list,
@@ -57,8 +58,11 @@ def exercise_report(*, user: Any, pk: Any) -> tuple[bytes, str]:
     from evaluations.reports.pdf import exercise_report_pdf
 
     exercise = report_exercise(user=user, pk=pk)
+    # Results (issue 13): staff only; a partner's report holds their release snapshots and nothing else.
+    results = exercise_results(user=user, exercise=exercise) if is_institute_member(user) else []
     pdf = exercise_report_pdf(exercise={"id": exercise.pk, "name": exercise.name}, reader=report_reader(user=user),
-                              findings=report_findings(user=user, filters={"exercise": exercise.pk}))
+                              findings=report_findings(user=user, filters={"exercise": exercise.pk}),
+                              results=results)
     return pdf, f"exercise-{exercise.pk}-report.pdf"
 
 

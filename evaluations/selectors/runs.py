@@ -1,16 +1,14 @@
-"""Reads for runs: visible runs and samples with filters, queue positions, and comparisons of items."""
+"""Reads for runs: visible runs and samples with filters, queue positions, the run page (comparisons:
+selectors/comparisons.py)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
-from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
@@ -67,67 +65,6 @@ def sample_list(*, user: Any, run: Run, item_id: int | None = None, score: str |
     return samples.order_by("item_id", "sample_id", "epoch")
 
 
-def _mean_ci(values: list[float]) -> dict[str, Any]:
-    n = len(values)
-    if n == 0:
-        return {"n": 0, "mean": None, "stderr": None, "ci95": None}
-    mean = sum(values) / n
-    if n < 2:
-        return {"n": n, "mean": mean, "stderr": None, "ci95": None}
-    var = sum((v - mean) ** 2 for v in values) / (n - 1)
-    se = math.sqrt(var / n)
-    return {"n": n, "mean": mean, "stderr": se, "ci95": [mean - 1.96 * se, mean + 1.96 * se]}
-
-
-def _p_value(stats: dict[str, Any]) -> float | None:
-    """Two-sided p-value of a mean difference of zero (normal approximation of the paired mean)."""
-    if stats["mean"] is None or not stats["stderr"]:
-        return None
-    return math.erfc(abs(stats["mean"] / stats["stderr"]) / math.sqrt(2))
-
-
-def _holm(p_values: list[float | None]) -> list[float | None]:
-    """Holm's step-down correction of several comparisons against one base (None stays None)."""
-    known = sorted((p, index) for index, p in enumerate(p_values) if p is not None)
-    adjusted: list[float | None] = [None] * len(p_values)
-    running = 0.0
-    for rank, (p, index) in enumerate(known):
-        running = max(running, min(1.0, (len(known) - rank) * p))
-        adjusted[index] = running
-    return adjusted
-
-
-def items_compare(*, items: list[RunItem]) -> dict[str, Any]:
-    """Per item: mean score with a 95% confidence interval (normal approximation, sample standard error);
-    per pair against the first item: the paired difference on the (sample id, epoch) both items share, its
-    two-sided p-value and the p-value after Holm's correction for the number of pairs."""
-    scores: dict[int, dict[tuple[str, int], float]] = {}
-    for item in items:
-        rows = SampleResult.objects.filter(item=item, score__isnull=False).values_list("sample_id", "epoch", "score")
-        scores[item.pk] = {(sid, epoch): float(value) for sid, epoch, value in rows if value is not None}
-    result: dict[str, Any] = {"items": [], "differences": []}
-    for item in items:
-        result["items"].append({
-            "id": item.pk, "run": item.run_id, "model": item.model_label, "task": item.task_label,
-            "model_name": item.model_name, "task_name": item.task_name,
-            "model_version": item.model_version_id, "task_version": item.task_version_id,
-            "metrics": item.metrics, "score": _mean_ci(list(scores[item.pk].values())),
-        })
-    if items:
-        base = items[0]
-        for other in items[1:]:
-            shared = sorted(set(scores[base.pk]) & set(scores[other.pk]))
-            diffs = [scores[other.pk][k] - scores[base.pk][k] for k in shared]
-            difference = _mean_ci(diffs)
-            result["differences"].append({"base": base.pk, "item": other.pk, "model_name": other.model_name,
-                                          "shared_samples": len(shared), "difference": difference,
-                                          "p_value": _p_value(difference)})
-        for entry, adjusted in zip(result["differences"],
-                                   _holm([d["p_value"] for d in result["differences"]]), strict=True):
-            entry["p_adjusted"] = adjusted
-    return result
-
-
 def queue_positions(*, items: Iterable[RunItem]) -> dict[int, int]:
     """1-based place of each queued item among ``items`` that waits to be sent to a worker, in the dispatcher's
     order after the items already sent (those are "Starting" and have no place: no two items share one). Two
@@ -146,37 +83,6 @@ def queue_positions(*, items: Iterable[RunItem]) -> dict[int, int]:
         if other.pk in wanted:
             positions[other.pk] = ahead + index + 1
     return positions
-
-
-MAX_COMPARED = 20
-
-
-def items_for_compare(*, user: Any, values: list[str]) -> list[RunItem]:
-    """The run items named by ``values`` (ids, each value one id or several comma-separated), in that order,
-    ready to compare. ValidationError (on "items") for an id that is not a whole number, too many items, or
-    items of different evaluation versions (their scores do not measure the same thing); Http404 for an item
-    the user may not see (as everywhere)."""
-    parts = [part.strip() for value in values for part in str(value).split(",") if part.strip()]
-    wrong = [part for part in parts if not part.isdigit()]
-    if wrong:
-        raise ValidationError({"items": f"Item ids are whole numbers, like 12: “{wrong[0][:40]}” is not one."})
-    ids = list(dict.fromkeys(int(part) for part in parts))
-    if len(ids) > MAX_COMPARED:
-        raise ValidationError({"items": f"Choose at most {MAX_COMPARED} items to compare."})
-    found = {item.pk: item for item in visible_to(user, RunItem.objects.filter(pk__in=ids).select_related(
-        "model_version__registered_model", "task_version__eval_task"))}
-    if len(found) != len(ids):
-        raise Http404("No such run item.")
-    items = [found[pk] for pk in ids]
-    versions: dict[Any, list[RunItem]] = {}
-    for item in items:
-        versions.setdefault(item.task_version_id or item.task_label, []).append(item)
-    if len(versions) > 1:
-        kinds = "; ".join(f"{group[0].task_name} (item{'s' if len(group) > 1 else ''} "
-                          f"{', '.join(str(i.pk) for i in group)})" for group in versions.values())
-        raise ValidationError({"items": f"Choose items of one evaluation version: scores of different evaluations "
-                                        f"or versions are not comparable. These are {kinds}."})
-    return items
 
 
 # --- The run page --------------------------------------------------------------------------------------------

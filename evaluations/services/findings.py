@@ -53,13 +53,13 @@ from evaluations.models import (
     TaskVersion,
 )
 from evaluations.models.findings import FindingState, Severity
+from evaluations.selectors.comparisons import item_score_estimate
 from evaluations.selectors.findings import (
     MAX_EXCERPT_CHARS,
     SNAPSHOT_SCHEMA,
     finding_snapshot_build,
     message_excerpt,
 )
-from evaluations.selectors.runs import items_compare
 from evaluations.services.notifications import notify
 from evaluations.services.runs import run_create
 from evaluations.services.signoff import (
@@ -311,7 +311,7 @@ def metrics_flatten(metrics: Any) -> dict[str, float | int]:
 
 def run_item_results(item: RunItem) -> dict[str, Any]:
     """The item's metrics and 95% intervals now: metrics with a reported stderr get value ± 1.96 stderr; the mean
-    sample score gets the interval compare/ computes (evaluations.selectors.runs.items_compare)."""
+    sample score gets the interval compare/ computes (evaluations.selectors.comparisons.item_score_estimate)."""
     metrics = metrics_flatten(item.metrics)
     intervals: dict[str, list[float]] = {}
     for key, value in metrics.items():
@@ -321,7 +321,7 @@ def run_item_results(item: RunItem) -> dict[str, Any]:
         stderr = metrics.get(f"{prefix}stderr")
         if stderr is not None:
             intervals[key] = [round(value - 1.96 * stderr, 6), round(value + 1.96 * stderr, 6)]
-    score = items_compare(items=[item])["items"][0]["score"]
+    score = item_score_estimate(item=item)
     if score["mean"] is not None:
         metrics["mean_score"] = round(score["mean"], 6)
         if score["ci95"] is not None:

@@ -1,5 +1,6 @@
 """Pages for runs: list, plan/edit, detail with live progress, actions with confirmation, samples, transcript,
-compare, import and the log download (all behind accounts.access). Inspect's own log viewer: views/log_viewer.py."""
+import and the log download (all behind accounts.access). Comparisons: views/comparisons.py. Inspect's own log
+viewer: views/log_viewer.py."""
 
 from __future__ import annotations
 
@@ -20,12 +21,10 @@ from django.views.decorators.http import require_http_methods
 from accounts.access import can, get_visible_or_404, visible_to
 from accounts.gates import institute_member_required
 from accounts.reauth import reauthentication_required
-from evaluations.forms.runs import CompareForm, ImportForm, PowerForm, ReasonForm, RunForm
+from evaluations.forms.runs import ImportForm, PowerForm, ReasonForm, RunForm
 from evaluations.models import Run, RunItem, SampleResult
 from evaluations.models.runs import RunState
 from evaluations.selectors.runs import (
-    items_compare,
-    items_for_compare,
     run_action_message,
     run_list,
     run_page,
@@ -272,24 +271,6 @@ def sample_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
         "metadata": json.dumps(sample.metadata, indent=2, default=str) if sample.metadata else "",
         "target": sample.target if isinstance(sample.target, str) else json.dumps(sample.target, default=str),
     })
-
-
-@login_required
-@institute_member_required
-def compare_view(request: HttpRequest) -> HttpResponse:
-    """The items checked on a run's or an exercise's page (``items`` given several times), or typed ids."""
-    values = [v for v in request.GET.getlist("items") if v.strip()]
-    form = CompareForm({"items": ", ".join(values)})
-    result, items, code = None, [], 200
-    if values and form.is_valid():
-        try:
-            items = items_for_compare(user=request.user, values=values)
-            result = items_compare(items=items)
-        except ValidationError as exc:
-            form_errors_add(form, exc)
-            code = 400
-    return render(request, "evaluations/runs/compare.html", {"form": form, "result": result, "items": items},
-                  status=code)
 
 
 @login_required

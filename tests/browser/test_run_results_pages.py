@@ -89,6 +89,15 @@ def test_run_and_compare_pages_fit_1280_px_pass_axe_and_compare_checked_items(vi
     visit_and_check(page.url)
     main = page.locator("main").inner_text()
     assert "Gemma 3 270M instruction-tuned v1" in main and "Paired differences" in main and "p-value" in main
+    # issue 13: the plots (score bars, forest, histograms), each an image with its text alternative, and the
+    # side by side of the samples where the models disagree
+    plots = page.locator("main svg[role=img]")
+    assert plots.count() == 3
+    for index in range(3):
+        labelled = plots.nth(index).get_attribute("aria-labelledby")
+        assert labelled and all(page.locator(f"[id='{part}']").count() == 1 for part in labelled.split())
+    assert "significant after Holm correction" in main or "not significant" in main
+    assert "Samples where the models disagree or errored" in main
     overflow = page.evaluate(OVERFLOW)
     assert overflow["page"] <= 1280 and overflow["tables"] == [], overflow
     page.screenshot(path=str(ARTIFACTS / "compare-page-1280.png"), full_page=True)

@@ -98,6 +98,8 @@ ROWS: list[Any] = [
     Row(route="runs/import/", method="POST", data=lambda ctx: {}, expect=E(200, 200, 200, 200),
         note="no file: errors"),
     Row(route="runs/compare/", query=lambda ctx: f"items={ctx.item.pk}", expect=V(200)),
+    Row(route="runs/compare/export/", query=lambda ctx: f"items={ctx.item.pk}&format=csv", expect=V(200),
+        note="the comparison as CSV (format=json: JSON)"),
     Row(route="runs/<int:pk>/", kwargs=RUN, expect=V(200)),
     Row(route="runs/<int:pk>/", kwargs=UK_ONLY, expect=E(200, 404, 200, 404, admin=200),
         note="US not in the exercise"),
