@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from evaluations.api import findings, reports, runs
+from evaluations.api import findings, reports, runs, search
 from evaluations.api.catalogue import EvalTaskViewSet
 from evaluations.api.exercises import ExerciseViewSet
 from evaluations.api.registry import RegisteredModelViewSet
@@ -20,6 +20,7 @@ urlpatterns: list = [
     path("samples/<int:pk>/", runs.SampleDetailView.as_view(), name="api-sample-detail"),
     path("run-items/<int:pk>/log/", runs.RunItemLogView.as_view(), name="api-run-item-log"),
     path("compare/", runs.CompareView.as_view(), name="api-compare"),
+    path("search/", search.SearchView.as_view(), name="api-search"),
     path("exercises/<int:pk>/report.pdf", reports.ExerciseReportView.as_view(), name="api-exercise-report"),
     path("", include(router.urls)),
 ]
