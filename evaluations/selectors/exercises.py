@@ -130,6 +130,8 @@ def exercise_score_grid(*, user: Any, exercise: Exercise) -> dict[str, Any] | No
     """Models (rows) × evaluations (columns) of the exercise: in each cell the newest succeeded item of that model
     version and evaluation version (an imported item: of its model and task names) with its main metric and 95%
     interval. One query (DISTINCT ON the pair). None when no item has finished with a score yet."""
+    from django.db.models import F
+
     from evaluations.models import RunItem
     from evaluations.models.runs import ItemState
     from evaluations.selectors.runs import item_main_metric
@@ -140,7 +142,7 @@ def exercise_score_grid(*, user: Any, exercise: Exercise) -> dict[str, Any] | No
         .exclude(metrics={})
         .select_related("run", "model_version__registered_model", "task_version__eval_task")
         .defer("run__sample_ids", "error", "run__rejection_reason")
-        .order_by(*pair, "-finished_at", "-pk").distinct(*pair)[:GRID_MAX_MODELS * GRID_MAX_EVALUATIONS * 2])
+        .order_by(*pair, F("finished_at").desc(nulls_last=True), "-pk").distinct(*pair)[:GRID_MAX_MODELS * GRID_MAX_EVALUATIONS * 2])
     cells: dict[tuple[Any, Any], dict[str, Any]] = {}
     models: dict[Any, str] = {}
     tasks: dict[Any, str] = {}
@@ -220,7 +222,7 @@ def exercise_timeline(*, user: Any, exercise: Exercise, limit: int = TIMELINE_SI
         part(releases, "released", "released_at", "finding_id", "finding__title", none),
         part(releases, "withdrawn", "withdrawn_at", "finding_id", "finding__title", none),
     ]
-    events = parts[0].union(*parts[1:], all=True).order_by("-t_at", "t_event")[:limit]
+    events = parts[0].union(*parts[1:], all=True).order_by("-t_at", "-t_event")[:limit]
     return [{"event": row["t_event"], "text": TIMELINE_WORDS[row["t_event"]], "at": row["t_at"],
              "ref": row["t_ref"], "label": row["t_label"], "detail": row["t_detail"],
              "kind": "finding" if row["t_event"] in ("released", "withdrawn") else "run"} for row in events]
