@@ -58,6 +58,7 @@ def exercise_overview(*, user: Any, exercise: Exercise) -> dict[str, Any]:
     from evaluations.models import EvalTask, RegisteredModel, Run
     from evaluations.models.findings import FindingState
     from evaluations.models.runs import RunState
+    from evaluations.rules.runs import run_state_label
     from evaluations.selectors.findings import finding_list, partner_current_releases
 
     def cut(queryset: Any) -> dict[str, Any]:
@@ -75,8 +76,8 @@ def exercise_overview(*, user: Any, exercise: Exercise) -> dict[str, Any]:
         "owner").annotate(latest_number=Max("versions__number")).order_by("name", "pk")
     runs = visible_to(user, Run.objects.filter(exercise=exercise))
     counts = dict(Run.objects.filter(pk__in=runs.values("pk")).values_list("state").annotate(n=Count("pk")))
-    by_state = [{"state": value, "label": label, "count": counts[value]}
-                for value, label in RunState.choices if counts.get(value)]
+    by_state = [{"state": value, "label": run_state_label(state=value), "count": counts[value]}
+                for value, _ in RunState.choices if counts.get(value)]
     findings = finding_list(user=user, exercise=exercise.pk)
     finding_table = exercise_findings_by_severity(findings=findings)
     per_state = finding_table["state_totals"]
@@ -116,7 +117,7 @@ def score_band(metric: Any) -> dict[str, str] | None:
     if metric.value >= 0.75:
         return {"text": "High", "tag_class": "govuk-tag govuk-tag--blue"}
     if metric.value >= 0.25:
-        return {"text": "Middle", "tag_class": "govuk-tag govuk-tag--light-blue"}
+        return {"text": "Medium", "tag_class": "govuk-tag govuk-tag--light-blue"}
     return {"text": "Low", "tag_class": "govuk-tag govuk-tag--grey"}
 
 
