@@ -11,7 +11,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from evaluations.selectors.search import QUERY_MAX, kind_clean, search_hits, search_query_clean, search_results
+from evaluations.selectors.search import (
+    QUERY_MAX,
+    kind_clean,
+    search_hits,
+    search_query_clean,
+    search_results,
+)
 from portal.api import Pagination
 
 
@@ -25,7 +31,7 @@ class SearchResultSerializer(serializers.Serializer):
         help_text="Passages around the matched words as HTML: the text is escaped, then matched words are put in "
                   "<mark> and </mark>; no other markup")
     url = serializers.CharField(help_text="The page of the sample or finding")
-    context = serializers.DictField(
+    context = serializers.DictField(  # type: ignore[assignment]
         help_text="sample: exercise, exercise_id, run, run_id, model, evaluation, sample_id, epoch, score, error; "
                   "finding: exercise, exercise_id, severity, state, state_label (partners: released_at, version)")
 

@@ -16,7 +16,7 @@ highlights, whatever the number of samples or findings (the details are computed
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +43,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.access import is_partner_viewer, visible_to
-from evaluations.models import EvidenceItem, Finding, Release, SampleResult
+from evaluations.models import EvidenceItem, Finding, SampleResult
 from evaluations.selectors.findings import partner_current_releases
 from portal.parsers import control_character_message
 
@@ -75,13 +75,13 @@ class StoredVector(Expression):
         clone.alias = query.get_initial_alias()
         return clone
 
-    def relabeled_clone(self, change_map: dict[str, str]) -> StoredVector:
+    def relabeled_clone(self, change_map: Mapping[str, str]) -> StoredVector:
         clone = self.copy()
         clone.alias = change_map.get(self.alias or "", self.alias)
         return clone
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        return f"{compiler.quote_name_unless_alias(self.alias)}.{connection.ops.quote_name(self.column)}", []
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        return f"{compiler.quote_name_unless_alias(self.alias)}.{connection.ops.quote_name(self.column)}", ()
 
     def get_group_by_cols(self) -> list[Any]:
         return [self]

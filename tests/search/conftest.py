@@ -4,6 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.findings.factories import risk_area
+from tests.findings.test_findings_partner_isolation import world  # noqa: F401 (the canaries' world, a fixture)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from tests.findings.test_findings_partner_isolation import (  # noqa: F401 (world is a fixture)
+from tests.findings.test_findings_partner_isolation import (
     DRAFT,
     EDIT,
     FOR_CA,
@@ -21,7 +21,6 @@ from tests.findings.test_findings_partner_isolation import (  # noqa: F401 (worl
     SAMPLE,
     SPAN,
     WITHDRAWN,
-    world,
 )
 from tests.support.leaks import leaks
 
