@@ -11,6 +11,10 @@ What each vector holds (weights A > B > C > D rank a hit in a heavier field high
 
 Each text is cut to a fixed number of characters so that a huge transcript can never exceed PostgreSQL's 1 MB
 ``tsvector`` limit (which would refuse the row's INSERT). The functions are IMMUTABLE (generated columns need it).
+The sample column reads the transcript's texts with built-in jsonpath functions (their JSON text, with the escapes
+of newlines, tabs and quotes turned back into spaces and quotes), not with ``evaluations_transcript_text``: a SQL
+function called per row made every insert several times slower (bench/search_scale.py). The function gives the
+clean text that highlights are cut from, at query time, for a page of rows only.
 """
 
 from django.db import migrations
@@ -57,7 +61,10 @@ ALTER TABLE evaluations_sampleresult ADD COLUMN search_vector tsvector GENERATED
     setweight(to_tsvector('english', left(output, 40000)), 'A')
     || setweight(to_tsvector('english', left(input_text, 40000)), 'B')
     || setweight(to_tsvector('english', left(explanation, 10000)), 'C')
-    || setweight(to_tsvector('english', evaluations_transcript_text(messages)), 'D')
+    || setweight(to_tsvector('english', replace(replace(replace(replace(left(
+           jsonb_path_query_array(messages, '$[*].content ? (@.type() == "string")')::text || ' '
+           || jsonb_path_query_array(messages, '$[*].content[*].text')::text, 60000),
+           '\n', ' '), '\r', ' '), '\t', ' '), '\"', '"')), 'D')
 ) STORED;
 CREATE INDEX evaluations_sampleresult_search ON evaluations_sampleresult USING gin (search_vector);
 
