@@ -11,9 +11,9 @@ KIND_CHOICES = [("", "Samples and findings"), ("finding", "Findings"), ("sample"
 
 
 class SearchForm(PortalForm):
-    error_names = {"q": "your search"}
+    error_names = {"q": "search", "kind": "what to show"}
 
     q = forms.CharField(label="Search samples and findings", required=False, max_length=QUERY_MAX, strip=True,
                         error_messages={"max_length": f"Enter a search of {QUERY_MAX} characters or fewer"})
     kind = forms.ChoiceField(label="Show", required=False, choices=KIND_CHOICES,
-                             error_messages={"invalid_choice": "Choose samples, findings, or both"})
+                             error_messages={"invalid_choice": "Choose what to show: samples, findings, or both"})
