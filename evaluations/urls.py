@@ -8,6 +8,7 @@ from evaluations.views import log_viewer, notifications
 from evaluations.views import registry as registry_views
 from evaluations.views import runs as run_views
 from evaluations.views import trends as trend_views
+from evaluations.views import search as search_views
 
 urlpatterns: list = [
     # exercises (issue 4)
@@ -67,4 +68,6 @@ urlpatterns: list = [
     path("samples/<int:pk>/flag/", finding_views.sample_flag_view, name="sample-flag"),
     path("evidence-flags/<int:pk>/delete/", finding_views.flag_delete_view, name="flag-delete"),
     path("exercises/<int:pk>/report.pdf", finding_views.exercise_report_view, name="exercise-report"),
+    # search (issue 13)
+    path("search/", search_views.search_view, name="search"),
 ]

@@ -58,6 +58,7 @@ def exercise_overview(*, user: Any, exercise: Exercise) -> dict[str, Any]:
     from evaluations.models import EvalTask, RegisteredModel, Run
     from evaluations.models.findings import FindingState
     from evaluations.models.runs import RunState
+    from evaluations.rules.runs import run_state_label
     from evaluations.selectors.findings import finding_list, partner_current_releases
 
     def cut(queryset: Any) -> dict[str, Any]:
@@ -75,11 +76,11 @@ def exercise_overview(*, user: Any, exercise: Exercise) -> dict[str, Any]:
         "owner").annotate(latest_number=Max("versions__number")).order_by("name", "pk")
     runs = visible_to(user, Run.objects.filter(exercise=exercise))
     counts = dict(Run.objects.filter(pk__in=runs.values("pk")).values_list("state").annotate(n=Count("pk")))
-    by_state = [{"state": value, "label": label, "count": counts[value]}
-                for value, label in RunState.choices if counts.get(value)]
+    by_state = [{"state": value, "label": run_state_label(state=value), "count": counts[value]}
+                for value, _ in RunState.choices if counts.get(value)]
     findings = finding_list(user=user, exercise=exercise.pk)
-    per_state = dict(findings.model.objects.filter(pk__in=findings.values("pk")).values_list("state")
-                     .annotate(n=Count("pk")))
+    finding_table = exercise_findings_by_severity(findings=findings)
+    per_state = finding_table["state_totals"]
     finding_counts = [{"label": label.lower(), "count": per_state[value]} for value, label in FindingState.choices
                       if per_state.get(value)]
     return {
@@ -91,6 +92,138 @@ def exercise_overview(*, user: Any, exercise: Exercise) -> dict[str, Any]:
         "recent_runs": list(runs.select_related("created_by").order_by("-created_at", "-pk")[:5]),
         "findings": cut(findings),
         "finding_counts": finding_counts,
+        "finding_table": finding_table,
+        "grid": exercise_score_grid(user=user, exercise=exercise),
+        "timeline": exercise_timeline(user=user, exercise=exercise),
         "may_plan": can(user, "create", Run) and exercise.archived_at is None
         and exercise.status != Exercise.Status.CLOSED,
     }
+
+
+# --- The exercise dashboard (issue 13 part 5) ------------------------------------------------------------------------
+# Each part is one query whatever the number of runs, items or samples; the page shows them to institute members
+# only (a partner viewer's exercise page lists only what was released to them).
+
+GRID_MAX_MODELS = 30
+GRID_MAX_EVALUATIONS = 12
+TIMELINE_SIZE = 15
+
+
+def score_band(metric: Any) -> dict[str, str] | None:
+    """A score's band in words and a GOV.UK tag colour (the words are always shown: never colour alone), for a
+    metric on a 0 to 1 scale (accuracy and the like); None for other scales."""
+    if metric is None or not 0.0 <= metric.value <= 1.0:
+        return None
+    if metric.value >= 0.75:
+        return {"text": "High", "tag_class": "govuk-tag govuk-tag--blue"}
+    if metric.value >= 0.25:
+        return {"text": "Medium", "tag_class": "govuk-tag govuk-tag--light-blue"}
+    return {"text": "Low", "tag_class": "govuk-tag govuk-tag--grey"}
+
+
+def _finished(item: Any) -> Any:
+    from datetime import UTC, datetime
+
+    return item.finished_at or datetime.min.replace(tzinfo=UTC)
+
+
+def exercise_score_grid(*, user: Any, exercise: Exercise) -> dict[str, Any] | None:
+    """Models (rows) × evaluations (columns) of the exercise: in each cell the newest succeeded item of that model
+    version and evaluation version (an imported item: of its model and task names) with its main metric and 95%
+    interval. One query (DISTINCT ON the pair). None when no item has finished with a score yet."""
+    from django.db.models import F
+
+    from evaluations.models import RunItem
+    from evaluations.models.runs import ItemState
+    from evaluations.selectors.runs import item_main_metric
+
+    pair = ("model_version_id", "task_version_id", "model_label", "task_label")
+    items = list(
+        visible_to(user, RunItem.objects.filter(run__exercise=exercise, state=ItemState.SUCCEEDED))
+        .exclude(metrics={})
+        .select_related("run", "model_version__registered_model", "task_version__eval_task")
+        .defer("run__sample_ids", "error", "run__rejection_reason")
+        .order_by(*pair, F("finished_at").desc(nulls_last=True), "-pk").distinct(*pair)[:GRID_MAX_MODELS * GRID_MAX_EVALUATIONS * 2])
+    cells: dict[tuple[Any, Any], dict[str, Any]] = {}
+    models: dict[Any, str] = {}
+    tasks: dict[Any, str] = {}
+    for item in items:
+        model_key = item.model_version_id or item.model_label
+        task_key = item.task_version_id or item.task_label
+        metric = item_main_metric(item.metrics)
+        if metric is None:
+            continue
+        known = cells.get((model_key, task_key))
+        if known and _finished(known["item"]) >= _finished(item):
+            continue  # the same versions under another label: keep the newest
+        models.setdefault(model_key, item.model_name)
+        tasks.setdefault(task_key, item.task_name)
+        cells[(model_key, task_key)] = {"item": item, "metric": metric, "band": score_band(metric)}
+    if not cells:
+        return None
+    model_keys = sorted(models, key=lambda key: models[key].lower())
+    task_keys = sorted(tasks, key=lambda key: tasks[key].lower())
+    shown_models, shown_tasks = model_keys[:GRID_MAX_MODELS], task_keys[:GRID_MAX_EVALUATIONS]
+    return {
+        "evaluations": [tasks[key] for key in shown_tasks],
+        "rows": [(models[m], [cells.get((m, t)) for t in shown_tasks]) for m in shown_models],
+        "more_models": len(model_keys) - len(shown_models),
+        "more_evaluations": len(task_keys) - len(shown_tasks),
+    }
+
+
+def exercise_findings_by_severity(*, findings: QuerySet[Any]) -> dict[str, Any]:
+    """The findings (as the reader sees them) counted by severity (most severe first) and state, in one query."""
+    from django.db.models import Count
+
+    from evaluations.models import Finding
+    from evaluations.models.findings import FindingState, Severity
+
+    counts: dict[tuple[str, str], int] = {
+        (severity, state): n for severity, state, n in
+        Finding.objects.filter(pk__in=findings.values("pk")).order_by().values_list("severity", "state")
+        .annotate(n=Count("pk"))}
+    state_totals = {state: sum(n for (_, s), n in counts.items() if s == state) for state in FindingState.values}
+    rows = []
+    for value, label in reversed(Severity.choices):
+        row = [counts.get((value, state), 0) for state in FindingState.values]
+        if any(row):
+            rows.append({"severity": value, "label": label, "counts": row, "total": sum(row)})
+    return {"states": [label for _, label in FindingState.choices], "rows": rows, "state_totals": state_totals,
+            "total": sum(counts.values())}
+
+
+TIMELINE_WORDS = {
+    "submitted": "Run submitted for approval", "approved": "Run approved", "finished": "Run finished",
+    "released": "Finding released to partners", "withdrawn": "Finding release withdrawn",
+}
+
+
+def exercise_timeline(*, user: Any, exercise: Exercise, limit: int = TIMELINE_SIZE) -> list[dict[str, Any]]:
+    """The newest events of the exercise, newest first (at most ``limit``), from the runs' and releases'
+    timestamps: runs submitted, approved and finished; findings released and withdrawn. One query (a UNION)."""
+    from django.db.models import CharField, F, Value
+
+    from evaluations.models import Release, Run
+
+    runs = visible_to(user, Run.objects.filter(exercise=exercise)).order_by()
+    releases = visible_to(user, Release.objects.filter(finding__exercise=exercise)).order_by()
+
+    def part(queryset: QuerySet[Any], event: str, when: str, ref: str, label: str, detail: Any) -> QuerySet[Any]:
+        return (queryset.filter(**{f"{when}__isnull": False})
+                .annotate(t_event=Value(event, output_field=CharField()),
+                          t_at=F(when), t_ref=F(ref), t_label=F(label), t_detail=detail)
+                .values("t_event", "t_at", "t_ref", "t_label", "t_detail"))
+
+    none = Value("", output_field=CharField())
+    parts = [
+        part(runs, "submitted", "submitted_at", "pk", "name", none),
+        part(runs, "approved", "approved_at", "pk", "name", none),
+        part(runs, "finished", "finished_at", "pk", "name", F("state")),
+        part(releases, "released", "released_at", "finding_id", "finding__title", none),
+        part(releases, "withdrawn", "withdrawn_at", "finding_id", "finding__title", none),
+    ]
+    events = parts[0].union(*parts[1:], all=True).order_by("-t_at", "-t_event")[:limit]
+    return [{"event": row["t_event"], "text": TIMELINE_WORDS[row["t_event"]], "at": row["t_at"],
+             "ref": row["t_ref"], "label": row["t_label"], "detail": row["t_detail"],
+             "kind": "finding" if row["t_event"] in ("released", "withdrawn") else "run"} for row in events]

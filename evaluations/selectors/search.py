@@ -1,0 +1,285 @@
+"""Full-text search (issue 13 part 7) across samples (output, input, scorer's explanation, transcript text) and
+findings, with PostgreSQL's full-text search: the stored generated ``search_vector`` columns and their GIN indexes of
+migration 0007, ``websearch_to_tsquery`` syntax, ranked with ``ts_rank``, highlighted with ``ts_headline``.
+
+Every search starts from the access layer (``visible_to``): a sample only where the reader sees the sample, a finding
+only where they see the finding. A partner viewer never searches a ``Finding`` row nor a sample: only the current
+release snapshots of their organisation (``partner_current_releases``), whose vector holds the snapshot's text as
+redacted in the snapshot, so a redacted span, an internal comment or an unreleased finding cannot match.
+
+Highlights are built with two private-use sentinels (stripped from the text first, so only ``ts_headline`` puts them
+there); the text is HTML-escaped, and only then do the sentinels become ``<mark>`` and ``</mark>``.
+
+Queries: a page of one group is a count, the page's hits, and one query per kind for the hits' details and
+highlights, whatever the number of samples or findings (the details are computed for the page's rows only)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.postgres.aggregates import StringAgg
+from django.contrib.postgres.search import SearchConfig, SearchQuery, SearchRank, SearchVectorField
+from django.core.exceptions import ValidationError
+from django.db.models import (
+    BooleanField,
+    CharField,
+    Exists,
+    Expression,
+    F,
+    FloatField,
+    Func,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+)
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce, Concat
+from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
+
+from accounts.access import is_partner_viewer, visible_to
+from evaluations.models import EvidenceItem, Finding, SampleResult
+from evaluations.selectors.findings import partner_current_releases
+from portal.parsers import control_character_message
+
+CONFIG = "english"
+QUERY_MAX = 200  # characters of a search
+KINDS = ("sample", "finding")
+MATCH_FENCE = 10_000_000  # above any exercise's samples: a LIMIT that only keeps the planner from flattening
+START, STOP = "\ue000", "\ue001"  # private-use characters: never left in the text that is highlighted
+HEADLINE_OPTIONS = (f"StartSel={START}, StopSel={STOP}, MaxFragments=3, MaxWords=30, MinWords=12, "
+                    'FragmentDelimiter=" … "')
+TITLE_OPTIONS = f"StartSel={START}, StopSel={STOP}, HighlightAll=true"
+
+
+# --- Expressions ------------------------------------------------------------------------------------------------------
+
+class StoredVector(Expression):
+    """The ``search_vector`` column of the query's base table (a generated column Django's models do not declare,
+    so that no row load ever carries it)."""
+
+    output_field = SearchVectorField()
+
+    def __init__(self, column: str = "search_vector") -> None:
+        super().__init__()
+        self.column = column
+        self.alias: str | None = None
+
+    def resolve_expression(self, query: Any = None, allow_joins: bool = True, reuse: Any = None,
+                           summarize: bool = False, for_save: bool = False) -> StoredVector:
+        clone = self.copy()
+        clone.alias = query.get_initial_alias()
+        return clone
+
+    def relabeled_clone(self, change_map: Mapping[str, str]) -> StoredVector:
+        clone = self.copy()
+        clone.alias = change_map.get(self.alias or "", self.alias)
+        return clone
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[Any, ...]]:
+        return f"{compiler.quote_name_unless_alias(self.alias)}.{connection.ops.quote_name(self.column)}", ()
+
+    def get_group_by_cols(self) -> list[Any]:
+        return [self]
+
+
+class Matches(Func):
+    """``vector @@ query``: uses the column's GIN index."""
+
+    arg_joiner = " @@ "
+    template = "(%(expressions)s)"
+    output_field = BooleanField()
+
+
+class Headline(Func):
+    """``ts_headline`` of a text (sentinels stripped from it first) for the query, with the given options."""
+
+    output_field = TextField()
+
+    def __init__(self, text: Any, query: SearchQuery, options: str) -> None:
+        stripped = Func(text, Value(START + STOP), Value(""), function="translate", output_field=TextField())
+        super().__init__(SearchConfig(CONFIG), stripped, query, Value(options), function="ts_headline")
+
+
+def search_query(q: str) -> SearchQuery:
+    return SearchQuery(q, search_type="websearch", config=CONFIG)
+
+
+def highlight_html(text: str | None) -> SafeString:
+    """``ts_headline`` output as safe HTML: everything escaped, then the sentinels turned into ``<mark>``."""
+    escaped = html.escape(text or "", quote=True)
+    return mark_safe(escaped.replace(START, "<mark>").replace(STOP, "</mark>"))  # noqa: S308 (escaped just above)
+
+
+# --- The query ---------------------------------------------------------------------------------------------------------
+
+def search_query_clean(q: Any) -> str:
+    """The search words, whitespace collapsed. A ValidationError on ``q`` when there are none, too many characters or
+    a control character (a search of only operators or common words is valid: it finds nothing)."""
+    if not isinstance(q, str):
+        raise ValidationError({"q": ["Enter words to search for."]})
+    if len(q) > QUERY_MAX:
+        raise ValidationError({"q": [f"Enter a search of {QUERY_MAX} characters or fewer."]})
+    problem = control_character_message(q)
+    if problem:
+        raise ValidationError({"q": [f"The search {problem}"]})
+    cleaned = " ".join(q.split())
+    if not cleaned:
+        raise ValidationError({"q": ["Enter words to search for."]})
+    return cleaned
+
+
+def kind_clean(kind: Any) -> str:
+    """"" (every kind), "sample" or "finding"; a ValidationError on ``kind`` otherwise."""
+    if kind in (None, ""):
+        return ""
+    if kind not in KINDS:
+        raise ValidationError({"kind": ["Choose samples or findings, or leave the kind out for both."]})
+    return str(kind)
+
+
+def _hits(queryset: QuerySet[Any], kind: str, ref: Any, rank: Any) -> QuerySet[Any]:
+    return (queryset.annotate(hit_kind=Value(kind, output_field=CharField()), hit_ref=ref,
+                              hit_rank=Coalesce(rank, Value(0.0), output_field=FloatField()))
+            .values("hit_kind", "hit_ref", "hit_rank"))
+
+
+def search_samples(*, user: Any, q: str) -> QuerySet[Any]:
+    """Hits (``hit_kind``, ``hit_ref`` = sample id, ``hit_rank``) among the samples the user sees."""
+    query = search_query(q)
+    # The matches first, from the GIN index, behind a LIMIT (an optimisation fence): left to itself the planner
+    # underestimates the visible items and probes the index once per item (1 s instead of 40 ms at 100,000
+    # samples, bench/search_scale.py). The access layer then filters the matches.
+    matching = SampleResult.objects.filter(Matches(StoredVector(), query)).order_by().values("pk")[:MATCH_FENCE]
+    samples = visible_to(user, SampleResult.objects.filter(pk__in=Subquery(matching)))
+    return _hits(samples, "sample", F("pk"), SearchRank(StoredVector(), query))
+
+
+def search_findings(*, user: Any, q: str) -> QuerySet[Any]:
+    """Hits (``hit_ref`` = finding id) among the findings the user may read: a partner viewer's current release
+    snapshots of their organisation (their vector is built from the redacted snapshot), anyone else's findings
+    they see, matched in title and summary or in an evidence excerpt."""
+    query = search_query(q)
+    if is_partner_viewer(user):
+        releases = partner_current_releases(user=user).order_by().filter(Matches(StoredVector(), query))
+        return _hits(releases, "finding", F("finding_id"), SearchRank(StoredVector(), query))
+    evidence = EvidenceItem.objects.filter(finding=OuterRef("pk")).filter(Matches(StoredVector(), query))
+    evidence_rank = Subquery(evidence.annotate(r=SearchRank(StoredVector(), query)).order_by("-r").values("r")[:1],
+                             output_field=FloatField())
+    findings = visible_to(user, Finding.objects.all()).filter(
+        Matches(StoredVector(), query) | Exists(evidence))
+    rank = SearchRank(StoredVector(), query) + Coalesce(evidence_rank, Value(0.0), output_field=FloatField())
+    return _hits(findings, "finding", F("pk"), rank)
+
+
+def search_hits(*, user: Any, q: str, kind: str = "") -> QuerySet[Any]:
+    """Hits of one kind, or of both in one ranked list (a UNION), best first."""
+    if kind == "sample":
+        hits = search_samples(user=user, q=q)
+    elif kind == "finding":
+        hits = search_findings(user=user, q=q)
+    else:
+        hits = search_samples(user=user, q=q).union(search_findings(user=user, q=q), all=True)
+    return hits.order_by("-hit_rank", "hit_kind", "-hit_ref")
+
+
+# --- The results -------------------------------------------------------------------------------------------------------
+
+@dataclass
+class SearchResult:
+    kind: str
+    id: int
+    rank: float
+    title: str = ""
+    title_html: SafeString = field(default_factory=lambda: mark_safe(""))
+    highlight: SafeString = field(default_factory=lambda: mark_safe(""))
+    url: str = ""
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+def _sample_results(*, user: Any, q: str, ids: Sequence[int]) -> dict[int, SearchResult]:
+    if not ids:
+        return {}
+    text = Func(F("output"), F("input_text"), F("explanation"), F("messages"),
+                function="evaluations_sample_search_text", output_field=TextField())
+    samples = (visible_to(user, SampleResult.objects.filter(pk__in=ids))
+               .select_related("item__run__exercise", "item__model_version__registered_model",
+                               "item__task_version__eval_task")
+               .defer("input", "input_text", "target", "output", "scores", "explanation", "messages", "metadata")
+               .annotate(snippet=Headline(text, search_query(q), HEADLINE_OPTIONS)))
+    out = {}
+    for sample in samples:
+        item = sample.item
+        title = f"Sample {sample.sample_id}" + (f", epoch {sample.epoch}" if sample.epoch != 1 else "")
+        out[sample.pk] = SearchResult(
+            kind="sample", id=sample.pk, rank=0.0, title=title, title_html=highlight_html(title),
+            highlight=highlight_html(sample.snippet), url=reverse("sample-detail", kwargs={"pk": sample.pk}),
+            context={"exercise": item.run.exercise.name, "exercise_id": item.run.exercise_id, "run": item.run.name,
+                     "run_id": item.run_id, "model": item.model_name, "evaluation": item.task_name,
+                     "sample_id": sample.sample_id, "epoch": sample.epoch, "score": sample.score,
+                     "error": bool(sample.error)})
+    return out
+
+
+def _finding_results(*, user: Any, q: str, ids: Sequence[int]) -> dict[int, SearchResult]:
+    if not ids:
+        return {}
+    query = search_query(q)
+    out = {}
+    if is_partner_viewer(user):
+        snippet_text = Concat(Coalesce(KT("snapshot__summary"), Value(""), output_field=TextField()), Value("\n"),
+                              Func(F("snapshot"), function="evaluations_release_evidence_text",
+                                   output_field=TextField()), output_field=TextField())
+        releases = (partner_current_releases(user=user).filter(finding_id__in=ids)
+                    .annotate(title_hl=Headline(KT("snapshot__title"), query, TITLE_OPTIONS),
+                              snippet=Headline(snippet_text, query, HEADLINE_OPTIONS)))
+        for release in releases:
+            snap = release.snapshot
+            out[release.finding_id] = SearchResult(
+                kind="finding", id=release.finding_id, rank=0.0, title=str(snap.get("title", "")),
+                title_html=highlight_html(release.title_hl), highlight=highlight_html(release.snippet),
+                url=reverse("finding-detail", kwargs={"pk": release.finding_id}),
+                context={"exercise": (snap.get("exercise") or {}).get("name", ""),
+                         "exercise_id": (snap.get("exercise") or {}).get("id"),
+                         "severity": snap.get("severity", ""), "state": "released", "state_label": "Released",
+                         "released_at": snap.get("released_at", ""), "version": release.version})
+        return out
+    excerpts = (EvidenceItem.objects.filter(finding=OuterRef("pk")).order_by().values("finding")
+                .annotate(text=StringAgg("excerpt", delimiter="\n")).values("text"))
+    snippet_text = Concat(F("summary"), Value("\n"), Coalesce(Subquery(excerpts, output_field=TextField()),
+                                                              Value(""), output_field=TextField()),
+                          output_field=TextField())
+    findings = (visible_to(user, Finding.objects.filter(pk__in=ids)).select_related("exercise")
+                .defer("summary")
+                .annotate(title_hl=Headline(F("title"), query, TITLE_OPTIONS),
+                          snippet=Headline(snippet_text, query, HEADLINE_OPTIONS)))
+    for finding in findings:
+        out[finding.pk] = SearchResult(
+            kind="finding", id=finding.pk, rank=0.0, title=finding.title, title_html=highlight_html(finding.title_hl),
+            highlight=highlight_html(finding.snippet), url=reverse("finding-detail", kwargs={"pk": finding.pk}),
+            context={"exercise": finding.exercise.name, "exercise_id": finding.exercise_id,
+                     "severity": finding.severity, "state": finding.state,
+                     "state_label": finding.get_state_display()})
+    return out
+
+
+def search_results(*, user: Any, q: str, hits: Sequence[dict[str, Any]]) -> list[SearchResult]:
+    """The hits of one page with their titles, highlights, links and context, in the hits' order: one query per kind
+    on the page (the access layer is asked again)."""
+    by_kind: dict[str, list[int]] = {kind: [] for kind in KINDS}
+    for hit in hits:
+        by_kind[hit["hit_kind"]].append(hit["hit_ref"])
+    found = {"sample": _sample_results(user=user, q=q, ids=by_kind["sample"]),
+             "finding": _finding_results(user=user, q=q, ids=by_kind["finding"])}
+    results = []
+    for hit in hits:
+        result = found[hit["hit_kind"]].get(hit["hit_ref"])
+        if result is not None:
+            result.rank = float(hit["hit_rank"])
+            results.append(result)
+    return results
