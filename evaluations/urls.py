@@ -7,8 +7,8 @@ from evaluations.views import findings as finding_views
 from evaluations.views import log_viewer, notifications
 from evaluations.views import registry as registry_views
 from evaluations.views import runs as run_views
-from evaluations.views import trends as trend_views
 from evaluations.views import search as search_views
+from evaluations.views import trends as trend_views
 
 urlpatterns: list = [
     # exercises (issue 4)
