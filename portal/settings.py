@@ -348,6 +348,8 @@ RUNS_LEASE_SECONDS = env.get_int("RUNS_LEASE_SECONDS", 60, minimum=2)
 RUNS_MAX_ITEMS_IN_FLIGHT = env.get_int("RUNS_MAX_ITEMS_IN_FLIGHT", 8, minimum=1)
 RUNS_QUEUED_GRACE_SECONDS = env.get_int("RUNS_QUEUED_GRACE_SECONDS", 1800, minimum=1)
 RUNS_IMPORT_MAX_BYTES = env.get_int("RUNS_IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1024)
+# How long a worker keeps trying to store an item's log while the storage refuses it (a full disk, S3 down).
+RUNS_LOG_STORE_RETRY_SECONDS = env.get_int("RUNS_LOG_STORE_RETRY_SECONDS", 600, minimum=0)
 CELERY_BEAT_SCHEDULE = {
     "runs-reconcile": {
         "task": "evaluations.run_items_reconcile",
