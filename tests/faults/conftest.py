@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import OperationalError, InterfaceError, close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections
 from django.db.models import Count
 
 from evaluations.models import Run, RunItem, SampleResult

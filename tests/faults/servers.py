@@ -242,10 +242,8 @@ class PortalProcess:
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                pass
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
 
@@ -298,9 +296,11 @@ def this_process_on_redis(url: str) -> Iterator[None]:
 
     from portal.celery import app
 
-    def reset_pools() -> None:
+    def reset_pools() -> None:  # kombu keeps connection pools per broker URL, process-wide: start afresh
+        from kombu import pools
+
         with contextlib.suppress(Exception):
-            app.pool.force_close_all()
+            pools.reset()
         app._pool = None
         app.amqp._producer_pool = None
 

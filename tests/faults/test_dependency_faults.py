@@ -9,7 +9,15 @@ import time
 from django.test import override_settings
 
 from evaluations.models import EvalTask, RunItem, SampleResult, TaskVersion
-from tests.faults.conftest import FAULT_SAMPLES, FAULTS, after_fault, approved_run, item_done_at_least, run_in, worker_env
+from tests.faults.conftest import (
+    FAULT_SAMPLES,
+    FAULTS,
+    after_fault,
+    approved_run,
+    item_done_at_least,
+    run_in,
+    worker_env,
+)
 from tests.faults.servers import faulty_model_server
 from tests.support.fixture_tasks import FIXTURE_TASKS
 from tests.support.registry import make_model

@@ -155,6 +155,7 @@ def _wait_web(port: int, process) -> None:  # type: ignore[no-untyped-def]
 
 def _approval_waiting_for_the_audit_lock() -> bool:
     with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # inside a transaction the statistics are a snapshot
         cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                        "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock' AND query LIKE %s",
                        ["%pg_advisory_xact_lock%"])
@@ -206,13 +207,16 @@ def test_the_web_process_killed_during_an_approval(settings, exercise, uk_staff,
 def test_two_beat_schedulers_at_once(settings, tmp_path: Path, exercise, uk_staff, uk_approver, us_approver,
                                      redis_client):
     """A recurring run whose slot is due: both schedulers send its firing; one execution run is made."""
-    run = submitted_run(exercise=exercise, uk_staff=uk_staff, schedule="recurring", cron="0 3 * * *",
+    # Hourly, at the minute before this one: this hour's slot has just passed, the next is an hour away. (Every
+    # hour: django-celery-beat leaves out crontabs whose hours do not include the current one.)
+    minute = (timezone.now().minute - 1) % 60
+    run = submitted_run(exercise=exercise, uk_staff=uk_staff, schedule="recurring", cron=f"{minute} * * * *",
                         approval_valid_until=timezone.now() + timedelta(days=2))
     run_approve(actor=uk_approver, run=run)
     run_approve(actor=us_approver, run=run)
     run.refresh_from_db()
     assert run.state == Run.State.APPROVED and run.periodic_task_id
-    # Its last firing was two days ago, so today's 03:00 slot is overdue: each scheduler fires it as it starts.
+    # Its last firing was two days ago, so the slot just passed is overdue: each scheduler fires it as it starts.
     PeriodicTask.objects.filter(pk=run.periodic_task_id).update(last_run_at=timezone.now() - timedelta(days=2))
     task_name = PeriodicTask.objects.get(pk=run.periodic_task_id).name
     with celery_worker(extra_env=worker_env(settings), concurrency=2) as worker, \
