@@ -23,6 +23,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from tests.support.http import JsonHandler
+from tests.support.workers import WorkerProcess
 
 
 def free_port() -> int:
@@ -171,6 +172,18 @@ def postgres_bin_dir() -> Path:
     return Path(POSTGRES_BIN_PATH)
 
 
+def copy_database(source_url: str, target_url: str) -> bool:
+    """pg_dump | psql (the client tools beside the server binaries); False when they cannot (e.g. versions)."""
+    bin_dir = postgres_bin_dir()
+    dump = subprocess.run([str(bin_dir / "pg_dump"), "--no-owner", "--no-privileges", "-d", source_url],
+                          capture_output=True, timeout=300, check=False)
+    if dump.returncode != 0:
+        return False
+    load = subprocess.run([str(bin_dir / "psql"), "-q", "-v", "ON_ERROR_STOP=1", "-d", target_url],
+                          input=dump.stdout, capture_output=True, timeout=300, check=False)
+    return load.returncode == 0
+
+
 @dataclass
 class OwnPostgres:
     """A PostgreSQL cluster in a fresh temporary directory on an ephemeral port. As root, the server runs as the
@@ -314,3 +327,32 @@ def this_process_on_redis(url: str) -> Iterator[None]:
     finally:
         reset_pools()
         app.conf.broker_url = previous
+
+
+@contextlib.contextmanager
+def celery_workers(count: int, *, extra_env: dict[str, str] | None = None) -> Iterator[list[WorkerProcess]]:
+    """``count`` real Celery workers (as tests/support/workers.py's ``celery_worker``), started side by side so
+    their start-up times overlap (they are slow to start on a loaded machine)."""
+    import uuid
+
+    from tests.support.workers import BASE_DIR, wait_until_ready
+
+    workers: list[WorkerProcess] = []
+    try:
+        for _ in range(count):
+            env = portal_env(extra_env)
+            hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
+            log_path = Path(tempfile.mkdtemp(prefix="worker-")) / "worker.log"
+            command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO", "--pool",
+                       "prefork", "--concurrency", "1", "--hostname", hostname, "--queues", env["CELERY_QUEUE"],
+                       "--without-gossip", "--without-mingle"]
+            with open(log_path, "wb") as log_file:
+                proc = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+            workers.append(WorkerProcess(proc=proc, hostname=hostname, log_path=log_path, env=env))
+        for worker in workers:
+            wait_until_ready(worker, timeout=120)
+        yield workers
+    finally:
+        for worker in workers:
+            worker.stop()

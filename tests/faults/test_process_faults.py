@@ -6,6 +6,7 @@ Redis and PostgreSQL here are servers of the test's own (tests/faults/servers.py
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -40,12 +41,13 @@ from tests.faults.servers import (
     OwnPostgres,
     OwnRedis,
     beat_command,
+    copy_database,
     free_port,
     gunicorn_command,
     portal_process,
     this_process_on_redis,
 )
-from tests.support.workers import BASE_DIR, celery_worker, wait_for
+from tests.support.workers import BASE_DIR, celery_worker, test_database_url, wait_for
 
 pytestmark = FAULTS
 FINISHED = ("succeeded", "failed", "partially_succeeded")
@@ -99,8 +101,9 @@ def own_postgres(transactional_db) -> Iterator[OwnPostgres]:
     with psycopg.connect(server.url(), autocommit=True) as admin:
         admin.execute('CREATE DATABASE "portal_faults"')
     url = server.url("portal_faults")
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=BASE_DIR, check=True,
-                   env={**__import__("os").environ, "DATABASE_URL": url}, timeout=600)
+    if not copy_database(test_database_url(), url):  # a copy of the (migrated, empty) test database; else migrate
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=BASE_DIR, check=True,
+                       env={**os.environ, "DATABASE_URL": url}, timeout=600)
     saved = dict(connection.settings_dict)
     connection.close()
     connection.settings_dict.update({"HOST": "127.0.0.1", "PORT": str(server.port), "NAME": "portal_faults",
