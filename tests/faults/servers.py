@@ -76,6 +76,7 @@ class FaultyModelServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _FaultyHandler)
         self.hang_seconds = hang_seconds
         self.fault_until = 0.0
+        self._window: float | None = None
         self.answers: Counter[str] = Counter()
         self._cycle = itertools.cycle(faults)
         self._lock = threading.Lock()
@@ -85,10 +86,15 @@ class FaultyModelServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}/v1"
 
     def fail_for(self, seconds: float) -> None:
-        self.fault_until = time.monotonic() + seconds
+        """Fail every request for ``seconds`` from the next request on (a run's first call comes only once its
+        worker has started the evaluation)."""
+        with self._lock:
+            self.fault_until, self._window = 0.0, seconds
 
     def fault_now(self) -> str:
         with self._lock:
+            if self._window is not None:
+                self.fault_until, self._window = time.monotonic() + self._window, None
             return next(self._cycle) if time.monotonic() < self.fault_until else ""
 
     def count(self, what: str) -> None:
@@ -293,7 +299,7 @@ def portal_process(command: list[str], *, extra_env: dict[str, str] | None = Non
 def beat_command(workdir: Path) -> list[str]:
     workdir.mkdir(parents=True, exist_ok=True)
     return [sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel", "INFO",
-            "--schedule", str(workdir / "schedule"), "--pidfile", str(workdir / "beat.pid")]
+            "--schedule", str(workdir / "schedule"), "--pidfile", str(workdir / "beat.pid"), "--max-interval", "1"]
 
 
 def gunicorn_command(port: int) -> list[str]:

@@ -219,14 +219,19 @@ def test_two_beat_schedulers_at_once(settings, tmp_path: Path, exercise, uk_staf
     run_approve(actor=us_approver, run=run)
     run.refresh_from_db()
     assert run.state == Run.State.APPROVED and run.periodic_task_id
-    # Its last firing was two days ago, so the slot just passed is overdue: each scheduler fires it as it starts.
-    PeriodicTask.objects.filter(pk=run.periodic_task_id).update(last_run_at=timezone.now() - timedelta(days=2))
-    task_name = PeriodicTask.objects.get(pk=run.periodic_task_id).name
+    periodic = PeriodicTask.objects.get(pk=run.periodic_task_id)
     with celery_worker(extra_env=worker_env(settings), concurrency=2) as worker, \
             portal_process(beat_command(tmp_path / "beat-1"), name="beat") as beat_1, \
             portal_process(beat_command(tmp_path / "beat-2"), name="beat") as beat_2:
-        wait_for(lambda: all(f"Sending due task {task_name}" in b.log() for b in (beat_1, beat_2)), timeout=120,
-                 message=f"both schedulers to send {task_name}")
+        wait_for(lambda: all("Schedule changed" in b.log() for b in (beat_1, beat_2)), timeout=120,
+                 message="both schedulers to load the schedule")
+        time.sleep(3)  # not an assertion: past each one's first ticks (a scheduler's first tick writes at once)
+        # Both run. Now the slot just passed becomes overdue (its last firing two days ago): each scheduler sees the
+        # change within its loop interval and fires it, as two long-running schedulers both fire every slot.
+        periodic.last_run_at, periodic.no_changes = timezone.now() - timedelta(days=2), False
+        periodic.save()  # a change the schedulers notice (their own writes of last_run_at are not)
+        wait_for(lambda: all(f"Sending due task {periodic.name}" in b.log() for b in (beat_1, beat_2)), timeout=120,
+                 message=f"both schedulers to send {periodic.name}")
         fired = "evaluations.run_recurring_fire"
         wait_for(lambda: sum(1 for line in worker.log().splitlines() if fired in line and " succeeded in " in line)
                  >= 2, timeout=120, message="the worker to handle both firings")
