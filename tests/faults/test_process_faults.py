@@ -47,7 +47,8 @@ from tests.faults.servers import (
     portal_process,
     this_process_on_redis,
 )
-from tests.support.workers import BASE_DIR, celery_worker, test_database_url, wait_for
+from tests.support.workers import BASE_DIR, celery_worker, wait_for
+from tests.support.workers import test_database_url as database_url_for_tests  # (not collected as a test)
 
 pytestmark = FAULTS
 FINISHED = ("succeeded", "failed", "partially_succeeded")
@@ -101,7 +102,7 @@ def own_postgres(transactional_db) -> Iterator[OwnPostgres]:
     with psycopg.connect(server.url(), autocommit=True) as admin:
         admin.execute('CREATE DATABASE "portal_faults"')
     url = server.url("portal_faults")
-    if not copy_database(test_database_url(), url):  # a copy of the (migrated, empty) test database; else migrate
+    if not copy_database(database_url_for_tests(), url):  # a copy of the (migrated, empty) test database; else migrate
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=BASE_DIR, check=True,
                        env={**os.environ, "DATABASE_URL": url}, timeout=600)
     saved = dict(connection.settings_dict)
