@@ -359,6 +359,8 @@ AUDIT_ANCHOR_PATH: str = env.get_str("AUDIT_ANCHOR_PATH", "") or ""
 # A run's JSON (GET /api/v1/runs/{id}/, polled by API clients) is kept this many seconds in the cache and shared by
 # everyone who may see the run (who may is still decided on every request); 0 turns it off.
 RUNS_API_CACHE_SECONDS = env.get_int("RUNS_API_CACHE_SECONDS", 1, minimum=0, maximum=60)
+# How long a worker keeps trying to store an item's log while the storage refuses it (a full disk, S3 down).
+RUNS_LOG_STORE_RETRY_SECONDS = env.get_int("RUNS_LOG_STORE_RETRY_SECONDS", 600, minimum=0)
 CELERY_BEAT_SCHEDULE = {
     "runs-reconcile": {
         "task": "evaluations.run_items_reconcile",

@@ -82,6 +82,7 @@ class ConnectionTest(models.Model):
     error = models.TextField(blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True, help_text="When a worker took the test.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -73,6 +73,29 @@ def _log_dir(item: RunItem) -> tuple[str, str, bool]:
     return directory, prefix, temporary
 
 
+def _store_log_retrying(log_path: str, prefix: str, callbacks: ItemCallbacks) -> str:
+    """``_store_log``, tried again with a growing pause while the storage refuses the write (a full disk, the
+    bucket down), for up to RUNS_LOG_STORE_RETRY_SECONDS; the lease is renewed meanwhile (the heartbeat runs)."""
+    deadline = time.monotonic() + settings.RUNS_LOG_STORE_RETRY_SECONDS
+    pause = 1.0
+    while True:
+        try:
+            return _store_log(log_path, prefix)
+        except Exception as exc:
+            if callbacks.lease_lost:
+                raise LeaseLost(f"item {callbacks.item.pk}: lease lost while storing its log") from exc
+            if time.monotonic() + pause > deadline:
+                raise LogNotStored(f"The log could not be stored: {type(exc).__name__}: {exc}") from exc
+            logger.warning("item %s: storing the log failed (%s); trying again in %.0f s", callbacks.item.pk,
+                           exc, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 30.0)
+
+
+class LogNotStored(Exception):
+    """The log storage refused the item's log for longer than RUNS_LOG_STORE_RETRY_SECONDS."""
+
+
 def _store_log(log_path: str, prefix: str) -> str:
     """The storage name of the engine's log; uploaded when the storage is not the local file system."""
     try:
@@ -129,16 +152,33 @@ def sample_rows(item_id: int, records: list[engine.SampleRecord], secrets: list[
     ]
 
 
-def samples_ingest(*, item_id: int, log_path: str, batch_size: int = 500,
-                   secrets: list[str] | None = None) -> engine.LogSummary:
+class LeaseLost(Exception):
+    """The item's lease went to another worker (this one was stopped or cut off too long): write nothing more."""
+
+
+def samples_ingest(*, item_id: int, log_path: str, batch_size: int = 500, secrets: list[str] | None = None,
+                   owner: str | None = None) -> engine.LogSummary:
     """Stream a log into SampleResult rows in batches. Unique per (item, sample id, epoch): a second ingest of
-    the same log writes nothing twice, and a retry's log replaces the rows of the samples it re-ran."""
+    the same log writes nothing twice, and a retry's log replaces the rows of the samples it re-ran.
+
+    ``owner`` (a worker): each batch is written in one transaction with the item's row locked, only while that
+    worker still holds the item's lease; otherwise ``LeaseLost`` is raised and nothing more is written (a worker
+    resumed after its lease expired never overwrites the samples of the worker that took the item over)."""
 
     def on_batch(records: list[engine.SampleRecord]) -> None:
-        SampleResult.objects.bulk_create(
-            sample_rows(item_id, records, secrets), batch_size=batch_size, update_conflicts=True,
-            unique_fields=["item", "sample_id", "epoch"], update_fields=SAMPLE_FIELDS,
-        )
+        with transaction.atomic():
+            if owner is not None:
+                # A worker stopped (SIGSTOP) inside this transaction would hold the item's row lock for ever:
+                # the server ends such a transaction after 30 s idle, and the write fails on resume.
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL idle_in_transaction_session_timeout = '30s'")
+            if owner is not None and not list(RunItem.objects.select_for_update().filter(
+                    pk=item_id, state=ItemState.RUNNING, lease_owner=owner).values_list("pk", flat=True)):
+                raise LeaseLost(f"item {item_id}: the lease of {owner} is gone")
+            SampleResult.objects.bulk_create(
+                sample_rows(item_id, records, secrets), batch_size=batch_size, update_conflicts=True,
+                unique_fields=["item", "sample_id", "epoch"], update_fields=SAMPLE_FIELDS,
+            )
 
     return engine.ingest_log(log_path, on_batch, batch_size=batch_size)
 
@@ -338,36 +378,48 @@ def _item_run(*, item: RunItem, owner: str, log_dir: str, prefix: str) -> str | 
     outcome: engine.ItemOutcome | None = None
     error = ""
     secrets: list[str] = []
-    callbacks.start()
-    try:
-        import evaluations.inspectai.tasks  # noqa: F401 - registers the built-in @task functions (also for retries)
-
-        spec = item_spec(item, log_dir)
-        secrets = [spec.api_key or "", *spec.extra_headers.values()]
-        outcome = engine.run_item(spec, callbacks)
-    except Exception as exc:
-        logger.exception("item %s failed", item_id)
-        error = f"{type(exc).__name__}: {exc}"
-    finally:
-        callbacks.stop()
-        close_old_connections()
-    if callbacks.lease_lost:
-        logger.warning("item %s: lease lost; another worker owns it now", item_id)
-        return None
     log_name = ""
     metrics: dict[str, Any] = {}
-    if outcome is not None:
-        error = outcome.error or ""
-        metrics = outcome.metrics or {}
-        if outcome.log_path and Path(outcome.log_path).exists():
-            samples_ingest(item_id=item.pk, log_path=outcome.log_path, secrets=secrets)
-            log_name = _store_log(outcome.log_path, prefix)
-        state = {"success": ItemState.SUCCEEDED, "cancelled": ItemState.CANCELLED}.get(outcome.status,
-                                                                                        ItemState.FAILED)
-        if callbacks.budget_exceeded:
-            state, error = ItemState.FAILED, callbacks.budget_exceeded
-    else:
-        state = ItemState.FAILED
+    # The heartbeat renews the lease until the item is finished: through the engine, the ingestion and the
+    # storing of the log (either may take longer than a lease), so the reconciler never re-queues a live item.
+    callbacks.start()
+    try:
+        try:
+            import evaluations.inspectai.tasks  # noqa: F401 - registers the built-in @task functions (also retries)
+
+            spec = item_spec(item, log_dir)
+            secrets = [spec.api_key or "", *spec.extra_headers.values()]
+            outcome = engine.run_item(spec, callbacks)
+        except Exception as exc:
+            logger.exception("item %s failed", item_id)
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            close_old_connections()
+        if callbacks.lease_lost:
+            raise LeaseLost(f"item {item_id}: lease lost while it ran")
+        if outcome is not None:
+            error = outcome.error or ""
+            metrics = outcome.metrics or {}
+            state = {"success": ItemState.SUCCEEDED, "cancelled": ItemState.CANCELLED}.get(outcome.status,
+                                                                                            ItemState.FAILED)
+            if outcome.log_path and Path(outcome.log_path).exists():
+                samples_ingest(item_id=item.pk, log_path=outcome.log_path, secrets=secrets, owner=owner)
+                try:
+                    log_name = _store_log_retrying(outcome.log_path, prefix, callbacks)
+                except LogNotStored as exc:
+                    state, error = ItemState.FAILED, str(exc)
+            if callbacks.budget_exceeded:
+                state, error = ItemState.FAILED, callbacks.budget_exceeded
+        else:
+            state = ItemState.FAILED
+    except LeaseLost:
+        logger.warning("item %s: lease lost; another worker owns it now, this one writes nothing more", item_id)
+        return None
+    finally:
+        callbacks.stop()
+    if callbacks.lease_lost:
+        logger.warning("item %s: lease lost before it finished; another worker owns it now", item_id)
+        return None
     error = error_summary(error, lambda t: scrub(t, secrets), limit=ITEM_ERROR_LENGTH)
     return item_finish(item=item, owner=owner, state=state, log_name=log_name, metrics=metrics, error=error)
 

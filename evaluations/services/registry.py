@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import time
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -452,6 +453,9 @@ def credentials_rotate() -> int:
 CONNECTION_TEST_PROMPT = "Reply with the single word OK."
 CONNECTION_TEST_TASK = "evaluations.tasks.model_connection_test"  # evaluations/tasks/registry.py's name=
 CONNECTION_TEST_TIMEOUT = 30
+CONNECTION_TEST_TIME_LIMIT = 180  # the task's hard time limit (evaluations/tasks/registry.py): no test runs longer
+CONNECTION_TEST_WORKER_LOST = "The worker running this test stopped before it finished. Test the connection again."
+CONNECTION_TEST_NEVER_TAKEN = "No worker took this test in time. Test the connection again."
 
 
 @transaction.atomic
@@ -474,7 +478,7 @@ def connection_test_execute(*, test_id: int) -> None:
     """Worker side: send one short generation, store latency or a scrubbed error. Idempotent: only a pending
     row is claimed."""
     if not ConnectionTest.objects.filter(pk=test_id, status=ConnectionTest.Status.PENDING).update(
-        status=ConnectionTest.Status.RUNNING
+        status=ConnectionTest.Status.RUNNING, started_at=timezone.now()
     ):
         return
     row = ConnectionTest.objects.select_related("model_version").get(pk=test_id)
@@ -512,3 +516,20 @@ def connection_test_execute(*, test_id: int) -> None:
         status=status, latency_ms=latency_ms, output_excerpt=excerpt, error=error, finished_at=timezone.now()
     )
     logger.info("connection test %s finished: %s", test_id, status)
+
+
+def connection_tests_reap(*, pending_grace: timedelta) -> int:
+    """Called by the reconciler: a test whose worker died stays "running" no longer than the task's hard time
+    limit (and a minute), one whose message was lost stays "pending" no longer than ``pending_grace``; both
+    become failed with a plain reason (conditional UPDATEs: a test that finishes meanwhile keeps its result)."""
+    now = timezone.now()
+    dead = ConnectionTest.objects.filter(
+        status=ConnectionTest.Status.RUNNING, started_at__lt=now - timedelta(seconds=CONNECTION_TEST_TIME_LIMIT + 60),
+    ).update(status=ConnectionTest.Status.FAILED, error=CONNECTION_TEST_WORKER_LOST, finished_at=now)
+    lost = ConnectionTest.objects.filter(
+        status=ConnectionTest.Status.PENDING, requested_at__lt=now - pending_grace,
+    ).update(status=ConnectionTest.Status.FAILED, error=CONNECTION_TEST_NEVER_TAKEN, finished_at=now)
+    if dead or lost:
+        logger.warning("connection tests failed by the reconciler: %s whose worker stopped, %s never taken",
+                       dead, lost)
+    return dead + lost

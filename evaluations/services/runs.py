@@ -36,7 +36,7 @@ from evaluations.models import Exercise, ModelVersion, Notification, Run, RunApp
 from evaluations.models.runs import ItemState, RunState
 from evaluations.rules.runs import CANCELLABLE_STATES, EDITABLE_STATES, FINISHED_STATES
 from evaluations.selectors.power import power_plan_build
-from evaluations.services import dispatch
+from evaluations.services import dispatch, registry
 from evaluations.services.notifications import notifications_settle, notify
 from evaluations.services.signoff import AlreadySignedOff, signoff_approvers, signoff_decide
 from portal.audit import audit_record
@@ -396,6 +396,17 @@ def _periodic_task_create(*, run: Run) -> None:
     Run.objects.filter(pk=run.pk).update(periodic_task=periodic)
 
 
+def _fired_already(run: Run) -> bool:
+    """Whether the schedule slot now due already has its execution: the next slot after the newest execution
+    has not come yet. Two beat schedulers (or a duplicated message) fire the same slot twice; the parent's row
+    lock (run_recurring_fire) serialises them, and the second finds the first's execution."""
+    last = run.executions.order_by("-created_at").values_list("created_at", flat=True).first()
+    periodic = PeriodicTask.objects.filter(pk=run.periodic_task_id).first() if run.periodic_task_id else None
+    if last is None or periodic is None:
+        return False
+    return bool(periodic.schedule.remaining_estimate(last) > timedelta(0))
+
+
 @transaction.atomic
 def run_recurring_fire(*, run_id: int) -> Run | None:
     """One firing of an approved recurring run: a fresh execution run (already approved) that starts now,
@@ -406,6 +417,9 @@ def run_recurring_fire(*, run_id: int) -> Run | None:
     if run.approval_valid_until is None or run.approval_valid_until <= timezone.now():
         if run.periodic_task_id:
             PeriodicTask.objects.filter(pk=run.periodic_task_id).update(enabled=False)
+        return None
+    if _fired_already(run):
+        logger.warning("run %s: a second firing of the same schedule slot (two beat schedulers?) is ignored", run.pk)
         return None
     number = run.executions.count() + 1
     execution = Run.objects.create(
@@ -538,7 +552,10 @@ def run_items_reconcile(*, queued_grace: timedelta | None = None) -> dict[str, i
             state=ItemState.CANCELLED, finished_at=now)
         run_refresh_state(run_id=run_id)
     dispatched = dispatch.run_items_dispatch()
-    return {"resent": resent, "requeued": requeued, "started": started, "dispatched": len(dispatched)}
+    # Connection tests whose worker died (or whose message was lost) do not stay running or pending for ever.
+    reaped = registry.connection_tests_reap(pending_grace=grace)
+    return {"resent": resent, "requeued": requeued, "started": started, "dispatched": len(dispatched),
+            "connection_tests_failed": reaped}
 
 
 @transaction.atomic
