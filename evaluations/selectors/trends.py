@@ -43,7 +43,7 @@ def item_estimates(*, item_ids: Sequence[int]) -> dict[int, Estimate]:
     ).values_list("item_id", "sample_id", "score")
     sql, params = rows.query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute(_ESTIMATES_SQL.format(rows=sql), params)
+        cursor.execute(_ESTIMATES_SQL.format(rows=sql), params)  # nosemgrep: portal-raw-sql-formatting - Django's own SQL of a queryset, its values as parameters
         return {item_id: estimate_from_summary(mean=float(mean), sample_mean_variance=None if var is None
                                                else float(var), n=int(n))
                 for item_id, n, mean, var in cursor.fetchall()}
