@@ -145,3 +145,53 @@ def seed_findings(*, exercise: Any, evaluations: dict[str, Any]) -> Any:
         findings_services.finding_release(actor=users["us.approver@example.org"], finding=finding,
                                           partners=[partner.pk])
     return finding
+
+
+DEMO_COMPARISON_RUN = "Demo comparison (seeded results)"
+DEMO_COMPARISON_SAMPLES = 200
+
+
+def seed_comparison(*, exercise: Any, evaluations: dict[str, Any]) -> Any:
+    """A demo run of both demo models on the arithmetic task with seeded results (marked as such; nothing was
+    executed): 200 sums each, the second model right less often on the same questions, so that the compare page
+    has a paired difference to show and the run form's power planning has earlier results to learn from.
+    Deterministic; running it again changes nothing."""
+    import random
+
+    existing = Run.objects.filter(exercise=exercise, name=DEMO_COMPARISON_RUN).first()
+    if existing is not None:
+        return existing
+    author = User.objects.filter(email="uk.staff@example.org").first()
+    models = [m.current_version for m in evaluations["models"] if m.name in DEMO_MODELS]
+    if author is None or author.organisation is None or len(models) < 2:
+        return None
+    task = next(t for t in evaluations["tasks"] if t.current_version.registry_name == "arithmetic").current_version
+    rng = random.Random(7)  # nosec B311 - demo data, not security
+    questions = [(str(i), rng.randint(2, 60), rng.randint(2, 60)) for i in range(1, DEMO_COMPARISON_SAMPLES + 1)]
+    # The first model is right on about 80 % of the sums; the second on most of those and a few others (~68 %).
+    first_right = [rng.random() < 0.80 for _ in questions]
+    second_right = [(rng.random() < 0.80) if right else (rng.random() < 0.25) for right in first_right]
+    with transaction.atomic():
+        run = Run.objects.create(exercise=exercise, created_by=author, owner=author.organisation,
+                                 name=DEMO_COMPARISON_RUN, state=Run.State.SUCCEEDED)
+        run.model_versions.set(models[:2])
+        run.task_versions.set([task])
+        for model, right in zip(models[:2], (first_right, second_right), strict=True):
+            accuracy = sum(right) / len(right)
+            stderr = (accuracy * (1 - accuracy) / (len(right) - 1)) ** 0.5
+            item = RunItem.objects.create(
+                run=run, model_version=model, task_version=task, model_label=model.provider_model,
+                task_label=task.registry_name, state=RunItem.State.SUCCEEDED, total_samples=len(right),
+                done_samples=len(right), metrics={"match": {"accuracy": accuracy, "stderr": stderr}})
+            rows = []
+            for (sample_id, a, b), ok in zip(questions, right, strict=True):
+                question = f"What is {a} + {b}?"
+                answer = str(a + b) if ok else str(a + b + 1)
+                rows.append(SampleResult(
+                    item=item, sample_id=sample_id, epoch=1, input=question, input_text=question, target=str(a + b),
+                    output=answer, scores={"match": "C" if ok else "I"}, score=1.0 if ok else 0.0,
+                    messages=[{"role": "user", "content": question}, {"role": "assistant", "content": answer}]))
+            SampleResult.objects.bulk_create(rows)
+        audit_record(actor=author, action="run.seed_demo", obj=run, exercise_id=exercise.pk,
+                     after={"seeded": True, "samples": 2 * len(questions)})
+    return run

@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from accounts.models import Organisation, User
-from evaluations.demo import seed_evaluations, seed_findings
+from evaluations.demo import seed_comparison, seed_evaluations, seed_findings
 from evaluations.models import Exercise
 from portal.audit import audit_record
 
@@ -106,4 +106,5 @@ class Command(BaseCommand):
     def _seed_evaluations(self, *, exercise: Exercise, created_by: User | None) -> None:
         evaluations = seed_evaluations(exercise=exercise, created_by=created_by)
         seed_findings(exercise=exercise, evaluations=evaluations)
+        seed_comparison(exercise=exercise, evaluations=evaluations)
 
