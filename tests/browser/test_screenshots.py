@@ -6,7 +6,7 @@ One command writes them to ``docs/screenshots/`` (shown in the README)::
 
     make screenshots
 
-In ``make test`` the same test runs (it is cheap: one seeded demo, nine pages) and writes to
+In ``make test`` the same test runs (it is cheap: one seeded demo, eleven pages) and writes to
 ``test-artifacts/screenshots/`` instead, so the suite never changes the repository. ``SCREENSHOTS_DIR`` chooses the
 folder. Each PNG is 1280 CSS px wide, at most ``MAX_HEIGHT`` tall, reduced to a 256-colour palette (Pillow) so the
 set stays well under 3 MB."""
@@ -90,7 +90,10 @@ def test_screenshots_of_the_main_pages_from_the_seeded_demo(page, live_server, b
     call_command("seed_demo", stdout=io.StringIO())
     demo = _demo_results()
     run, items = demo["run"], demo["items"]
-    same_task = [i for i in items if i.task_version_id == items[0].task_version_id]
+    from evaluations.demo import DEMO_COMPARISON_RUN
+    from evaluations.models import Run
+
+    compared = list(Run.objects.get(name=DEMO_COMPARISON_RUN).items.order_by("pk"))  # two models, 200 sums each
     finding = Finding.objects.get(state="released")
     users = {u.email.split("@")[0]: u for u in User.objects.all()}
     folder = _folder()
@@ -100,7 +103,9 @@ def test_screenshots_of_the_main_pages_from_the_seeded_demo(page, live_server, b
     shots = [
         ("uk.staff", "home-staff", "/"),
         ("uk.staff", "run", f"/runs/{run.pk}/"),
-        ("uk.staff", "compare", "/runs/compare/?" + "&".join(f"items={i.pk}" for i in same_task)),
+        ("uk.staff", "compare", "/runs/compare/?" + "&".join(f"items={i.pk}" for i in compared)),
+        ("uk.staff", "exercise", f"/exercises/{run.exercise_id}/"),
+        ("uk.staff", "search", "/search/?q=default+output"),
         ("uk.staff", "findings", "/findings/"),
         ("us.approver", "home-approver", "/"),
         ("us.approver", "audit", "/audit/"),
