@@ -30,13 +30,13 @@ def audit_high_water() -> int:
 
 
 def only_failure_audits_since(high_water: int) -> bool:
-    """True when every audit event after ``high_water`` records a failed or throttled attempt (a refused sign-in
-    is audited on purpose, and so is one the rate limit refuses: that row is the refusal's record, not a partial
-    save)."""
+    """True when every audit event after ``high_water`` records a failed, throttled or refused attempt (a refused
+    sign-in is audited on purpose, and so are one the rate limit refuses and a refused invitation link: that row is
+    the refusal's record, not a partial save)."""
     from portal.models import AuditEvent
 
     return not (AuditEvent.objects.filter(pk__gt=high_water).exclude(action__endswith="_failed")
-                .exclude(action__endswith="_throttled").exists())
+                .exclude(action__endswith="_throttled").exclude(action__endswith=".refused").exists())
 
 
 def db_fingerprint() -> dict[str, tuple[int, str]]:
