@@ -84,15 +84,13 @@ def _demo_results() -> dict[str, Any]:
 
 def test_screenshots_of_the_main_pages_from_the_seeded_demo(page, live_server, browser_sign_in, settings):
     from accounts.models import User
-    from evaluations.models import Finding
+    from evaluations.demo import DEMO_COMPARISON_RUN
+    from evaluations.models import Finding, Run
 
     settings.DEMO_PASSWORD = "screenshots-demo-password"
     call_command("seed_demo", stdout=io.StringIO())
     demo = _demo_results()
-    run, items = demo["run"], demo["items"]
-    from evaluations.demo import DEMO_COMPARISON_RUN
-    from evaluations.models import Run
-
+    run = demo["run"]
     compared = list(Run.objects.get(name=DEMO_COMPARISON_RUN).items.order_by("pk"))  # two models, 200 sums each
     finding = Finding.objects.get(state="released")
     users = {u.email.split("@")[0]: u for u in User.objects.all()}
