@@ -37,6 +37,17 @@ def exercise_ids_taking_part(user: Any) -> QuerySet[Any]:
     return exercises_taking_part(user).values("pk")
 
 
+def institute_visible(user: Any, queryset: QuerySet[Any], *, exercise: str = "exercise") -> QuerySet[Any]:
+    """``queryset`` narrowed to what the exercise scope lets ``user`` read: nothing for partner viewers, everything
+    for admins, the exercises their institute takes part in for other institute members. ``exercise`` is the path
+    from the queryset's model to its exercise (``"run__exercise"`` for a run item)."""
+    if not is_institute_member(user):
+        return queryset.none()
+    if is_admin(user):
+        return queryset
+    return queryset.filter(**{f"{exercise}__in": exercise_ids_taking_part(user)})
+
+
 def exercises_open_to(user: Any) -> QuerySet[Exercise]:
     """Exercises the user's institute takes part in and that are open: where its members may add models, tasks
     and runs and decide approvals (the role still decides which of these a user may do)."""

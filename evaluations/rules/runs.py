@@ -15,7 +15,7 @@ from accounts.access import Rule, is_admin, is_approver, is_institute_member, re
 from accounts.access import can as access_can
 from evaluations.models import Notification, Run, RunItem, SampleResult
 from evaluations.models.runs import ItemState, RunState
-from evaluations.rules.common import exercise_ids_taking_part, may_sign_off, user_acts_in, user_takes_part
+from evaluations.rules.common import institute_visible, may_sign_off, user_acts_in, user_takes_part
 
 
 def _run_visible(user: Any, run: Run) -> bool:
@@ -27,11 +27,7 @@ def _run_visible(user: Any, run: Run) -> bool:
 @register(Run)
 class RunRule(Rule):
     def visible(self, user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if not is_institute_member(user):
-            return queryset.none()
-        if is_admin(user):
-            return queryset
-        return queryset.filter(exercise__in=exercise_ids_taking_part(user))
+        return institute_visible(user, queryset)
 
     def can(self, user: Any, action: str, obj: Any) -> bool:
         if not is_institute_member(user):
@@ -62,11 +58,7 @@ class RunRule(Rule):
 @register(RunItem)
 class RunItemRule(Rule):
     def visible(self, user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if not is_institute_member(user):
-            return queryset.none()
-        if is_admin(user):
-            return queryset
-        return queryset.filter(run__exercise__in=exercise_ids_taking_part(user))
+        return institute_visible(user, queryset, exercise="run__exercise")
 
     def can(self, user: Any, action: str, obj: Any) -> bool:
         if isinstance(obj, type):
@@ -81,11 +73,7 @@ class RunItemRule(Rule):
 @register(SampleResult)
 class SampleResultRule(Rule):
     def visible(self, user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if not is_institute_member(user):
-            return queryset.none()
-        if is_admin(user):
-            return queryset
-        return queryset.filter(item__run__exercise__in=exercise_ids_taking_part(user))
+        return institute_visible(user, queryset, exercise="item__run__exercise")
 
     def can(self, user: Any, action: str, obj: Any) -> bool:
         return action == "view" and not isinstance(obj, type) and _run_visible(user, obj.item.run)

@@ -9,17 +9,13 @@ from django.db.models import QuerySet
 
 from accounts.access import Rule, is_admin, is_institute_member, register
 from evaluations.models import TrendBaseline
-from evaluations.rules.common import exercise_ids_taking_part, user_acts_in, user_takes_part
+from evaluations.rules.common import institute_visible, user_acts_in, user_takes_part
 
 
 @register(TrendBaseline)
 class TrendBaselineRule(Rule):
     def visible(self, user: Any, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if not is_institute_member(user):
-            return queryset.none()
-        if is_admin(user):
-            return queryset
-        return queryset.filter(exercise__in=exercise_ids_taking_part(user))
+        return institute_visible(user, queryset)
 
     def can(self, user: Any, action: str, obj: Any) -> bool:
         if isinstance(obj, type) or not is_institute_member(user):
