@@ -361,6 +361,9 @@ AUDIT_ANCHOR_PATH: str = env.get_str("AUDIT_ANCHOR_PATH", "") or ""
 RUNS_API_CACHE_SECONDS = env.get_int("RUNS_API_CACHE_SECONDS", 1, minimum=0, maximum=60)
 # How long a worker keeps trying to store an item's log while the storage refuses it (a full disk, S3 down).
 RUNS_LOG_STORE_RETRY_SECONDS = env.get_int("RUNS_LOG_STORE_RETRY_SECONDS", 600, minimum=0)
+# Test-only, off (0) by default: a pause inside each sample-ingestion batch's transaction, so that the fault suite
+# can stop a worker in the middle of a batch (tests/faults/test_worker_faults.py).
+RUNS_INGEST_PAUSE_MS = env.get_int("RUNS_INGEST_PAUSE_MS", 0, minimum=0, maximum=60_000)
 CELERY_BEAT_SCHEDULE = {
     "runs-reconcile": {
         "task": "evaluations.run_items_reconcile",

@@ -15,6 +15,17 @@ def require_or_skip(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):  # type: ignore[no-untyped-def]
+    """A test that failed in the middle of a query (pytest-timeout's SIGALRM) leaves its connection busy: drop it
+    before the teardown uses it (tests/portal/test_interrupted_query.py)."""
+    outcome = yield
+    if outcome.excinfo is not None:
+        from tests.support.connections import connections_drop_busy
+
+        connections_drop_busy()
+
+
 @pytest.fixture(scope="session")
 def redis_client():
     import redis

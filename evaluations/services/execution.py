@@ -4,6 +4,7 @@ a claim is a conditional UPDATE (queued -> running), so two workers given the sa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -61,16 +62,13 @@ def local_path(name: str) -> str:
         return tmp
 
 
-def _log_dir(item: RunItem) -> tuple[str, str, bool]:
-    """(local directory for the engine, storage prefix, whether the directory is a temporary one to remove)."""
-    prefix = f"run-logs/{item.run_id}/{item.pk}/{item.attempts}"
-    temporary = False
-    try:
-        directory = default_storage.path(prefix)
-    except NotImplementedError:
-        directory, temporary = tempfile.mkdtemp(prefix="run-log-"), True
-    Path(directory).mkdir(parents=True, exist_ok=True)
-    return directory, prefix, temporary
+def _log_dir(item: RunItem) -> tuple[str, str]:
+    """(a temporary directory on the worker's own disk for the engine's log, the log's storage prefix).
+
+    Inspect writes its log there, never straight into the log storage: the finished log is then stored (copied
+    into MEDIA_ROOT, or uploaded), tried again while the storage refuses it, so a full log disk (or S3 down) fails
+    no evaluation and loses no sample."""
+    return tempfile.mkdtemp(prefix="run-log-"), f"run-logs/{item.run_id}/{item.pk}/{item.attempts}"
 
 
 def _store_log_retrying(log_path: str, prefix: str, callbacks: ItemCallbacks) -> str:
@@ -97,13 +95,18 @@ class LogNotStored(Exception):
 
 
 def _store_log(log_path: str, prefix: str) -> str:
-    """The storage name of the engine's log; uploaded when the storage is not the local file system."""
+    """Store the engine's log under ``prefix`` (a copy into MEDIA_ROOT, or an upload); its storage name."""
+    name = f"{prefix}/{Path(log_path).name}"
     try:
-        root = Path(default_storage.path(""))
-        return str(Path(log_path).resolve().relative_to(root.resolve()))
-    except (NotImplementedError, ValueError):
         with open(log_path, "rb") as handle:
-            return default_storage.save(f"{prefix}/{Path(log_path).name}", File(handle))
+            return default_storage.save(name, File(handle))
+    except Exception:
+        # A write refused half-way (a full disk) leaves a partial file under the name: remove it, so that the
+        # next try stores the log under that same name and nothing half-written stays in the storage.
+        with contextlib.suppress(Exception):
+            if default_storage.exists(name):
+                default_storage.delete(name)
+        raise
 
 
 def _numeric_score(scores: dict[str, Any]) -> float | None:
@@ -165,7 +168,11 @@ def samples_ingest(*, item_id: int, log_path: str, batch_size: int = 500, secret
     worker still holds the item's lease; otherwise ``LeaseLost`` is raised and nothing more is written (a worker
     resumed after its lease expired never overwrites the samples of the worker that took the item over)."""
 
+    batches = 0
+
     def on_batch(records: list[engine.SampleRecord]) -> None:
+        nonlocal batches
+        batches += 1
         with transaction.atomic():
             if owner is not None:
                 # A worker stopped (SIGSTOP) inside this transaction would hold the item's row lock for ever:
@@ -179,6 +186,10 @@ def samples_ingest(*, item_id: int, log_path: str, batch_size: int = 500, secret
                 sample_rows(item_id, records, secrets), batch_size=batch_size, update_conflicts=True,
                 unique_fields=["item", "sample_id", "epoch"], update_fields=SAMPLE_FIELDS,
             )
+            if settings.RUNS_INGEST_PAUSE_MS:  # test-only, 0 by default: the fault suite stops a worker here
+                logger.warning("item %s: ingestion batch %d (%d samples) written, not committed; pausing %d ms",
+                               item_id, batches, len(records), settings.RUNS_INGEST_PAUSE_MS)
+                time.sleep(settings.RUNS_INGEST_PAUSE_MS / 1000)
 
     return engine.ingest_log(log_path, on_batch, batch_size=batch_size)
 
@@ -357,12 +368,11 @@ def item_execute(*, item_id: int, hostname: str = "") -> str | None:
     item = item_claim(item_id=item_id, owner=owner)
     if item is None:
         return None
-    log_dir, prefix, temporary = _log_dir(item)
+    log_dir, prefix = _log_dir(item)
     try:
         return _item_run(item=item, owner=owner, log_dir=log_dir, prefix=prefix)
-    finally:
-        if temporary:  # a remote storage: the log is uploaded (or the item lost); nothing stays on the worker
-            shutil.rmtree(log_dir, ignore_errors=True)
+    finally:  # the log is stored (or the item failed): nothing stays on the worker
+        shutil.rmtree(log_dir, ignore_errors=True)
 
 
 def _item_run(*, item: RunItem, owner: str, log_dir: str, prefix: str) -> str | None:

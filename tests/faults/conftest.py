@@ -37,6 +37,25 @@ def worker_env(settings: Any, **extra: str) -> dict[str, str]:
     return {"MEDIA_ROOT": str(settings.MEDIA_ROOT), **extra}
 
 
+@pytest.fixture
+def fault_env(settings) -> Callable[..., dict[str, str]]:  # type: ignore[no-untyped-def]
+    """``worker_env`` for this test: ``fault_env(RUNS_LEASE_SECONDS="3")``, the workers' environment."""
+    return lambda **extra: worker_env(settings, **extra)
+
+
+@pytest.fixture
+def new_run(exercise, uk_staff, redis_client) -> Callable[..., Run]:  # type: ignore[no-untyped-def]
+    """``submitted_run`` for this test's exercise and staff: ``new_run(models=2)``."""
+    return lambda **kwargs: submitted_run(exercise=exercise, uk_staff=uk_staff, **kwargs)
+
+
+@pytest.fixture
+def start_run(exercise, uk_staff, uk_approver, us_approver, redis_client) -> Callable[..., Run]:  # type: ignore[no-untyped-def]
+    """``approved_run`` for this test's users (the run is queued and dispatched): ``start_run(models=2)``."""
+    return lambda **kwargs: approved_run(exercise=exercise, uk_staff=uk_staff, uk_approver=uk_approver,
+                                         us_approver=us_approver, **kwargs)
+
+
 def submitted_run(*, exercise: Any, uk_staff: Any, samples: int = FAULT_SAMPLES, delay: float = SAMPLE_DELAY,
                   model: Any = None, task: Any = None, models: int = 1, **options: Any) -> Run:
     """A submitted run of ``samples`` samples per item (``models`` model versions x one task)."""

@@ -9,7 +9,6 @@ import json
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +22,6 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from tests.support.http import JsonHandler
-from tests.support.workers import WorkerProcess
 
 
 def free_port() -> int:
@@ -241,60 +239,7 @@ class OwnPostgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-# --- Portal processes: beat, the web process -----------------------------------------------------------------------
-
-@dataclass
-class PortalProcess:
-    proc: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=20)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-
-
-def portal_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a portal process against the test database and the suite's queue (as the workers)."""
-    from django.conf import settings
-
-    from tests.support.workers import test_database_url
-
-    env = dict(os.environ)
-    env.update({"DATABASE_URL": test_database_url(), "REDIS_URL": settings.REDIS_URL,
-                "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE, "PYTHONUNBUFFERED": "1"})
-    env.update(extra or {})
-    return env
-
-
-@contextlib.contextmanager
-def portal_process(command: list[str], *, extra_env: dict[str, str] | None = None,
-                   name: str = "process") -> Iterator[PortalProcess]:
-    from tests.support.workers import BASE_DIR
-
-    log_path = Path(tempfile.mkdtemp(prefix=f"fault-{name}-")) / f"{name}.log"
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(command, cwd=BASE_DIR, env=portal_env(extra_env), stdout=log_file,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    process = PortalProcess(proc=proc, log_path=log_path)
-    try:
-        yield process
-    finally:
-        process.stop()
-
+# --- Portal processes: beat, the web process (run with tests/support/workers.py portal_process) ----------------
 
 def beat_command(workdir: Path) -> list[str]:
     workdir.mkdir(parents=True, exist_ok=True)
@@ -333,32 +278,3 @@ def this_process_on_redis(url: str) -> Iterator[None]:
     finally:
         reset_pools()
         app.conf.broker_url = previous
-
-
-@contextlib.contextmanager
-def celery_workers(count: int, *, extra_env: dict[str, str] | None = None) -> Iterator[list[WorkerProcess]]:
-    """``count`` real Celery workers (as tests/support/workers.py's ``celery_worker``), started side by side so
-    their start-up times overlap (they are slow to start on a loaded machine)."""
-    import uuid
-
-    from tests.support.workers import BASE_DIR, wait_until_ready
-
-    workers: list[WorkerProcess] = []
-    try:
-        for _ in range(count):
-            env = portal_env(extra_env)
-            hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
-            log_path = Path(tempfile.mkdtemp(prefix="worker-")) / "worker.log"
-            command = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO", "--pool",
-                       "prefork", "--concurrency", "1", "--hostname", hostname, "--queues", env["CELERY_QUEUE"],
-                       "--without-gossip", "--without-mingle"]
-            with open(log_path, "wb") as log_file:
-                proc = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
-            workers.append(WorkerProcess(proc=proc, hostname=hostname, log_path=log_path, env=env))
-        for worker in workers:
-            wait_until_ready(worker, timeout=120)
-        yield workers
-    finally:
-        for worker in workers:
-            worker.stop()

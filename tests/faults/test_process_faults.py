@@ -29,13 +29,11 @@ from portal.models import AuditEvent
 from tests.faults.conftest import (
     FAULT_SAMPLES,
     FAULTS,
+    FINISHED,
     after_fault,
-    approved_run,
     db_retrying,
     item_done_at_least,
     run_in,
-    submitted_run,
-    worker_env,
 )
 from tests.faults.servers import (
     OwnPostgres,
@@ -44,14 +42,12 @@ from tests.faults.servers import (
     copy_database,
     free_port,
     gunicorn_command,
-    portal_process,
     this_process_on_redis,
 )
-from tests.support.workers import BASE_DIR, celery_worker, wait_for
+from tests.support.workers import BASE_DIR, PortalProcess, celery_worker, portal_process, wait_for
 from tests.support.workers import test_database_url as database_url_for_tests  # (not collected as a test)
 
 pytestmark = FAULTS
-FINISHED = ("succeeded", "failed", "partially_succeeded")
 
 
 # --- Redis restarted with its data gone -----------------------------------------------------------------------
@@ -67,13 +63,11 @@ def own_redis() -> Iterator[OwnRedis]:
         server.close()
 
 
-def test_redis_restarted_with_its_data_gone(own_redis, settings, exercise, uk_staff, uk_approver, us_approver):
+def test_redis_restarted_with_its_data_gone(own_redis, fault_env, start_run):
     """Two items, one worker: one runs while the other's message waits in Redis when Redis loses everything.
     The reconciler (called here as beat would, more often) finds the lost message by its missing marker."""
-    env = worker_env(settings, REDIS_URL=own_redis.url(0))
-    with celery_worker(extra_env=env, concurrency=1) as worker:
-        run = approved_run(exercise=exercise, uk_staff=uk_staff, uk_approver=uk_approver, us_approver=us_approver,
-                           models=2)
+    with celery_worker(extra_env=fault_env(REDIS_URL=own_redis.url(0)), concurrency=1) as worker:
+        run = start_run(models=2)
         first = wait_for(lambda: run.items.filter(done_samples__gte=FAULT_SAMPLES // 4).first(), timeout=120,
                          message="one item to be a quarter done")
         assert run.items.exclude(pk=first.pk).get().state == "queued"
@@ -118,10 +112,9 @@ def own_postgres(transactional_db) -> Iterator[OwnPostgres]:
         server.close()
 
 
-def test_postgresql_restarted(own_postgres, settings, exercise, uk_staff, uk_approver, us_approver, redis_client):
-    env = worker_env(settings)
-    with celery_worker(extra_env=env):
-        run = approved_run(exercise=exercise, uk_staff=uk_staff, uk_approver=uk_approver, us_approver=us_approver)
+def test_postgresql_restarted(own_postgres, fault_env, start_run):
+    with celery_worker(extra_env=fault_env()):
+        run = start_run()
         item = run.items.get()
         wait_for(item_done_at_least(item, FAULT_SAMPLES // 4), timeout=120, message="the item to be a quarter done")
         connection.close()
@@ -146,7 +139,7 @@ def _approve_over_http(port: int, run: Run, token: str, out: dict[str, object]) 
         out["error"] = str(exc)
 
 
-def _wait_web(port: int, process) -> None:  # type: ignore[no-untyped-def]
+def _wait_web(port: int, process: PortalProcess) -> None:
     def answers() -> bool:
         if process.proc.poll() is not None:
             raise AssertionError(f"the web process exited:\n{process.log()[-3000:]}")
@@ -166,12 +159,11 @@ def _approval_waiting_for_the_audit_lock() -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def test_the_web_process_killed_during_an_approval(settings, exercise, uk_staff, uk_approver, us_approver,
-                                                   redis_client):
+def test_the_web_process_killed_during_an_approval(fault_env, new_run, uk_approver, us_approver):
     """The last approval is sent to a real gunicorn; the approval's transaction is held inside (the test holds the
     audit trail's append lock) and gunicorn is killed with SIGKILL: nothing of the approval is kept. Started
     again, the same approval goes through once, and the run runs."""
-    run = submitted_run(exercise=exercise, uk_staff=uk_staff)
+    run = new_run()
     run_approve(actor=uk_approver, run=run)
     token = api_token_create(user=us_approver, scope="write").plain
     port = free_port()
@@ -196,7 +188,7 @@ def test_the_web_process_killed_during_an_approval(settings, exercise, uk_staff,
     assert AuditEvent.objects.count() == events_before
     assert audit_chain_verify().ok
 
-    with celery_worker(extra_env=worker_env(settings)), portal_process(gunicorn_command(port), name="web") as web:
+    with celery_worker(extra_env=fault_env()), portal_process(gunicorn_command(port), name="web") as web:
         _wait_web(port, web)
         out = {}
         _approve_over_http(port, run, token, out)
@@ -208,20 +200,19 @@ def test_the_web_process_killed_during_an_approval(settings, exercise, uk_staff,
 
 # --- Two beat schedulers at once ----------------------------------------------------------------------------
 
-def test_two_beat_schedulers_at_once(settings, tmp_path: Path, exercise, uk_staff, uk_approver, us_approver,
-                                     redis_client):
+def test_two_beat_schedulers_at_once(tmp_path: Path, fault_env, new_run, uk_approver, us_approver):
     """A recurring run whose slot is due: both schedulers send its firing; one execution run is made."""
     # Hourly, at the minute before this one: this hour's slot has just passed, the next is an hour away. (Every
     # hour: django-celery-beat leaves out crontabs whose hours do not include the current one.)
     minute = (timezone.now().minute - 1) % 60
-    run = submitted_run(exercise=exercise, uk_staff=uk_staff, schedule="recurring", cron=f"{minute} * * * *",
-                        approval_valid_until=timezone.now() + timedelta(days=2))
+    run = new_run(schedule="recurring", cron=f"{minute} * * * *",
+                  approval_valid_until=timezone.now() + timedelta(days=2))
     run_approve(actor=uk_approver, run=run)
     run_approve(actor=us_approver, run=run)
     run.refresh_from_db()
     assert run.state == Run.State.APPROVED and run.periodic_task_id
     periodic = PeriodicTask.objects.get(pk=run.periodic_task_id)
-    with celery_worker(extra_env=worker_env(settings), concurrency=2) as worker, \
+    with celery_worker(extra_env=fault_env(), concurrency=2) as worker, \
             portal_process(beat_command(tmp_path / "beat-1"), name="beat") as beat_1, \
             portal_process(beat_command(tmp_path / "beat-2"), name="beat") as beat_2:
         wait_for(lambda: all("Schedule changed" in b.log() for b in (beat_1, beat_2)), timeout=120,

@@ -1,10 +1,9 @@
-"""Faults of the worker process: SIGKILL mid-run; SIGSTOP past its lease, then SIGCONT (two workers never both
-write); a duplicated broker message; a connection test whose worker died."""
+"""Faults of the worker process: SIGKILL mid-run; SIGKILL in the middle of an ingestion batch; SIGSTOP past its
+lease, then SIGCONT (two workers never both write); a duplicated broker message; a connection test whose worker
+died."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 from datetime import timedelta
 from pathlib import Path
@@ -26,18 +25,10 @@ from evaluations.services.registry import (
 )
 from evaluations.services.runs import run_items_reconcile
 from portal.queue import enqueue
-from tests.faults.conftest import (
-    FAULT_SAMPLES,
-    FAULTS,
-    after_fault,
-    approved_run,
-    item_done_at_least,
-    run_in,
-    worker_env,
-)
-from tests.faults.servers import celery_workers, faulty_model_server
+from tests.faults.conftest import FAULT_SAMPLES, FAULTS, FINISHED, after_fault, item_done_at_least, run_in
+from tests.faults.servers import faulty_model_server
 from tests.support.registry import make_model
-from tests.support.workers import WorkerProcess, celery_worker, wait_for
+from tests.support.workers import PortalProcess, celery_worker, celery_workers, wait_for
 
 pytestmark = FAULTS
 
@@ -45,12 +36,7 @@ LEASE = "3"  # seconds: the workers here renew their lease every 0.5 s, so 3 s i
 LOCAL_ALLOWLIST = "127.0.0.1/32"
 
 
-def signal_group(worker: WorkerProcess, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(worker.proc.pid, sig)
-
-
-def tasks_done(worker: WorkerProcess) -> int:
+def tasks_done(worker: PortalProcess) -> int:
     """How many run_item_execute messages the worker has finished (Celery logs each)."""
     return sum(1 for line in worker.log().splitlines() if EXECUTE_TASK in line and " succeeded in " in line)
 
@@ -69,16 +55,16 @@ def row_versions(run: Run) -> dict[str, Any]:
     return {"samples": sample_rows, "items": item_rows, "run": run_row}
 
 
-def owner_of(item: RunItem, workers: list[WorkerProcess]) -> tuple[WorkerProcess, WorkerProcess]:
+def owner_of(item: RunItem, workers: list[PortalProcess]) -> tuple[PortalProcess, PortalProcess]:
     """(the worker holding the item's lease, the other one)."""
     item.refresh_from_db()
     holder = next(w for w in workers if item.lease_owner.startswith(f"{w.hostname}:"))
     return holder, next(w for w in workers if w is not holder)
 
 
-def test_sigkill_of_the_worker_mid_run(settings, exercise, uk_staff, uk_approver, us_approver, redis_client):
-    with celery_workers(2, extra_env=worker_env(settings, RUNS_LEASE_SECONDS=LEASE)) as workers:
-        run = approved_run(exercise=exercise, uk_staff=uk_staff, uk_approver=uk_approver, us_approver=us_approver)
+def test_sigkill_of_the_worker_mid_run(fault_env, start_run):
+    with celery_workers(2, extra_env=fault_env(RUNS_LEASE_SECONDS=LEASE)) as workers:
+        run = start_run()
         item = run.items.get()
         wait_for(item_done_at_least(item, FAULT_SAMPLES // 4), timeout=120, message="the item to be a quarter done")
         first, second = owner_of(item, workers)
@@ -86,26 +72,60 @@ def test_sigkill_of_the_worker_mid_run(settings, exercise, uk_staff, uk_approver
         item.refresh_from_db()
         assert item.state == RunItem.State.RUNNING and item.done_samples < FAULT_SAMPLES
         wait_for(lambda: run_items_reconcile()["requeued"], timeout=60, message="the lease to expire")
-        wait_for(run_in(run, "succeeded", "failed", "partially_succeeded"), timeout=240, message="the run to finish")
+        wait_for(run_in(run, *FINISHED), timeout=240, message="the run to finish")
         wait_for(lambda: tasks_done(second) >= 1, timeout=60, message="the second worker to end its task")
     item.refresh_from_db()
     assert item.attempts == 2
     after_fault(run)
 
 
-def test_sigstop_of_the_worker_past_its_lease_then_sigcont(settings, exercise, uk_staff, uk_approver, us_approver,
-                                                           redis_client):
+INGEST_PAUSE_MS = "1500"  # RUNS_INGEST_PAUSE_MS: each ingestion batch's transaction stays open this long
+
+
+def ingesting_batch(worker: PortalProcess, batch: int) -> bool:
+    """The worker has written ingestion batch ``batch`` and not committed it (it logs so while it pauses)."""
+    return f"ingestion batch {batch} " in worker.log()
+
+
+def test_sigkill_of_the_worker_in_the_middle_of_an_ingestion_batch(fault_env, start_run):
+    """Two batches of 500 (a run of 1,000 samples): the worker is killed with the first batch committed and the
+    second written but not committed. The server rolls the second back; the item is re-queued once its lease
+    expires and run again by the other worker, whose ingestion writes the first batch's samples over (one row
+    each, never two) and the second's anew: 1,000 rows, once each."""
+    samples = 2 * 500
+    env = fault_env(RUNS_LEASE_SECONDS=LEASE, RUNS_INGEST_PAUSE_MS=INGEST_PAUSE_MS)
+    with celery_workers(2, extra_env=env) as workers:
+        run = start_run(samples=samples)
+        item = run.items.get()
+        wait_for(lambda: any(ingesting_batch(w, 2) for w in workers), timeout=180,
+                 message="a worker to be in its second ingestion batch")
+        first, second = owner_of(item, workers)
+        first.kill(signal.SIGKILL)
+        # what the killed worker left: the first batch (committed), nothing of the second
+        assert SampleResult.objects.filter(item=item).count() == 500
+        item.refresh_from_db()
+        assert item.state == RunItem.State.RUNNING and item.attempts == 1
+        wait_for(lambda: run_items_reconcile()["requeued"], timeout=60, message="the lease to expire")
+        wait_for(run_in(run, *FINISHED), timeout=240, message="the run to finish")
+        wait_for(lambda: tasks_done(second) >= 1, timeout=60, message="the second worker to end its task")
+    assert ingesting_batch(second, 2), "the second worker ingested both batches"
+    item.refresh_from_db()
+    assert item.attempts == 2
+    after_fault(run, samples=samples)
+
+
+def test_sigstop_of_the_worker_past_its_lease_then_sigcont(settings, fault_env, start_run):
     """The stopped worker is nearly done when it stops, so once resumed it reaches the ingestion of its log
     before its heartbeat notices that the lease is gone: it must still write no sample and no state."""
-    with celery_workers(2, extra_env=worker_env(settings, RUNS_LEASE_SECONDS=LEASE)) as workers:
-        run = approved_run(exercise=exercise, uk_staff=uk_staff, uk_approver=uk_approver, us_approver=us_approver)
+    with celery_workers(2, extra_env=fault_env(RUNS_LEASE_SECONDS=LEASE)) as workers:
+        run = start_run()
         item = run.items.get()
         wait_for(item_done_at_least(item, FAULT_SAMPLES * 9 // 10), timeout=120, message="the item to be 90% done")
         first, second = owner_of(item, workers)
-        signal_group(first, signal.SIGSTOP)
+        first.send_signal(signal.SIGSTOP)
         try:
             wait_for(lambda: run_items_reconcile()["requeued"], timeout=60, message="the lease to expire")
-            wait_for(run_in(run, "succeeded", "failed", "partially_succeeded"), timeout=240,
+            wait_for(run_in(run, *FINISHED), timeout=240,
                      message="the second worker to finish the run")
             wait_for(lambda: tasks_done(second) >= 1, timeout=60, message="the second worker to end its task")
             item.refresh_from_db()
@@ -113,7 +133,7 @@ def test_sigstop_of_the_worker_past_its_lease_then_sigcont(settings, exercise, u
             before = row_versions(run)
             assert len(before["samples"]) == FAULT_SAMPLES
         finally:
-            signal_group(first, signal.SIGCONT)
+            first.send_signal(signal.SIGCONT)
         wait_for(lambda: tasks_done(first) >= 1, timeout=120, message="the resumed worker to end its task")
         log = first.log()
     assert "lease lost" in log, log[-3000:]
@@ -128,15 +148,15 @@ def test_sigstop_of_the_worker_past_its_lease_then_sigcont(settings, exercise, u
     after_fault(run)
 
 
-def test_a_duplicated_broker_message(settings, exercise, uk_staff, uk_approver, us_approver, redis_client):
+def test_a_duplicated_broker_message(fault_env, start_run):
     """The item's message is sent twice more while it runs and once more after it finished: one execution."""
-    with celery_worker(extra_env=worker_env(settings), concurrency=2) as worker:
-        run = approved_run(exercise=exercise, uk_staff=uk_staff, uk_approver=uk_approver, us_approver=us_approver)
+    with celery_worker(extra_env=fault_env(), concurrency=2) as worker:
+        run = start_run()
         item = run.items.get()
         wait_for(item_done_at_least(item, 1), timeout=120, message="the item to start")
         enqueue(EXECUTE_TASK, item.pk)
         enqueue(EXECUTE_TASK, item.pk)
-        wait_for(run_in(run, "succeeded", "failed", "partially_succeeded"), timeout=240, message="the run to finish")
+        wait_for(run_in(run, *FINISHED), timeout=240, message="the run to finish")
         enqueue(EXECUTE_TASK, item.pk)
         wait_for(lambda: tasks_done(worker) >= 4, timeout=120, message="every copy of the message to be consumed")
     item.refresh_from_db()

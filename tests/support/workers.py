@@ -1,8 +1,10 @@
-"""Real Celery worker processes for integration tests (no mocks: real PostgreSQL, Redis and Celery).
+"""Real portal processes for integration tests (no mocks: real PostgreSQL, Redis and Celery).
 
     with celery_worker() as worker:      # a prefork worker on the suite's queue, against the test database
         ...
         worker.kill()                    # SIGKILL the whole process group (parent and children)
+    with celery_workers(2) as workers:   # two, started side by side
+    with portal_process(command, name="beat") as beat:   # any other portal process (beat, gunicorn)
 
 Use with ``transactional_db`` (or ``django_db(transaction=True)``): the worker is another process and only
 sees committed rows."""
@@ -39,35 +41,73 @@ def test_database_url() -> str:
 
 
 @dataclass
-class WorkerProcess:
+class PortalProcess:
+    """A portal process a test started (a Celery worker, beat, gunicorn), in a process group of its own, its
+    output in ``log_path``. ``hostname`` is a worker's Celery node name (empty for the others)."""
+
     proc: subprocess.Popen[bytes]
-    hostname: str
     log_path: Path
     env: dict[str, str] = field(repr=False)
+    hostname: str = ""
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def kill(self, sig: int = signal.SIGKILL) -> None:
+    def send_signal(self, sig: int) -> None:
+        """Send ``sig`` to the whole process group (a prefork worker's parent and children)."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, sig)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        self.send_signal(sig)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=30)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
+            self.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
-        # children left behind by a killed parent
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.send_signal(signal.SIGKILL)  # children left behind by a killed parent
 
 
-def wait_until_ready(worker: WorkerProcess, timeout: float = 60) -> None:
+WorkerProcess = PortalProcess  # a Celery worker (its hostname set)
+
+
+def portal_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a portal process against the test database and the suite's queue."""
+    env = dict(os.environ)
+    env.update({"DATABASE_URL": test_database_url(), "REDIS_URL": settings.REDIS_URL,
+                "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE, "PYTHONUNBUFFERED": "1"})
+    env.update(extra or {})
+    return env
+
+
+def process_start(command: list[str], *, extra_env: dict[str, str] | None = None, name: str = "process",
+                  hostname: str = "") -> PortalProcess:
+    """Start ``command`` in the repository with ``portal_env``, its output to a log file of its own."""
+    env = portal_env(extra_env)
+    log_path = Path(tempfile.mkdtemp(prefix=f"{name}-")) / f"{name}.log"
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    return PortalProcess(proc=proc, log_path=log_path, env=env, hostname=hostname)
+
+
+@contextlib.contextmanager
+def portal_process(command: list[str], *, extra_env: dict[str, str] | None = None,
+                   name: str = "process") -> Iterator[PortalProcess]:
+    """``process_start``, stopped (SIGTERM, then SIGKILL) at the end."""
+    process = process_start(command, extra_env=extra_env, name=name)
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def wait_until_ready(worker: PortalProcess, timeout: float = 60) -> None:
     from portal.celery import app
 
     deadline = time.monotonic() + timeout
@@ -81,6 +121,39 @@ def wait_until_ready(worker: WorkerProcess, timeout: float = 60) -> None:
 
 
 @contextlib.contextmanager
+def celery_workers(
+    count: int,
+    *,
+    concurrency: int = 1,
+    pool: str = "prefork",
+    extra_env: dict[str, str] | None = None,
+    extra_args: list[str] | None = None,
+    ready_timeout: float = 120,
+) -> Iterator[list[PortalProcess]]:
+    """``count`` real Celery workers on the suite's queue, started side by side (their start-up times overlap:
+    they are slow to start on a loaded machine); each stopped at the end."""
+    workers: list[PortalProcess] = []
+    try:
+        for _ in range(count):
+            hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
+            queue = portal_env(extra_env)["CELERY_QUEUE"]
+            command = [
+                sys.executable, "-m", "celery", "-A", "portal", "worker",
+                "--loglevel", "INFO", "--pool", pool, "--concurrency", str(concurrency),
+                "--hostname", hostname, "--queues", queue,
+                "--without-gossip", "--without-mingle",
+                *(extra_args or []),
+            ]
+            workers.append(process_start(command, extra_env=extra_env, name="worker", hostname=hostname))
+        for worker in workers:
+            wait_until_ready(worker, timeout=ready_timeout)
+        yield workers
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+@contextlib.contextmanager
 def celery_worker(
     *,
     concurrency: int = 1,
@@ -88,33 +161,11 @@ def celery_worker(
     extra_env: dict[str, str] | None = None,
     extra_args: list[str] | None = None,
     ready_timeout: float = 60,
-) -> Iterator[WorkerProcess]:
-    env = dict(os.environ)
-    env["DATABASE_URL"] = test_database_url()
-    env["REDIS_URL"] = settings.REDIS_URL
-    env["CELERY_QUEUE"] = settings.CELERY_TASK_DEFAULT_QUEUE
-    env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra_env or {})
-    hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
-    log_dir = Path(tempfile.mkdtemp(prefix="worker-"))
-    log_path = log_dir / "worker.log"
-    command = [
-        sys.executable, "-m", "celery", "-A", "portal", "worker",
-        "--loglevel", "INFO", "--pool", pool, "--concurrency", str(concurrency),
-        "--hostname", hostname, "--queues", env["CELERY_QUEUE"],
-        "--without-gossip", "--without-mingle",
-        *(extra_args or []),
-    ]
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(
-            command, cwd=BASE_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    worker = WorkerProcess(proc=proc, hostname=hostname, log_path=log_path, env=env)
-    try:
-        wait_until_ready(worker, timeout=ready_timeout)
+) -> Iterator[PortalProcess]:
+    """One real Celery worker (``celery_workers(1)``)."""
+    with celery_workers(1, concurrency=concurrency, pool=pool, extra_env=extra_env, extra_args=extra_args,
+                        ready_timeout=ready_timeout) as (worker,):
         yield worker
-    finally:
-        worker.stop()
 
 
 def wait_for(predicate, timeout: float = 60, interval: float = 0.2, message: str = "condition"):  # type: ignore[no-untyped-def]
