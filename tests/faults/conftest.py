@@ -21,6 +21,9 @@ from tests.support.factories import model_version, task_version
 # 500 samples of the test-only ``counting`` task (no model call: mockllm); a little delay per sample so that a
 # fault lands mid-run. FAULT_SAMPLES overrides it (e.g. FAULT_SAMPLES=5000 for a longer soak).
 FAULT_SAMPLES = int(os.environ.get("FAULT_SAMPLES", "500"))
+# The run of a test whose fault is outside the run's execution (an approval, the scheduler): its size does not
+# matter to the fault, and Inspect takes about 0.1 s a sample on a loaded machine.
+SMALL_RUN = min(FAULT_SAMPLES, 100)
 SAMPLE_DELAY = 0.05
 FINISHED = ("succeeded", "failed", "partially_succeeded", "cancelled")
 # Every test module: pytestmark = FAULTS

@@ -30,6 +30,7 @@ from tests.faults.conftest import (
     FAULT_SAMPLES,
     FAULTS,
     FINISHED,
+    SMALL_RUN,
     after_fault,
     db_retrying,
     item_done_at_least,
@@ -163,7 +164,7 @@ def test_the_web_process_killed_during_an_approval(fault_env, new_run, uk_approv
     """The last approval is sent to a real gunicorn; the approval's transaction is held inside (the test holds the
     audit trail's append lock) and gunicorn is killed with SIGKILL: nothing of the approval is kept. Started
     again, the same approval goes through once, and the run runs."""
-    run = new_run()
+    run = new_run(samples=SMALL_RUN)
     run_approve(actor=uk_approver, run=run)
     token = api_token_create(user=us_approver, scope="write").plain
     port = free_port()
@@ -188,14 +189,15 @@ def test_the_web_process_killed_during_an_approval(fault_env, new_run, uk_approv
     assert AuditEvent.objects.count() == events_before
     assert audit_chain_verify().ok
 
-    with celery_worker(extra_env=fault_env()), portal_process(gunicorn_command(port), name="web") as web:
+    # gunicorn first: it starts while the worker does (celery_worker waits for its worker to answer)
+    with portal_process(gunicorn_command(port), name="web") as web, celery_worker(extra_env=fault_env()):
         _wait_web(port, web)
         out = {}
         _approve_over_http(port, run, token, out)
         assert out.get("status") == 200, out
         wait_for(run_in(run, *FINISHED), timeout=240, message="the run to finish")
     assert RunApproval.objects.filter(run=run).count() == 2
-    after_fault(run)
+    after_fault(run, samples=SMALL_RUN)
 
 
 # --- Two beat schedulers at once ----------------------------------------------------------------------------
@@ -205,16 +207,17 @@ def test_two_beat_schedulers_at_once(tmp_path: Path, fault_env, new_run, uk_appr
     # Hourly, at the minute before this one: this hour's slot has just passed, the next is an hour away. (Every
     # hour: django-celery-beat leaves out crontabs whose hours do not include the current one.)
     minute = (timezone.now().minute - 1) % 60
-    run = new_run(schedule="recurring", cron=f"{minute} * * * *",
+    run = new_run(samples=SMALL_RUN, schedule="recurring", cron=f"{minute} * * * *",
                   approval_valid_until=timezone.now() + timedelta(days=2))
     run_approve(actor=uk_approver, run=run)
     run_approve(actor=us_approver, run=run)
     run.refresh_from_db()
     assert run.state == Run.State.APPROVED and run.periodic_task_id
     periodic = PeriodicTask.objects.get(pk=run.periodic_task_id)
-    with celery_worker(extra_env=fault_env(), concurrency=2) as worker, \
-            portal_process(beat_command(tmp_path / "beat-1"), name="beat") as beat_1, \
-            portal_process(beat_command(tmp_path / "beat-2"), name="beat") as beat_2:
+    # the schedulers first: they start while the worker does (celery_worker waits for its worker to answer)
+    with portal_process(beat_command(tmp_path / "beat-1"), name="beat") as beat_1, \
+            portal_process(beat_command(tmp_path / "beat-2"), name="beat") as beat_2, \
+            celery_worker(extra_env=fault_env(), concurrency=2) as worker:
         wait_for(lambda: all("Schedule changed" in b.log() for b in (beat_1, beat_2)), timeout=120,
                  message="both schedulers to load the schedule")
         time.sleep(3)  # not an assertion: past each one's first ticks (a scheduler's first tick writes at once)
@@ -232,4 +235,4 @@ def test_two_beat_schedulers_at_once(tmp_path: Path, fault_env, new_run, uk_appr
     assert run.executions.count() == 1, "a scheduled run was doubled"
     run.refresh_from_db()
     assert run.state == Run.State.APPROVED
-    after_fault(execution)
+    after_fault(execution, samples=SMALL_RUN)

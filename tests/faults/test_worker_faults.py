@@ -88,11 +88,11 @@ def ingesting_batch(worker: PortalProcess, batch: int) -> bool:
 
 
 def test_sigkill_of_the_worker_in_the_middle_of_an_ingestion_batch(fault_env, start_run):
-    """Two batches of 500 (a run of 1,000 samples): the worker is killed with the first batch committed and the
-    second written but not committed. The server rolls the second back; the item is re-queued once its lease
-    expires and run again by the other worker, whose ingestion writes the first batch's samples over (one row
-    each, never two) and the second's anew: 1,000 rows, once each."""
-    samples = 2 * 500
+    """Two ingestion batches (500 samples, then 100: a run of 600): the worker is killed with the first batch
+    committed and the second written but not committed. The server rolls the second back; the item is re-queued
+    once its lease expires and run again by the other worker, whose ingestion writes the first batch's samples
+    over (one row each, never two) and the second's anew: 600 rows, once each."""
+    samples = 500 + 100
     env = fault_env(RUNS_LEASE_SECONDS=LEASE, RUNS_INGEST_PAUSE_MS=INGEST_PAUSE_MS)
     with celery_workers(2, extra_env=env) as workers:
         run = start_run(samples=samples)

@@ -77,10 +77,13 @@ WorkerProcess = PortalProcess  # a Celery worker (its hostname set)
 
 
 def portal_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a portal process against the test database and the suite's queue."""
+    """The environment of a portal process against the test database and the suite's queue. CELERY_SKIP_CHECKS:
+    a worker does not run Django's system checks as it starts (`make test` runs them before the suite);
+    measured, that halves a worker's start: 17 s -> 7 s at a load average of 9."""
     env = dict(os.environ)
     env.update({"DATABASE_URL": test_database_url(), "REDIS_URL": settings.REDIS_URL,
-                "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE, "PYTHONUNBUFFERED": "1"})
+                "CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE, "PYTHONUNBUFFERED": "1",
+                "CELERY_SKIP_CHECKS": "1"})
     env.update(extra or {})
     return env
 
