@@ -65,7 +65,7 @@ class TrendPointSerializer(serializers.Serializer):
 class TrendSeriesSerializer(serializers.Serializer):
     metric = serializers.CharField(help_text="score (the first scorer's value, clustered by sample), or scorer/metric "
                                              "of the logs")
-    label = serializers.CharField()
+    name = serializers.CharField(help_text="The series in words")
     points = TrendPointSerializer(many=True, help_text="Oldest first")
 
 
@@ -126,7 +126,7 @@ def trend_representation(page: dict[str, Any], *, may_set_baseline: bool) -> dic
                     "difference": regression.difference, "stderr": regression.se, "p_value": regression.p_value,
                     "significant": regression.significant},
             })
-        series.append({"metric": s["name"], "label": s["label"], "points": points})
+        series.append({"metric": s["name"], "name": s["label"], "points": points})
     return {
         "exercise": page["exercise"].pk, "exercise_name": page["exercise"].name,
         "model_version": page["model_version"].pk, "model_name": str(page["model_version"]),

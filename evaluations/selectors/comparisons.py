@@ -519,7 +519,7 @@ def exercise_results(*, user: Any, exercise: Any) -> list[dict[str, Any]]:
     # each evaluation version's declared cluster field (TaskVersion.cluster_field), read in the same query
     declared: dict[str, list[int]] = {}
     for item in newest.values():
-        if item.task_version_id and item.task_version.cluster_field:
+        if item.task_version is not None and item.task_version.cluster_field:
             declared.setdefault(item.task_version.cluster_field, []).append(item.pk)
     rows_qs = SampleResult.objects.filter(item__in=list(newest.values()), score__isnull=False)
     if declared:
@@ -536,7 +536,7 @@ def exercise_results(*, user: Any, exercise: Any) -> list[dict[str, Any]]:
         groups.setdefault(_evaluation_key(item), []).append(item)
     out = []
     for group in groups.values():
-        cluster = group[0].task_version.cluster_field if group[0].task_version_id else ""
+        cluster = group[0].task_version.cluster_field if group[0].task_version is not None else ""
         rows = []
         for item in sorted(group, key=lambda i: i.model_name.lower()):
             estimate = mean_estimate(scores[item.pk], clusters=labels[item.pk] if cluster else None)
