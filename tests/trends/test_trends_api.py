@@ -123,3 +123,12 @@ def test_the_api_makes_the_same_queries_with_2_and_8_results(exercise, uk_staff,
         make_finished_run(actor=uk_staff, exercise=exercise, models=[pair["model"]], task=pair["task"],
                           scores=[{**GOOD, **{f"x{n}-{i}": [0.5] for i in range(30)}}], name=f"Run {n}")
     assert count() == small
+
+
+def test_the_trends_api_is_in_the_schema(uk_staff):
+    schema = _api(uk_staff).get("/api/schema/", {"format": "json"})
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+    assert {p["name"] for p in paths["/api/v1/trends/"]["get"]["parameters"]} >= {"exercise", "model", "task"}
+    body = paths["/api/v1/trends/baseline/"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["$ref"].endswith("/TrendBaselineWriteRequest")
