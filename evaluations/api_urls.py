@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from evaluations.api import comparisons, findings, power, reports, runs, search
+from evaluations.api import comparisons, findings, power, reports, runs, search, trends
 from evaluations.api.catalogue import EvalTaskViewSet
 from evaluations.api.exercises import ExerciseViewSet
 from evaluations.api.registry import RegisteredModelViewSet
@@ -21,6 +21,8 @@ urlpatterns: list = [
     path("run-items/<int:pk>/log/", runs.RunItemLogView.as_view(), name="api-run-item-log"),
     path("compare/", comparisons.CompareView.as_view(), name="api-compare"),
     path("power/", power.PowerView.as_view(), name="api-power"),
+    path("trends/", trends.TrendView.as_view(), name="api-trend"),
+    path("trends/baseline/", trends.TrendBaselineView.as_view(), name="api-trend-baseline"),
     path("search/", search.SearchView.as_view(), name="api-search"),
     path("exercises/<int:pk>/report.pdf", reports.ExerciseReportView.as_view(), name="api-exercise-report"),
     path("", include(router.urls)),

@@ -19,6 +19,7 @@ from accounts.gates import InstituteMembersOnly
 from evaluations.inspectai.datasets import SCORERS, SOLVERS, DatasetTooLarge
 from evaluations.models import EvalTask, TaskVersion
 from evaluations.selectors import catalogue as selectors
+from evaluations.selectors.comparisons import cluster_field_clean
 from evaluations.services import catalogue as services
 from portal.limits import ID_MAX, LINE_MAX, NAME_MAX, PROMPT_MAX, TEXT_MAX
 from portal.parsers import (
@@ -40,7 +41,7 @@ class TaskVersionSerializer(serializers.ModelSerializer):
         model = TaskVersion
         fields = ["id", "number", "kind", "registry_name", "args", "dataset_name", "dataset_format",
                   "dataset_sha256", "sample_count", "preview", "solver", "solver_args", "scorer", "scorer_args",
-                  "grader_model_version", "needs_network", "created_by", "created_at"]
+                  "grader_model_version", "needs_network", "cluster_field", "created_by", "created_at"]
 
 
 class TaskWriteSerializer(serializers.Serializer):
@@ -58,6 +59,17 @@ class TaskWriteSerializer(serializers.Serializer):
     scorer = serializers.ChoiceField(choices=list(SCORERS), required=False, allow_blank=True)
     pattern = serializers.CharField(required=False, allow_blank=True, max_length=LINE_MAX)
     grader_model_version = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=ID_MAX)
+    cluster_field = serializers.CharField(
+        required=False, allow_blank=True, max_length=100,
+        help_text="A sample metadata field whose samples are not independent (e.g. passage_id): comparisons cluster "
+                  "standard errors by it unless the request says otherwise. Empty: by sample only. Changing it "
+                  "changes the current version in place (it changes no score).")
+
+    def validate_cluster_field(self, value: str) -> str:
+        try:
+            return cluster_field_clean(value, field="cluster_field")
+        except ValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict["cluster_field"]) from None
 
 
 def task_representation(task: EvalTask) -> dict[str, Any]:
@@ -74,6 +86,7 @@ def task_representation(task: EvalTask) -> dict[str, Any]:
         "registry_name": current.registry_name if current else "",
         "args": current.args if current else {},
         "solver": current.solver if current else "", "scorer": current.scorer if current else "",
+        "cluster_field": current.cluster_field if current else "",
         "version": current.number if current else None, "version_id": current.pk if current else None,
         "versions": TaskVersionSerializer(versions, many=True).data,
         "created_at": task.created_at.isoformat(), "archived": task.archived_at is not None,
@@ -139,11 +152,12 @@ class EvalTaskViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
                 solver=d.get("solver") or "generate", scorer=d.get("scorer") or "includes",
                 solver_args={"system_prompt": d.get("system_prompt", "")}, scorer_args={"pattern": d.get("pattern", "")},
                 grader_model_version=d.get("grader_model_version"), description=d.get("description", ""),
-                request=request._request)
+                cluster_field=d.get("cluster_field", ""), request=request._request)
         elif d.get("registry_name"):
             task = services.task_create_registry(
                 user=request.user, name=d.get("name", ""), exercises=exercises, registry_name=d["registry_name"],
-                args=_args(d.get("args")), description=d.get("description", ""), request=request._request)
+                args=_args(d.get("args")), description=d.get("description", ""),
+                cluster_field=d.get("cluster_field", ""), request=request._request)
         else:
             return Response({"detail": "Send registry_name (with args), or a dataset file with solver and scorer."},
                             status=status.HTTP_400_BAD_REQUEST)
@@ -156,7 +170,7 @@ class EvalTaskViewSet(InstituteMembersOnly, viewsets.GenericViewSet):
         ser.is_valid(raise_exception=True)
         d = ser.validated_data
         changes: dict[str, Any] = {k: d[k] for k in ("name", "description", "solver", "scorer",
-                                                      "grader_model_version")
+                                                      "grader_model_version", "cluster_field")
                                    if k in d and not (k in ("solver", "scorer") and d[k] == "")}
         if "args" in d:
             changes["args"] = _args(d["args"])

@@ -13,7 +13,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.gates import InstituteMembersOnly
-from evaluations.selectors.comparisons import cluster_field_clean, comparison_build, items_for_compare
+from evaluations.selectors.comparisons import (
+    cluster_field_clean,
+    comparison_build,
+    comparison_clustering,
+    items_for_compare,
+)
 from portal.api import int_param, text_param
 
 
@@ -135,7 +140,15 @@ class SideBySideSerializer(serializers.Serializer):
 class CompareSerializer(serializers.Serializer):
     evaluation = serializers.CharField()
     confidence = serializers.FloatField()
-    cluster = serializers.CharField(allow_null=True, help_text="The metadata field samples are clustered by")
+    cluster = serializers.CharField(allow_null=True, help_text="The metadata field samples are clustered by "
+                                                                "(null: by sample only)")
+    cluster_source = serializers.ChoiceField(
+        choices=["task", "request", "none"],
+        help_text="Why: task (the evaluation version declares it and the request named none), request (the "
+                  "`cluster` parameter; empty: by sample only), none (neither)")
+    cluster_declared = serializers.CharField(allow_null=True,
+                                             help_text="The evaluation version's declared cluster field")
+    clustering = serializers.CharField(help_text="The clustering used and why, in words")
     metric_names = serializers.ListField(child=serializers.CharField())
     items = CompareItemSerializer(many=True)
     metrics = MetricSerializer(many=True)
@@ -157,7 +170,9 @@ class CompareView(InstituteMembersOnly, APIView):
                              description="1 to 20 run item ids of one evaluation version, comma-separated (or the "
                                          "parameter repeated); the first is the baseline"),
             OpenApiParameter("cluster", str, required=False,
-                             description="A metadata field whose samples are not independent (clustered SEs)"),
+                             description="A metadata field whose samples are not independent (clustered SEs). "
+                                         "Absent: the evaluation version's declared field (if any); empty: by "
+                                         "sample only"),
             OpenApiParameter("page", int, required=False, description="Page of the side by side (50 a page)"),
         ],
         responses=CompareSerializer,
@@ -169,10 +184,14 @@ class CompareView(InstituteMembersOnly, APIView):
         page = int_param(request, "page")
         if page is not None and page < 1:
             raise serializers.ValidationError({"page": "Must be 1 or more."})
+        # no "cluster": the evaluation version's declared field; "cluster=" (empty): by sample only
+        requested = text_param(request, "cluster") if "cluster" in request.query_params else None
         try:
-            cluster = cluster_field_clean(text_param(request, "cluster"))
+            if requested is not None:
+                cluster_field_clean(requested)
         except ValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from None
         # 400 for an id that is not a number, too many, or items of different evaluation versions; 404 unseen
         items = items_for_compare(user=request.user, values=values)
-        return Response(comparison_build(items=items, cluster_field=cluster, page=page or 1))
+        clustering = comparison_clustering(items=items, requested=requested)
+        return Response(comparison_build(items=items, clustering=clustering, page=page or 1))

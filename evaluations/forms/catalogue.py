@@ -5,16 +5,36 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.forms.utils import ErrorDict
 
 from evaluations.inspectai.datasets import SCORERS, SOLVERS
+from evaluations.selectors.comparisons import cluster_field_clean
 from evaluations.selectors.exercises import exercises_user_may_add_to
 from evaluations.selectors.registry import grader_choices
 from portal.forms import ControlCharactersRefused, PortalForm, json_object_clean
 from portal.limits import LINE_MAX, PROMPT_MAX, TEXT_MAX
 
 
-class RegistryTaskForm(ControlCharactersRefused, PortalForm):
+def _cluster_field() -> forms.CharField:
+    return forms.CharField(
+        label="Cluster samples by this metadata field (optional)", required=False, max_length=100,
+        help_text="If several samples share a value of a metadata field (for example passage_id, when several "
+                  "questions are about one passage), comparisons count them as one cluster in their standard "
+                  "errors. Leave empty if every sample is independent.")
+
+
+class ClusterFieldClean:
+    cleaned_data: dict[str, Any]
+
+    def clean_cluster_field(self) -> str:
+        try:
+            return cluster_field_clean(self.cleaned_data.get("cluster_field"), field="cluster_field")
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["cluster_field"]) from None
+
+
+class RegistryTaskForm(ClusterFieldClean, ControlCharactersRefused, PortalForm):
     name = forms.CharField(label="Name", max_length=200)
     exercises: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple)
     registry_name = forms.CharField(label="Task", max_length=300,
@@ -24,6 +44,7 @@ class RegistryTaskForm(ControlCharactersRefused, PortalForm):
                            help_text='A JSON object, e.g. {"limit": 5}.')
     description = forms.CharField(label="Description (optional)", required=False, max_length=TEXT_MAX,
                                   widget=forms.Textarea(attrs={"rows": 2}))
+    cluster_field = _cluster_field()
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -33,7 +54,7 @@ class RegistryTaskForm(ControlCharactersRefused, PortalForm):
         return json_object_clean(self.cleaned_data.get("args"), example='{"limit": 5}', name="the arguments")
 
 
-class DatasetTaskForm(ControlCharactersRefused, PortalForm):
+class DatasetTaskForm(ClusterFieldClean, ControlCharactersRefused, PortalForm):
     name = forms.CharField(label="Name", max_length=200)
     exercises: forms.ModelMultipleChoiceField = forms.ModelMultipleChoiceField(label="Exercises", queryset=None, widget=forms.CheckboxSelectMultiple)
     dataset = forms.FileField(label="Dataset (CSV or JSONL)", required=False,
@@ -52,6 +73,7 @@ class DatasetTaskForm(ControlCharactersRefused, PortalForm):
                                                   coerce=int, empty_value=None)
     description = forms.CharField(label="Description (optional)", required=False, max_length=TEXT_MAX,
                                   widget=forms.Textarea(attrs={"rows": 2}))
+    cluster_field = _cluster_field()
 
     def __init__(self, *args: Any, user: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

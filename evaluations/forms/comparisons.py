@@ -15,4 +15,6 @@ class CompareForm(PortalForm):
     cluster = forms.CharField(label="Cluster samples by this metadata field (optional)", required=False,
                               max_length=100,
                               help_text="Samples sharing a value of this field, such as the passage several "
-                                        "questions are about, count as one cluster in the standard errors.")
+                                        "questions are about, count as one cluster in the standard errors. "
+                                        "It starts as the field the evaluation declares; leave it empty to "
+                                        "treat every sample as independent.")

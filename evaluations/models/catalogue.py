@@ -51,6 +51,13 @@ class TaskVersion(models.Model):
     dataset_format = models.CharField(max_length=10, blank=True, help_text="csv or jsonl")
     preview = models.JSONField(default=list, blank=True, help_text="The first samples, for display.")
     needs_network = models.BooleanField(default=False, help_text="Downloads data at run time.")
+    cluster_field = models.CharField(
+        max_length=100, blank=True,
+        help_text="A sample metadata field whose samples are not independent (e.g. passage_id): comparisons "
+                  "cluster standard errors by it unless asked otherwise. Blank: by sample only. An analysis "
+                  "setting, not part of what is run: changed in place on the current version (audited) and "
+                  "carried to later versions.",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 

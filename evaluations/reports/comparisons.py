@@ -1,6 +1,8 @@
 """A comparison of run items (``selectors.comparisons.comparison_build``) as CSV and JSON downloads. Pure of
 models. One CSV row per item and metric ("estimate"), per pair and metric ("difference") and per sample shown in
-the side by side ("sample"); every text cell neutralised against spreadsheet formulas (``tables.csv_cell``)."""
+the side by side ("sample"); every text cell neutralised against spreadsheet formulas (``tables.csv_cell``).
+Every row carries the clustering used (``cluster_field``, empty for by sample only, and ``cluster_source``: task,
+request or none); the JSON has it as ``cluster``, ``cluster_source``, ``cluster_declared`` and ``clustering``."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from evaluations.reports.tables import rows_to_csv
 COLUMNS = [
     "row", "metric", "item", "model", "provider_model", "base_item", "base_model", "evaluation", "n", "clusters",
     "value", "ci_low", "ci_high", "stderr", "method", "p_value", "p_holm", "p_bh", "correlation",
-    "bootstrap_low", "bootstrap_high", "verdict", "sample_id", "scores", "error",
+    "bootstrap_low", "bootstrap_high", "verdict", "sample_id", "scores", "error", "cluster_field", "cluster_source",
 ]
 
 
@@ -50,6 +52,10 @@ def comparison_rows(comparison: Mapping[str, Any]) -> list[dict[str, Any]]:
                          "sample_id": sample["sample_id"],
                          "scores": json.dumps(cell["scores"], sort_keys=True) if cell["present"] else "",
                          "error": cell["error"] if cell["present"] else "not in this item"})
+    clustering = {"cluster_field": comparison.get("cluster") or "",  # "" by sample only
+                  "cluster_source": comparison.get("cluster_source") or ""}
+    for row in rows:
+        row.update(clustering)
     return rows
 
 

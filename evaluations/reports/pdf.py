@@ -174,7 +174,7 @@ def _template_results(results: Sequence[Mapping[str, Any]]) -> list[dict[str, An
             return f"{value * 100:.1f}%" if points else f"{value:.3g}"
 
         out.append({
-            "evaluation": group["evaluation"],
+            "evaluation": group["evaluation"], "cluster": group.get("cluster") or "",
             "svg": mark_safe(score_bars(bars, title=f"Mean score by model: {group['evaluation']}",  # noqa: S308  # nosemgrep: portal-mark-safe - SVG of evaluations/plots, which escapes every text
                                         id_prefix=f"report-bars-{index}", percent=points, width=640)),
             "rows": [{"model": row["model"], "provider_model": row.get("provider_model", ""), "n": row["n"],

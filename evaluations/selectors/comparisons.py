@@ -21,7 +21,7 @@ from itertools import combinations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import F
+from django.db.models import Case, F, TextField, Value, When
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Left
 from django.http import Http404
@@ -90,14 +90,52 @@ def items_for_compare(*, user: Any, values: list[str]) -> list[RunItem]:
     return items
 
 
-def cluster_field_clean(value: str | None) -> str:
-    """A metadata field to cluster samples by ("" for none); ValidationError on "cluster" for anything but a
+def cluster_field_clean(value: str | None, *, field: str = "cluster") -> str:
+    """A metadata field to cluster samples by ("" for none); ValidationError on ``field`` for anything but a
     field name."""
     value = (value or "").strip()
     if value and not CLUSTER_FIELD.match(value):
-        raise ValidationError({"cluster": "Enter a metadata field name of letters, digits, _ . or -, like passage_id "
-                                          "(at most 100 characters)."})
+        raise ValidationError({field: "Enter a metadata field name of letters, digits, _ . or -, like passage_id "
+                                      "(at most 100 characters)."})
     return value
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """The clustering a comparison uses and why: ``field`` ("" for by sample only); ``source`` "task" (the
+    evaluation version declares it and the request named none), "request" (the request's ``cluster``, an empty
+    one meaning by sample only) or "none" (neither); ``declared``: the evaluation version's own field."""
+
+    field: str
+    source: str
+    declared: str
+
+    def sentence(self) -> str:
+        if self.source == "task":
+            return f"Samples are clustered by {self.field}, as the evaluation declares."
+        if self.source == "request" and self.field:
+            if self.declared and self.declared != self.field:
+                return (f"Samples are clustered by {self.field}, as asked (the evaluation declares "
+                        f"{self.declared}).")
+            return f"Samples are clustered by {self.field}, as asked."
+        if self.source == "request" and self.declared:
+            return f"Clustered by sample only, as asked (the evaluation declares {self.declared})."
+        if self.source == "request":
+            return "Clustered by sample only, as asked."
+        return "Clustered by sample only: the evaluation declares no cluster field."
+
+
+def comparison_clustering(*, items: list[RunItem], requested: str | None) -> Clustering:
+    """The clustering of a comparison of ``items`` (as ``items_for_compare`` returns them, of one evaluation
+    version): ``requested`` is the request's ``cluster`` parameter, ``None`` when the request has none — then
+    the evaluation version's declared field (``TaskVersion.cluster_field``) applies. An empty ``requested`` means
+    by sample only, whatever the evaluation declares. ValidationError on "cluster" for a bad field name. No
+    query (``items_for_compare`` has read the versions)."""
+    version = items[0].task_version if items and items[0].task_version_id else None
+    declared = version.cluster_field if version is not None else ""
+    if requested is None:
+        return Clustering(field=declared, source="task" if declared else "none", declared=declared)
+    return Clustering(field=cluster_field_clean(requested), source="request", declared=declared)
 
 
 # --- Scores --------------------------------------------------------------------------------------------------
@@ -274,13 +312,22 @@ def _mean_ci(estimate: Mapping[str, Any]) -> dict[str, Any]:
     return {"n": estimate["n"], "mean": estimate["mean"], "stderr": estimate["stderr"], "ci95": estimate["ci"]}
 
 
-def comparison_build(*, items: list[RunItem], cluster_field: str = "", page: int | None = 1,
+def comparison_build(*, items: list[RunItem], cluster_field: str | None = None,
+                     clustering: Clustering | None = None, page: int | None = 1,
                      page_size: int = SIDE_BY_SIDE_PAGE) -> dict[str, Any]:
     """The comparison of ``items`` (as ``items_for_compare`` returns them; the first is the baseline): see the
-    module notes and ``CompareSerializer`` in ``api/comparisons.py`` for the shape. ``page``: the page of the
-    side by side (from 1); ``None``: all its rows on one page (exports, and pages that paginate it themselves)."""
+    module notes and ``CompareSerializer`` in ``api/comparisons.py`` for the shape. The clustering:
+    ``clustering`` (``comparison_clustering``), else ``cluster_field`` as if the request named it ("" by sample
+    only), else (neither) the evaluation version's declared field. ``page``: the page of the side by side (from
+    1); ``None``: all its rows on one page (exports, and pages that paginate it themselves)."""
+    if clustering is None:
+        clustering = comparison_clustering(items=items, requested=cluster_field)
     with _gc_paused():
-        return _comparison_build(items=items, cluster_field=cluster_field, page=page, page_size=page_size)
+        result = _comparison_build(items=items, cluster_field=clustering.field, page=page, page_size=page_size)
+    result["cluster_source"] = clustering.source
+    result["cluster_declared"] = clustering.declared or None
+    result["clustering"] = clustering.sentence()
+    return result
 
 
 def _comparison_build(*, items: list[RunItem], cluster_field: str, page: int | None,
@@ -457,7 +504,8 @@ REPORT_ITEMS_MAX = 100
 
 def exercise_results(*, user: Any, exercise: Any) -> list[dict[str, Any]]:
     """Per evaluation of the exercise, the newest finished item of each model with its mean score (the ``score``
-    column: the first scorer) and interval, for the exercise report. Institute members only (``visible_to``: a
+    column: the first scorer) and interval, clustered by the evaluation version's declared cluster field if any
+    (``cluster``: that field, or None), for the exercise report. Institute members only (``visible_to``: a
     partner viewer sees no run item, so gets ``[]``). Two queries."""
     items = list(visible_to(user, RunItem.objects.filter(run__exercise=exercise, state__in=RunItem.FINISHED))
                  .select_related("model_version__registered_model", "task_version__eval_task")
@@ -468,23 +516,36 @@ def exercise_results(*, user: Any, exercise: Any) -> list[dict[str, Any]]:
     if not newest:
         return []
     scores: dict[int, list[tuple[str, float]]] = {item.pk: [] for item in newest.values()}  # score is not null
-    for item_id, sample_id, value in (SampleResult.objects.filter(item__in=list(newest.values()),
-                                                                  score__isnull=False)
-                                      .values_list("item_id", "sample_id", "score")):
-        scores[item_id].append((sample_id, float(value or 0.0)))
+    # each evaluation version's declared cluster field (TaskVersion.cluster_field), read in the same query
+    declared: dict[str, list[int]] = {}
+    for item in newest.values():
+        if item.task_version is not None and item.task_version.cluster_field:
+            declared.setdefault(item.task_version.cluster_field, []).append(item.pk)
+    rows_qs = SampleResult.objects.filter(item__in=list(newest.values()), score__isnull=False)
+    if declared:
+        rows_qs = rows_qs.annotate(cluster_label=Case(
+            *[When(item_id__in=ids, then=KeyTextTransform(field, "metadata")) for field, ids in declared.items()],
+            default=Value(None), output_field=TextField()))
+    labels: dict[int, dict[str, str]] = {item.pk: {} for item in newest.values()}
+    for row in rows_qs.values_list("item_id", "sample_id", "score", *(["cluster_label"] if declared else [])):
+        scores[row[0]].append((row[1], float(row[2] or 0.0)))
+        if declared and row[3] is not None:
+            labels[row[0]][row[1]] = row[3]
     groups: dict[Any, list[RunItem]] = {}
     for item in newest.values():
         groups.setdefault(_evaluation_key(item), []).append(item)
     out = []
     for group in groups.values():
+        cluster = group[0].task_version.cluster_field if group[0].task_version is not None else ""
         rows = []
         for item in sorted(group, key=lambda i: i.model_name.lower()):
-            estimate = mean_estimate(scores[item.pk])
+            estimate = mean_estimate(scores[item.pk], clusters=labels[item.pk] if cluster else None)
             rows.append({"item": item.pk, "model": item.model_name, "provider_model": item.model_label,
                          "n": estimate.n, "mean": estimate.mean, "ci": list(estimate.ci) if estimate.ci else None,
                          "method": estimate.method})
         values = [v for item in group for _, v in scores[item.pk]]
-        out.append({"evaluation": group[0].task_name, "points": _is_proportion(values), "rows": rows})
+        out.append({"evaluation": group[0].task_name, "points": _is_proportion(values), "rows": rows,
+                    "cluster": cluster or None})
     return sorted(out, key=lambda g: g["evaluation"].lower())
 
 

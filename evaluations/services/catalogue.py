@@ -21,6 +21,7 @@ from accounts.access import CREATE, DELETE, EDIT, require, visible_to
 from evaluations.inspectai.catalogue import catalogue_entry, task_args_validate
 from evaluations.inspectai.datasets import SCORERS, SOLVERS, ParsedDataset, dataset_parse
 from evaluations.models import EvalTask, ModelVersion, TaskVersion
+from evaluations.selectors.comparisons import cluster_field_clean
 from evaluations.services.exercises import exercises_chosen_validate
 from portal.audit import audit_record
 from portal.limits import LINE_MAX, NAME_MAX, PROMPT_MAX, text_check
@@ -35,6 +36,13 @@ def _name_validate(name: str) -> str:
 
 def _description_validate(description: Any) -> str:
     return text_check(description, field="description", label="The description")
+
+
+def _cluster_field_validate(value: Any) -> str:
+    """The metadata field comparisons cluster samples by ("" for none): letters, digits, _ . or -."""
+    if value is not None and not isinstance(value, str):
+        raise ValidationError({"cluster_field": ["Enter a metadata field name, like passage_id."]})
+    return cluster_field_clean(value, field="cluster_field")
 
 
 def _arguments_text_validate(solver_args: Any, scorer_args: Any) -> None:
@@ -112,19 +120,20 @@ def task_snapshot(task: EvalTask) -> dict[str, Any]:
             "number": v.number, "kind": v.kind, "registry_name": v.registry_name, "args": v.args,
             "dataset_sha256": v.dataset_sha256, "dataset_name": v.dataset_name, "sample_count": v.sample_count,
             "solver": v.solver, "solver_args": v.solver_args, "scorer": v.scorer, "scorer_args": v.scorer_args,
-            "grader_model_version": v.grader_model_version_id,
+            "grader_model_version": v.grader_model_version_id, "cluster_field": v.cluster_field,
         },
     }
 
 
 def _save_dataset_version(*, eval_task: EvalTask, number: int, user: Any, upload: Any, parsed: ParsedDataset,
-                          choice: dict[str, Any]) -> TaskVersion:
+                          choice: dict[str, Any], cluster_field: str = "") -> TaskVersion:
     version = TaskVersion(
         eval_task=eval_task, number=number, kind=TaskVersion.Kind.DATASET, registry_name="portal_dataset",
         dataset_sha256=parsed.sha256, sample_count=parsed.sample_count, dataset_format=parsed.format,
         dataset_name=PurePath(upload.name or "").name[:255], preview=parsed.preview, created_by=user,
         solver=choice["solver"], solver_args=choice["solver_args"], scorer=choice["scorer"],
         scorer_args=choice["scorer_args"], grader_model_version=choice["grader_model_version"],
+        cluster_field=cluster_field,
     )
     upload.seek(0)
     version.dataset_file.save(f"{parsed.sha256}.{parsed.format}", File(upload), save=False)
@@ -166,14 +175,16 @@ def _atomic_with_file_cleanup(fn: Callable[[], Any]) -> Any:
 
 
 def task_create_registry(*, user: Any, name: str, exercises: list[Any], registry_name: str,
-                         args: Any = None, description: str = "", request: HttpRequest | None = None) -> EvalTask:
+                         args: Any = None, description: str = "", cluster_field: str = "",
+                         request: HttpRequest | None = None) -> EvalTask:
     require(user, CREATE, EvalTask)
     errors: dict[str, list[str]] = {}
     clean: dict[str, Any] = {}
     for key, fn in [("name", lambda: _name_validate(name)),
                     ("description", lambda: _description_validate(description)),
                     ("exercises", lambda: exercises_chosen_validate(user=user, exercises=exercises)),
-                    ("args", lambda: task_args_validate(registry_name=registry_name, args=args))]:
+                    ("args", lambda: task_args_validate(registry_name=registry_name, args=args)),
+                    ("cluster_field", lambda: _cluster_field_validate(cluster_field))]:
         try:
             clean[key] = fn()
         except ValidationError as exc:
@@ -189,7 +200,8 @@ def task_create_registry(*, user: Any, name: str, exercises: list[Any], registry
         task.exercises.set(clean["exercises"])
         TaskVersion.objects.create(eval_task=task, number=1, kind=TaskVersion.Kind.REGISTRY,
                                    registry_name=registry_name, args=clean["args"], created_by=user,
-                                   needs_network=bool(entry and entry.needs_network))
+                                   needs_network=bool(entry and entry.needs_network),
+                                   cluster_field=clean["cluster_field"])
         audit_record(actor=user, action="task.create", obj=task, after=task_snapshot(task), request=request,
                      exercise_id=clean["exercises"][0].pk)
         return task
@@ -200,7 +212,8 @@ def task_create_registry(*, user: Any, name: str, exercises: list[Any], registry
 def task_create_dataset(*, user: Any, name: str, exercises: list[Any], upload: Any, solver: str = "generate",
                         scorer: str = "includes", solver_args: dict[str, Any] | None = None,
                         scorer_args: dict[str, Any] | None = None, grader_model_version: Any = None,
-                        description: str = "", request: HttpRequest | None = None) -> EvalTask:
+                        description: str = "", cluster_field: str = "",
+                        request: HttpRequest | None = None) -> EvalTask:
     require(user, CREATE, EvalTask)
     errors: dict[str, list[str]] = {}
     clean: dict[str, Any] = {}
@@ -209,7 +222,8 @@ def task_create_dataset(*, user: Any, name: str, exercises: list[Any], upload: A
                     ("exercises", lambda: exercises_chosen_validate(user=user, exercises=exercises)),
                     ("choice", lambda: solver_scorer_validate(user=user, solver=solver, solver_args=solver_args,
                                                               scorer=scorer, scorer_args=scorer_args,
-                                                              grader_model_version=grader_model_version))]:
+                                                              grader_model_version=grader_model_version)),
+                    ("cluster_field", lambda: _cluster_field_validate(cluster_field))]:
         try:
             clean[key] = fn()
         except ValidationError as exc:
@@ -234,7 +248,7 @@ def task_create_dataset(*, user: Any, name: str, exercises: list[Any], upload: A
                                        created_by=user)
         task.exercises.set(clean["exercises"])
         _save_dataset_version(eval_task=task, number=1, user=user, upload=upload, parsed=clean["parsed"],
-                              choice=clean["choice"])
+                              choice=clean["choice"], cluster_field=clean["cluster_field"])
         audit_record(actor=user, action="task.create", obj=task, after=task_snapshot(task), request=request,
                      exercise_id=clean["exercises"][0].pk)
         return task
@@ -245,7 +259,8 @@ def task_create_dataset(*, user: Any, name: str, exercises: list[Any], upload: A
 def task_update(*, user: Any, eval_task: EvalTask, request: HttpRequest | None = None,
                 **changes: Any) -> tuple[EvalTask, TaskVersion | None]:
     """Name, description and exercises change in place; registry args, dataset, solver or scorer make a new
-    version."""
+    version. ``cluster_field`` (an analysis setting: it changes no score) changes in place on the current version
+    and is carried to any new one."""
     require(user, EDIT, eval_task)
     current = eval_task.current_version
     errors: dict[str, list[str]] = {}
@@ -269,6 +284,11 @@ def task_update(*, user: Any, eval_task: EvalTask, request: HttpRequest | None =
         _arguments_text_validate(changes.get("solver_args"), changes.get("scorer_args"))
     except ValidationError as exc:
         errors.update(exc.message_dict)
+    if "cluster_field" in changes:
+        try:
+            clean["cluster_field"] = _cluster_field_validate(changes["cluster_field"])
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
     new_values: dict[str, Any] | None = None
     upload = changes.get("upload")
     if current is not None and current.kind == TaskVersion.Kind.REGISTRY:
@@ -319,16 +339,21 @@ def task_update(*, user: Any, eval_task: EvalTask, request: HttpRequest | None =
             task.exercises.set(clean["exercises"])
         version = None
         assert current is not None
+        if "cluster_field" in clean and clean["cluster_field"] != current.cluster_field:
+            TaskVersion.objects.filter(pk=current.pk).update(cluster_field=clean["cluster_field"])
+            current.cluster_field = clean["cluster_field"]
         number = current.number + 1
         if new_values is not None and current.kind == TaskVersion.Kind.REGISTRY:
             version = TaskVersion.objects.create(eval_task=task, number=number, kind=current.kind,
                                                  registry_name=current.registry_name, args=new_values["args"],
-                                                 needs_network=current.needs_network, created_by=user)
+                                                 needs_network=current.needs_network, created_by=user,
+                                                 cluster_field=current.cluster_field)
         elif new_values is not None:
             parsed = new_values["parsed"]
             if parsed is not None:
                 version = _save_dataset_version(eval_task=task, number=number, user=user, upload=upload,
-                                                parsed=parsed, choice=new_values["choice"])
+                                                parsed=parsed, choice=new_values["choice"],
+                                                cluster_field=current.cluster_field)
             else:  # same file, new solver/scorer: the new version points at the same stored file
                 c = new_values["choice"]
                 version = TaskVersion.objects.create(
@@ -337,7 +362,8 @@ def task_update(*, user: Any, eval_task: EvalTask, request: HttpRequest | None =
                     dataset_name=current.dataset_name, dataset_format=current.dataset_format,
                     sample_count=current.sample_count, preview=current.preview, created_by=user,
                     solver=c["solver"], solver_args=c["solver_args"], scorer=c["scorer"],
-                    scorer_args=c["scorer_args"], grader_model_version=c["grader_model_version"])
+                    scorer_args=c["scorer_args"], grader_model_version=c["grader_model_version"],
+                    cluster_field=current.cluster_field)
                 version.args = {"task_version_id": version.pk}
                 version.save(update_fields=["args"])
         after = task_snapshot(task)

@@ -67,7 +67,8 @@ def task_create_registry(request: HttpRequest) -> HttpResponse:
         try:
             task = services.task_create_registry(user=request.user, name=d["name"], exercises=list(d["exercises"]),
                                                  registry_name=d["registry_name"].strip(), args=d["args"],
-                                                 description=d["description"], request=request)
+                                                 description=d["description"], cluster_field=d["cluster_field"],
+                                                 request=request)
         except ValidationError as exc:
             form_errors_add(form, exc)
         else:
@@ -92,7 +93,8 @@ def _dataset_form_view(request: HttpRequest, *, task: EvalTask | None) -> HttpRe
                    "solver": current.solver, "scorer": current.scorer,
                    "system_prompt": current.solver_args.get("system_prompt", ""),
                    "pattern": current.scorer_args.get("pattern", ""),
-                   "grader_model_version": current.grader_model_version_id}
+                   "grader_model_version": current.grader_model_version_id,
+                   "cluster_field": current.cluster_field}
     form = DatasetTaskForm(data, files, user=request.user, editing=task is not None, initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -102,14 +104,14 @@ def _dataset_form_view(request: HttpRequest, *, task: EvalTask | None) -> HttpRe
                     user=request.user, name=d["name"], exercises=list(d["exercises"]), upload=d["dataset"],
                     solver=d["solver"], scorer=d["scorer"], solver_args={"system_prompt": d["system_prompt"]},
                     scorer_args={"pattern": d["pattern"]}, grader_model_version=d["grader_model_version"],
-                    description=d["description"], request=request)
+                    description=d["description"], cluster_field=d["cluster_field"], request=request)
                 messages.success(request, f"Evaluation {created.name} added.")
                 return redirect("task-detail", pk=created.pk)
             _, version = services.task_update(
                 user=request.user, eval_task=task, request=request, name=d["name"], description=d["description"],
                 exercises=list(d["exercises"]), upload=d["dataset"], solver=d["solver"], scorer=d["scorer"],
                 solver_args={"system_prompt": d["system_prompt"]}, scorer_args={"pattern": d["pattern"]},
-                grader_model_version=d["grader_model_version"])
+                grader_model_version=d["grader_model_version"], cluster_field=d["cluster_field"])
             messages.success(request, f"Saved as version {version.number}." if version else "Saved.")
             return redirect("task-detail", pk=task.pk)
         except DatasetTooLarge as exc:
@@ -149,6 +151,7 @@ def _task_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = RegistryTaskForm(request.POST or None, user=request.user, initial={
         "name": task.name, "description": task.description, "exercises": list(task.exercises.all()),
         "registry_name": current.registry_name if current else "", "args": json.dumps(current.args) if current else "",
+        "cluster_field": current.cluster_field if current else "",
     })
     form.fields["registry_name"].disabled = True
     if request.method == "POST" and form.is_valid():
@@ -156,7 +159,7 @@ def _task_edit(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             _, version = services.task_update(user=request.user, eval_task=task, request=request, name=d["name"],
                                               description=d["description"], exercises=list(d["exercises"]),
-                                              args=d["args"])
+                                              args=d["args"], cluster_field=d["cluster_field"])
         except ValidationError as exc:
             form_errors_add(form, exc)
         else:

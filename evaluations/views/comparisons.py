@@ -19,6 +19,7 @@ from evaluations.selectors.comparisons import (
     SIDE_BY_SIDE_PAGE,
     cluster_field_clean,
     comparison_build,
+    comparison_clustering,
     comparison_figures,
     items_for_compare,
 )
@@ -32,31 +33,44 @@ def _values(request: HttpRequest) -> list[str]:
     return [v for v in request.GET.getlist("items") if v.strip()]
 
 
+def _requested_cluster(request: HttpRequest) -> str | None:
+    """The request's ``cluster`` (an empty one: by sample only), or None when it names none (then the
+    evaluation version's declared field applies)."""
+    return request.GET.get("cluster", "") if "cluster" in request.GET else None
+
+
 @login_required
 @institute_member_required
 @require_GET
 def compare_view(request: HttpRequest) -> HttpResponse:
-    """The items checked on a run's or an exercise's page (``items`` given several times), or typed ids."""
+    """The items checked on a run's or an exercise's page (``items`` given several times), or typed ids. The
+    cluster field: the request's ``cluster`` when given (empty: by sample only), else the evaluation's own."""
     values = _values(request)
-    form = CompareForm({"items": ", ".join(values), "cluster": request.GET.get("cluster", "")})
+    requested = _requested_cluster(request)
+    form = CompareForm({"items": ", ".join(values), "cluster": requested or ""})
     context: dict[str, Any] = {"form": form, "result": None, "items": []}
     code = 200
     if values and form.is_valid():
         try:
-            cluster = cluster_field_clean(form.cleaned_data["cluster"])
             items = items_for_compare(user=request.user, values=values)
+            clustering = comparison_clustering(items=items, requested=None if requested is None
+                                               else form.cleaned_data["cluster"])
             # the side by side's page: only its rows are built (the pagination counts the others)
             wanted = request.GET.get("page", "1")
-            result = comparison_build(items=items, cluster_field=cluster,
+            result = comparison_build(items=items, clustering=clustering,
                                       page=int(wanted) if wanted.isdigit() and 0 < len(wanted) < 10 else 1)
         except ValidationError as exc:
             form_errors_add(form, exc)
             code = 400
         else:
+            if requested is None:  # the form shows the field used: emptying it compares by sample only
+                form = CompareForm({"items": ", ".join(values), "cluster": clustering.field})
+                form.is_valid()
             pager = Paginator(range(result["samples"]["count"]), SIDE_BY_SIDE_PAGE)
             export = request.GET.copy()
             export.pop("page", None)
-            context.update(result=result, items=items, figures=comparison_figures(result),
+            export["cluster"] = clustering.field  # the download uses the clustering shown
+            context.update(form=form, result=result, items=items, figures=comparison_figures(result),
                            samples_page=pager.get_page(result["samples"]["page"]),
                            export_query=export.urlencode())
     elif values:
@@ -69,7 +83,7 @@ def compare_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 def compare_export_view(request: HttpRequest) -> HttpResponse:
     """The comparison as CSV (``format=csv``, the default) or JSON (``format=json``), every sample of the side by
-    side included."""
+    side included; clustered as the page is (``cluster``, else the evaluation's declared field)."""
     kind = request.GET.get("format", "csv")
     if kind not in EXPORT_FORMATS:
         return bad_request_response(request, "Choose the format csv or json.", field="format")
@@ -77,13 +91,16 @@ def compare_export_view(request: HttpRequest) -> HttpResponse:
     if not values:
         return bad_request_response(request, "Give the ids of the items to compare.", field="items")
     try:
-        cluster = cluster_field_clean(request.GET.get("cluster"))
+        requested = _requested_cluster(request)
+        if requested is not None:
+            cluster_field_clean(requested)  # a bad field name is said before the items are read
         items = items_for_compare(user=request.user, values=values)
+        clustering = comparison_clustering(items=items, requested=requested)
     except ValidationError as exc:
         fields = {name: " ".join(messages) for name, messages in exc.message_dict.items()}
         return bad_request_response(request, " ".join(fields.values()), fields=fields)
     content_type, render_as = EXPORT_FORMATS[kind]
-    response = HttpResponse(render_as(comparison_build(items=items, cluster_field=cluster, page=None)),
+    response = HttpResponse(render_as(comparison_build(items=items, clustering=clustering, page=None)),
                             content_type=content_type)
     name = "comparison-" + "-".join(str(item.pk) for item in items)
     response["Content-Disposition"] = f'attachment; filename="{name}.{kind}"'

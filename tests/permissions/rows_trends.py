@@ -1,5 +1,5 @@
 """Matrix rows for power planning and trends (issue 13): the run form's power partial, the trend page, choosing a
-baseline, and the power API. Row format: see matrix.py.
+baseline, the power API and the trends API (reading a trend, choosing a baseline). Row format: see matrix.py.
 
 Objects (``add_trends``), made by uk_staff: ``ctx.trend_item`` (a succeeded item with scored samples in
 ``ctx.exercise``) and ``ctx.uk_only_trend_item`` (the same in ``ctx.uk_only_exercise``: the US does not see it).
@@ -55,6 +55,13 @@ ROWS: list[Any] = [
         expect=E(302, 302, 302, 302), note="staff and approvers of the exercise; admins 403"),
     Row(route="trends/baseline/", method="POST", data=lambda ctx: {"item": ctx.uk_only_trend_item.pk},
         expect=E(302, 404, 302, 404), note="US not in the exercise"),
+    Row(route="api/v1/trends/", query=_trend("trend_item"), expect=VA(200)),
+    Row(route="api/v1/trends/", query=_trend("uk_only_trend_item"), expect=EA(200, 404, 200, 404, admin=200),
+        note="US not in the exercise"),
+    Row(route="api/v1/trends/baseline/", method="POST", data=lambda ctx: {"item": ctx.trend_item.pk},
+        expect=EA(200, 200, 200, 200), note="staff and approvers of the exercise; admins 403"),
+    Row(route="api/v1/trends/baseline/", method="POST", data=lambda ctx: {"item": ctx.uk_only_trend_item.pk},
+        expect=EA(200, 404, 200, 404), note="US not in the exercise"),
     Row(route="api/v1/power/", query=lambda ctx: f"tasks={ctx.trend_item.task_version_id}", expect=VA(200)),
     Row(route="api/v1/power/", query=lambda ctx: f"tasks={ctx.uk_only_trend_item.task_version_id}",
         expect=EA(200, 404, 200, 404, admin=200), note="an evaluation the US may not see"),

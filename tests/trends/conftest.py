@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from evaluations.models import Run, RunItem, SampleResult
 from evaluations.services.runs import run_create
+from evaluations.services.trends import trend_baseline_set
+from tests.support.factories import model_version, task_version
 
 
 def finished_run(*, actor: Any, exercise: Any, models: list[Any], task: Any, scores: list[dict[str, list[float]]],
@@ -36,3 +38,22 @@ def finished_run(*, actor: Any, exercise: Any, models: list[Any], task: Any, sco
 @pytest.fixture
 def make_finished_run():
     return finished_run
+
+
+GOOD = {f"s{i}": [1.0, 1.0] if i % 10 else [0.0, 1.0] for i in range(40)}  # mean 0.95
+BAD = {f"s{i}": [1.0, 0.0] if i % 2 else [0.0, 0.0] for i in range(40)}  # mean 0.25
+
+
+@pytest.fixture
+def pair(exercise, uk_staff):
+    return {"model": model_version(exercise=exercise, user=uk_staff, name="Model A"),
+            "task": task_version(exercise=exercise, user=uk_staff, name="Quiz")}
+
+
+@pytest.fixture
+def baseline_item(exercise, uk_staff, pair, make_finished_run):
+    run = make_finished_run(actor=uk_staff, exercise=exercise, models=[pair["model"]], task=pair["task"],
+                            scores=[GOOD], name="Signed-off run", days_ago=5)
+    item = run.items.get()
+    trend_baseline_set(actor=uk_staff, item=item, reason="the release we signed off")
+    return item

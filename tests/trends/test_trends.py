@@ -11,30 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from evaluations.models import Notification, Run, RunItem, SampleResult, TrendBaseline
 from evaluations.services.execution import item_finish
 from evaluations.services.runs import run_create
-from evaluations.services.trends import item_regression_check, trend_baseline_set
+from evaluations.services.trends import item_regression_check
 from portal.models import AuditEvent
-from tests.support.factories import model_version, task_version
+from tests.trends.conftest import BAD, GOOD
 
 pytestmark = pytest.mark.django_db
-
-GOOD = {f"s{i}": [1.0, 1.0] if i % 10 else [0.0, 1.0] for i in range(40)}  # mean 0.95
-BAD = {f"s{i}": [1.0, 0.0] if i % 2 else [0.0, 0.0] for i in range(40)}  # mean 0.25
-
-
-@pytest.fixture
-def pair(exercise, uk_staff):
-    return {"model": model_version(exercise=exercise, user=uk_staff, name="Model A"),
-            "task": task_version(exercise=exercise, user=uk_staff, name="Quiz")}
-
-
-@pytest.fixture
-def baseline_item(exercise, uk_staff, pair, make_finished_run):
-    run = make_finished_run(actor=uk_staff, exercise=exercise, models=[pair["model"]], task=pair["task"],
-                            scores=[GOOD], name="Signed-off run", days_ago=5)
-    item = run.items.get()
-    trend_baseline_set(actor=uk_staff, item=item, reason="the release we signed off")
-    return item
-
 
 def _trend_url(exercise, pair) -> str:
     return f"/trends/?exercise={exercise.pk}&model={pair['model'].pk}&task={pair['task'].pk}"
