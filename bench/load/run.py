@@ -205,6 +205,25 @@ def server_side_read(portal_log: Path) -> dict[str, Any]:
             "p99": pct(0.99), "max": times[-1] if times else 0}
 
 
+def slowest_read(requests_csv: Path) -> dict[str, Any]:
+    """The slowest 1 % of requests (what sets p99), from the per-request log of the locustfile: by name, how many
+    were a user's first request, and when in the test they started."""
+    if not requests_csv.exists():
+        return {}
+    rows = list(csv.DictReader(requests_csv.read_text().splitlines()))
+    if not rows:
+        return {}
+    rows.sort(key=lambda r: float(r["ms"]))
+    slow = rows[-max(1, len(rows) // 100):]
+    t0 = min(float(r["start"]) for r in rows)
+    names: dict[str, int] = {}
+    for r in slow:
+        names[r["name"]] = names.get(r["name"], 0) + 1
+    return {"count": len(slow), "from_ms": round(float(slow[0]["ms"])), "first_of_user": sum(r["nth"] == "1" for r in slow),
+            "names": sorted(names.items(), key=lambda kv: -kv[1]),
+            "started_at_s": sorted(round(float(r["start"]) - t0, 1) for r in slow)}
+
+
 def results_print(results: dict[str, Any]) -> None:
     total = next((r for r in results["rows"] if r["name"] == "Aggregated"), {"requests": 0})["requests"]
     cpu = results["cpu_seconds"]
@@ -221,6 +240,11 @@ def results_print(results: dict[str, Any]) -> None:
     print(f"in gunicorn (access log): requests per worker {server['per_worker']}; p50 {server['p50']} ms, "
           f"p95 {server['p95']} ms, p99 {server['p99']} ms, max {server['max']} ms; Celery worker and beat at "
           f"nice {results['worker_nice']}")
+    slow = results.get("slowest", {})
+    if slow:
+        print(f"slowest 1 %: {slow['count']} requests of {slow['from_ms']} ms or more, {slow['first_of_user']} of them a "
+              f"user's first; {', '.join(f'{n} {name}' for name, n in slow['names'])}; started at "
+              f"{', '.join(str(t) for t in slow['started_at_s'])} s")
     for f in results["failures"][:10]:
         print(f"failure: {f['count']} × {f['name']}: {f['error'][:200]}")
 
@@ -301,6 +325,7 @@ def main() -> None:
         results["live_run"] = live_run_cancel(run_id)
         run_id = None
         results["server_side"] = server_side_read(out / "portal.log")
+        results["slowest"] = slowest_read(out / "requests.csv")
         (out / "results.json").write_text(json.dumps(results, indent=2))
         results_print(results)
         print(f"load: {results['live_run']}; files in {out}")
