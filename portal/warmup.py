@@ -32,8 +32,11 @@ def warm_up() -> dict[str, float]:
     len(resolver.reverse_dict)  # imports the URLconf and builds the reverse index (what `reverse` uses)
     urls_cpu = time.process_time() - t0
     base = Path(settings.BASE_DIR)
-    ours = [base / "templates"] + [base / config.name / "templates" for config in apps.get_app_configs()
-                                   if (base / config.name / "apps.py").is_file()]  # the project's apps only
+    ours = [base / "templates"] + [
+        base / config.name / "templates"
+        for config in apps.get_app_configs()
+        if (base / config.name / "apps.py").is_file()
+    ]  # the project's apps only
     compiled = 0
     for engine in engines.all():
         for directory in ours:

@@ -23,10 +23,14 @@ BASE = Path(__file__).resolve().parents[2]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--warm", action="store_true", help="call portal.warmup.warm_up() first")
-    parser.add_argument("--profile", action="store_true", help="pyinstrument profile of 5 rounds of the warm mix")
+    parser.add_argument(
+        "--profile", action="store_true", help="pyinstrument profile of 5 rounds of the warm mix"
+    )
     parser.add_argument("--out", default="/tmp/portal-pages-profile.txt")  # nosec B108 - a default the user may change
     args = parser.parse_args()
     sys.path.insert(0, str(BASE))
@@ -53,7 +57,10 @@ def main() -> None:
         warm_up()
         warm_cpu = time.process_time() - c0
     user = User.objects.get(email="uk.staff@example.org")
-    live = Run.objects.filter(name__startswith="Load test run").order_by("-pk").first() or Run.objects.order_by("-pk").first()
+    live = (
+        Run.objects.filter(name__startswith="Load test run").order_by("-pk").first()
+        or Run.objects.order_by("-pk").first()
+    )
     finished = Run.objects.filter(name__startswith=NAME_PREFIX).order_by("-pk").first()
     if live is None or finished is None:
         raise SystemExit("run bench/load/run.py once first (the scaled-up demo and a load test run)")
@@ -101,15 +108,19 @@ def main() -> None:
                 client.get(url)
         profiler.stop()
         Path(args.out).write_text(profiler.output_text(unicode=False, color=False, show_all=False))
-    print(f"DEBUG={int(settings.DEBUG)}; django.setup() {setup_cpu * 1000:.0f} ms CPU"
-          + (f"; warm_up() {warm_cpu * 1000:.0f} ms CPU" if args.warm else "")
-          + f"; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"DEBUG={int(settings.DEBUG)}; django.setup() {setup_cpu * 1000:.0f} ms CPU"
+        + (f"; warm_up() {warm_cpu * 1000:.0f} ms CPU" if args.warm else "")
+        + f"; load average {os.getloadavg()[0]:.1f}"
+    )
     print("| request | first request: wall ms | CPU ms | then: median wall ms | median CPU ms |")
     print("|---|---|---|---|---|")
     for name, _, _ in mix:
         walls, cpus = [w for w, _ in warm[name]], [c for _, c in warm[name]]
-        print(f"| {name} | {first[name][0]:.0f} | {first[name][1]:.0f} | {statistics.median(walls):.1f} | "
-              f"{statistics.median(cpus):.1f} |")
+        print(
+            f"| {name} | {first[name][0]:.0f} | {first[name][1]:.0f} | {statistics.median(walls):.1f} | "
+            f"{statistics.median(cpus):.1f} |"
+        )
     total_first = sum(c for _, c in first.values())
     total_warm = sum(statistics.median([c for _, c in warm[name]]) for name, _, _ in mix)
     print(f"| all {len(mix)} (sum) | | {total_first:.0f} | | {total_warm:.1f} |")
