@@ -4,6 +4,10 @@
   bearer token, ``GET /api/v1/runs/{id}/``, as the run page polls while a run executes.
 - ``Staff``: a signed-in member of staff (a session that passed MFA) reading the pages staff use, weighted roughly
   as they use them: the run page and its htmx poll most, then lists, samples, a transcript, findings, models.
+
+With ``LOAD_REQUEST_LOG`` set (bench/load/run.py sets it), every request is also written to that CSV file: when it
+started, its name, its time, its status, which user sent it and the how-manieth of that user's requests it was (to
+tell a session's first requests, and the slowest requests, apart).
 """
 
 from __future__ import annotations
@@ -14,13 +18,37 @@ import os
 import random
 from pathlib import Path
 
-from locust import HttpUser, between, constant, task
+from locust import HttpUser, between, constant, events, task
 
 PLAN = json.loads(Path(os.environ["LOAD_PLAN"]).read_text())
 TOKENS = itertools.cycle(PLAN["tokens"])  # one token per poller
+USER_IDS = itertools.count(1)
+REQUEST_LOG = os.environ.get("LOAD_REQUEST_LOG")
 
 
-class ApiPoller(HttpUser):
+class NumberedUser(HttpUser):
+    abstract = True
+
+    def context(self) -> dict[str, int]:
+        if not hasattr(self, "number"):
+            self.number, self.sent = next(USER_IDS), 0
+        self.sent += 1
+        return {"user": self.number, "nth": self.sent}
+
+
+if REQUEST_LOG:
+    _log = open(REQUEST_LOG, "w", buffering=1)  # noqa: SIM115 - open for the whole test
+    _log.write("start,name,ms,status,user,nth\n")
+
+    @events.request.add_listener
+    def _request_log(name: str, response_time: float, response: object, context: dict[str, int],
+                     start_time: float = 0.0, **_: object) -> None:
+        status = getattr(response, "status_code", 0)
+        _log.write(f"{start_time:.3f},{name},{response_time:.1f},{status},{context.get('user', 0)},"
+                   f"{context.get('nth', 0)}\n")
+
+
+class ApiPoller(NumberedUser):
     wait_time = constant(2)
     fixed_count = PLAN["pollers"]
 
@@ -32,7 +60,7 @@ class ApiPoller(HttpUser):
         self.client.get(f"/api/v1/runs/{PLAN['live_run']}/", name="/api/v1/runs/[id]/")
 
 
-class Staff(HttpUser):
+class Staff(NumberedUser):
     wait_time = between(1, 3)
     fixed_count = PLAN["staff"]
 

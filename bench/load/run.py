@@ -161,6 +161,19 @@ def cpu_seconds(portal: subprocess.Popen[bytes]) -> dict[str, float]:
     return used
 
 
+def procfile_write(path: Path, *, nice: int) -> Path:
+    """The Procfile, with the worker and beat at a lower priority (``nice``) than web: in production they run on
+    other hosts (docs/operations.md), here the executing run's worker would take CPU from the pages measured."""
+    lines = []
+    for line in (BASE / "Procfile").read_text().splitlines():
+        name, sep, command = line.partition(":")
+        if nice and sep and name.strip() in {"worker", "beat"}:
+            line = f"{name}: nice -n {nice} {command.strip()}"
+        lines.append(line)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def results_read(prefix: Path, duration: float) -> dict[str, Any]:
     rows = list(csv.DictReader(Path(f"{prefix}_stats.csv").read_text().splitlines()))
     failures_csv = Path(f"{prefix}_failures.csv")
@@ -175,6 +188,42 @@ def results_read(prefix: Path, duration: float) -> dict[str, Any]:
             "failures": [{"error": f["Error"], "name": f["Name"], "count": int(f["Occurrences"])} for f in failures]}
 
 
+def server_side_read(portal_log: Path) -> dict[str, Any]:
+    """From gunicorn's access log (the format run.py sets): requests per web worker and the time they took in it
+    (from reading the request to the response written; the rest of what the client saw is queueing)."""
+    found = re.findall(r'pid=<(\d+)> "[A-Z]+ (\S+) [^"]*" \d+ \S+ (\d+)ms', portal_log.read_text(errors="replace"))
+    times = sorted(int(ms) for _, path, ms in found if not path.startswith(("/readyz", "/healthz")))
+    per_worker: dict[str, int] = {}
+    for pid, path, _ in found:
+        if not path.startswith(("/readyz", "/healthz")):
+            per_worker[pid] = per_worker.get(pid, 0) + 1
+
+    def pct(q: float) -> int:
+        return times[min(len(times) - 1, int(q * len(times)))] if times else 0
+
+    return {"per_worker": sorted(per_worker.values(), reverse=True), "p50": pct(0.5), "p95": pct(0.95),
+            "p99": pct(0.99), "max": times[-1] if times else 0}
+
+
+def slowest_read(requests_csv: Path) -> dict[str, Any]:
+    """The slowest 1 % of requests (what sets p99), from the per-request log of the locustfile: by name, how many
+    were a user's first request, and when in the test they started."""
+    if not requests_csv.exists():
+        return {}
+    rows = list(csv.DictReader(requests_csv.read_text().splitlines()))
+    if not rows:
+        return {}
+    rows.sort(key=lambda r: float(r["ms"]))
+    slow = rows[-max(1, len(rows) // 100):]
+    t0 = min(float(r["start"]) for r in rows)
+    names: dict[str, int] = {}
+    for r in slow:
+        names[r["name"]] = names.get(r["name"], 0) + 1
+    return {"count": len(slow), "from_ms": round(float(slow[0]["ms"])), "first_of_user": sum(r["nth"] == "1" for r in slow),
+            "names": sorted(names.items(), key=lambda kv: -kv[1]),
+            "started_at_s": sorted(round(float(r["start"]) - t0, 1) for r in slow)}
+
+
 def results_print(results: dict[str, Any]) -> None:
     total = next((r for r in results["rows"] if r["name"] == "Aggregated"), {"requests": 0})["requests"]
     cpu = results["cpu_seconds"]
@@ -187,6 +236,15 @@ def results_print(results: dict[str, Any]) -> None:
     for r in results["rows"]:
         print(f"| {r['name']} | {r['requests']} | {r['rps']:.1f} | {r['p50']:.0f} | {r['p95']:.0f} | {r['p99']:.0f} | "
               f"{r['max']:.0f} | {r['failures']} |")
+    server = results["server_side"]
+    print(f"in gunicorn (access log): requests per worker {server['per_worker']}; p50 {server['p50']} ms, "
+          f"p95 {server['p95']} ms, p99 {server['p99']} ms, max {server['max']} ms; Celery worker and beat at "
+          f"nice {results['worker_nice']}")
+    slow = results.get("slowest", {})
+    if slow:
+        print(f"slowest 1 %: {slow['count']} requests of {slow['from_ms']} ms or more, {slow['first_of_user']} of them a "
+              f"user's first; {', '.join(f'{n} {name}' for name, n in slow['names'])}; started at "
+              f"{', '.join(str(t) for t in slow['started_at_s'])} s")
     for f in results["failures"][:10]:
         print(f"failure: {f['count']} × {f['name']}: {f['error'][:200]}")
 
@@ -200,6 +258,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=50, help="samples per item of those runs")
     parser.add_argument("--delay", type=float, default=0.05, help="seconds per mock answer of the live run")
     parser.add_argument("--port", type=int, default=0, help="web port (default: a free one)")
+    parser.add_argument("--worker-nice", type=int, default=10, choices=range(20), metavar="0-19",
+                        help="nice level of the Celery worker and beat (default 10; 0: as the Procfile)")
     parser.add_argument("--out", default=None, help="directory for locust's CSV and results.json")
     args = parser.parse_args()
     for name in ("DATABASE_URL", "REDIS_URL"):
@@ -224,9 +284,13 @@ def main() -> None:
     plan = plan_build(args)
     port = args.port or free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "PORTAL_PORT": str(port), "SITE_URL": url}
+    env = {**os.environ, "PORTAL_PORT": str(port), "SITE_URL": url,
+           # gunicorn's access log with the worker's pid and the time each request took in it (portal.log)
+           "GUNICORN_CMD_ARGS": os.environ.get("GUNICORN_CMD_ARGS", "")
+           + " --access-logformat '%(t)s pid=%(p)s \"%(r)s\" %(s)s %(b)s %(M)sms'"}
+    procfile = procfile_write(out / "Procfile", nice=args.worker_nice)
     with open(out / "portal.log", "wb") as log:
-        portal = subprocess.Popen([str(BASE / ".venv" / "bin" / "honcho"), "start", "-f", "Procfile"], cwd=BASE,
+        portal = subprocess.Popen([str(BASE / ".venv" / "bin" / "honcho"), "start", "-f", str(procfile)], cwd=BASE,
                                   env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     run_id = None
     try:
@@ -247,7 +311,8 @@ def main() -> None:
         subprocess.run([PY, "-m", "locust", "-f", str(BASE / "bench" / "load" / "locustfile.py"), "--headless",
                         "-u", str(users), "-r", str(users), "-t", f"{int(args.duration)}s", "--host", url,
                         "--csv", str(prefix), "--only-summary", "--stop-timeout", "5", "--loglevel", "WARNING"],
-                       cwd=BASE, env={**os.environ, "LOAD_PLAN": str(out / "plan.json")}, check=False)
+                       cwd=BASE, env={**os.environ, "LOAD_PLAN": str(out / "plan.json"),
+                                          "LOAD_REQUEST_LOG": str(out / "requests.csv")}, check=False)
         if not Path(f"{prefix}_stats.csv").exists():
             raise SystemExit("locust wrote no statistics (see its output above)")
         cpu_after, load_after = cpu_seconds(portal), os.getloadavg()[0]
@@ -256,8 +321,11 @@ def main() -> None:
         results["load_average"] = [load_before, load_after]
         results["web_workers"] = os.environ.get("WEB_WORKERS", "2 (default)")
         results["web_threads"] = os.environ.get("WEB_THREADS", "4 (default)")
+        results["worker_nice"] = args.worker_nice
         results["live_run"] = live_run_cancel(run_id)
         run_id = None
+        results["server_side"] = server_side_read(out / "portal.log")
+        results["slowest"] = slowest_read(out / "requests.csv")
         (out / "results.json").write_text(json.dumps(results, indent=2))
         results_print(results)
         print(f"load: {results['live_run']}; files in {out}")
