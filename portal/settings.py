@@ -361,10 +361,18 @@ AUDIT_ANCHOR_PATH: str = env.get_str("AUDIT_ANCHOR_PATH", "") or ""
 RUNS_API_CACHE_SECONDS = env.get_int("RUNS_API_CACHE_SECONDS", 1, minimum=0, maximum=60)
 # How long a worker keeps trying to store an item's log while the storage refuses it (a full disk, S3 down).
 RUNS_LOG_STORE_RETRY_SECONDS = env.get_int("RUNS_LOG_STORE_RETRY_SECONDS", 600, minimum=0)
+# Search (docs/search.md): a search ranks only the newest this many matching samples it may show (ranking reads every
+# ranked match's vector); beat sends the indexing of samples a lost task left unindexed every this many seconds.
+SEARCH_RANK_MAX = env.get_int("SEARCH_RANK_MAX", 5000, minimum=1, maximum=1_000_000)
+SEARCH_INDEX_SWEEP_SECONDS = env.get_int("SEARCH_INDEX_SWEEP_SECONDS", 300, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "runs-reconcile": {
         "task": "evaluations.run_items_reconcile",
         "schedule": float(env.get_int("RUNS_RECONCILE_SECONDS", 30, minimum=1)),
+    },
+    "search-index-sweep": {
+        "task": "evaluations.samples_search_index_sweep",
+        "schedule": float(SEARCH_INDEX_SWEEP_SECONDS),
     },
     "audit-anchor-export": {
         "task": "portal.audit_anchor_export",
