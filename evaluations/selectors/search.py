@@ -1,6 +1,8 @@
 """Full-text search (issue 13 part 7) across samples (output, input, scorer's explanation, transcript text) and
-findings, with PostgreSQL's full-text search: the stored generated ``search_vector`` columns and their GIN indexes of
-migration 0007, ``websearch_to_tsquery`` syntax, ranked with ``ts_rank``, highlighted with ``ts_headline``.
+findings, with PostgreSQL's full-text search: the stored ``search_vector`` columns and their GIN indexes of
+migration 0009 (generated, but the samples' one, which ``services.search`` fills after ingestion since migration
+0011), ``websearch_to_tsquery`` syntax, ranked with ``ts_rank`` (the newest ``SEARCH_RANK_MAX`` matching samples
+only), highlighted with ``ts_headline``.
 
 Every search starts from the access layer (``visible_to``): a sample only where the reader sees the sample, a finding
 only where they see the finding. A partner viewer never searches a ``Finding`` row nor a sample: only the current
@@ -64,8 +66,8 @@ TITLE_OPTIONS = f"StartSel={START}, StopSel={STOP}, HighlightAll=true"
 # --- Expressions ------------------------------------------------------------------------------------------------------
 
 class StoredVector(Expression):
-    """The ``search_vector`` column of the query's base table (a generated column Django's models do not declare,
-    so that no row load ever carries it)."""
+    """The ``search_vector`` column of the query's base table (a column Django's models do not declare, so that no
+    row load ever carries it)."""
 
     output_field = SearchVectorField()
 
