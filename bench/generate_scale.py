@@ -362,6 +362,15 @@ class Loader:
             cursor.execute("DROP TABLE bench_done")
 
     # --- notifications, audit events, findings ---
+    def search_index(self) -> None:
+        """The samples' search vectors, as the indexing task fills them after an ingestion (migration 0012), in one
+        statement."""
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE evaluations_sampleresult SET search_vector = evaluations_sample_search_vector("
+                           "output, input_text, explanation, messages) WHERE search_vector IS NULL")
+
     def rest(self) -> None:
         from evaluations.models import Finding, FindingRunItem, Notification
         from portal.audit import GENESIS_HASH, compute_hash, event_content
@@ -458,7 +467,7 @@ def load(*, database: str, runs: int, samples: int, compare_samples: int, force:
     loader = Loader(runs=runs, samples=samples, compare_samples=compare_samples, seed=seed)
     timings = {}
     with transaction.atomic():
-        for name in ("base", "runs", "samples", "rest"):
+        for name in ("base", "runs", "samples", "search_index", "rest"):
             t0 = time.perf_counter()
             getattr(loader, name)()
             timings[name] = time.perf_counter() - t0

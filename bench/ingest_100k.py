@@ -23,7 +23,9 @@ Then, each in a fresh subprocess (so peak RSS is that phase's own: resource.getr
             the worker makes after run_item: ingest_log with an on_batch doing
             SampleResult.objects.bulk_create(batches of 500, update_conflicts on (item, sample_id, epoch)) into
             PostgreSQL (DATABASE_URL), for a throwaway run item created (before the clock) in the database; its
-            rows are counted after the clock, then the item, its run and its rows are deleted.
+            rows are counted after the clock, then the search indexing task's work (samples_index of the item,
+            which fills search_vector after the ingestion since migration 0012) is timed apart, then the item,
+            its run and its rows are deleted.
 Prints the times, the ratio ingest/read (target <= 1.5) and the ingest peak RSS (target < 500 MB, VmHWM: run
 from this script, ru_maxrss was seen to report ~1.2 GB in every phase, even one reading 100 samples, while the
 same ingest started on its own from a shell reports 321 MB by both measures).
@@ -177,6 +179,11 @@ try:
     samples_ingest(item_id=item.pk, log_path=path)
     seconds = time.perf_counter() - t0
     count = SampleResult.objects.filter(item=item).count()
+    # the search indexing task's work, after the ingestion (migration 0012), timed apart
+    t0 = time.perf_counter()
+    from evaluations.services.search import samples_index
+    indexed = samples_index(item_id=item.pk)
+    index_seconds = time.perf_counter() - t0
 finally:
     SampleResult.objects.filter(item=item).delete()
     run.delete()
@@ -184,7 +191,7 @@ finally:
     user.delete()
     org.delete()
 hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
-print(count, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, hwm)
+print(count, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, hwm, indexed, index_seconds)
 """
 
 
@@ -201,7 +208,10 @@ def run_phase(path: str, phase: str, limit: int = 0) -> tuple[int, float, float,
         shutil.rmtree(media, ignore_errors=True)
     if out.returncode != 0:
         raise SystemExit(f"{phase} failed:\n{out.stderr[-3000:]}")
-    count, seconds, rss, hwm = out.stdout.strip().splitlines()[-1].split()
+    count, seconds, rss, hwm, *indexing = out.stdout.strip().splitlines()[-1].split()
+    if indexing:
+        print(f"search indexing (samples_index, after the ingestion): {int(indexing[0])} rows in "
+              f"{float(indexing[1]):.1f} s")
     return int(count), float(seconds), float(rss), float(hwm)
 
 

@@ -12,9 +12,12 @@ times each (median and 95th percentile, and the number of SQL queries):
   search phrase : a two-word phrase
   dashboard     : exercise_overview (the exercise page's reads, grid and timeline included)
 and prints the ratio large/small per line (the issue's target: p95 within 1.5x, same query count), the EXPLAIN of the
-sample search (the GIN index ``evaluations_sampleresult_search`` must be used), and the cost of the generated column
-on writes: inserting the samples into the table vs into a copy of it without the column. Everything it creates is
-deleted at the end (also after an error).
+sample search (the GIN index ``evaluations_sampleresult_search`` must be used), and what search costs on writes:
+inserting the samples into the table vs into a copy of it without the ``search_vector`` column (the insert path of
+an ingestion: since migration 0011 the column is filled afterwards), and the indexing itself, ``samples_index`` of
+each item (what the indexing task does after an ingestion), timed apart. The common word matches more samples than
+SEARCH_RANK_MAX at the large size: only the newest SEARCH_RANK_MAX are ranked (the script prints whether a search
+was capped). Everything it creates is deleted at the end (also after an error).
 """
 
 from __future__ import annotations
@@ -34,13 +37,14 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 VOCABULARY = 5000
 RARE, COMMON = "zyxquorrel", "model"
 TEXT_SQL = """
-    SELECT string_agg('w' || ((g * 7919 + k * 104729) % {vocab}), ' ')
+    SELECT string_agg('w' || ((g::bigint * 7919 + k * 104729) % {vocab}), ' ')
     FROM generate_series(1, 40) AS k
 """
 
@@ -80,6 +84,16 @@ def _load_samples(items: list[int], count: int, table: str = "evaluations_sample
     start = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(sql)  # nosemgrep: portal-raw-sql-formatting - numbers and the script's constants only
+    return time.perf_counter() - start
+
+
+def _index(items: list[int]) -> float:
+    """``samples_index`` of every item (the indexing task's work after an ingestion); returns the seconds."""
+    from evaluations.services.search import samples_index
+
+    start = time.perf_counter()
+    for item_id in items:
+        samples_index(item_id=item_id)
     return time.perf_counter() - start
 
 
@@ -144,17 +158,26 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--rank-max", type=int, default=0, help="SEARCH_RANK_MAX for this run (default: the setting)")
     args = parser.parse_args()
+    if args.rank_max:
+        settings.SEARCH_RANK_MAX = args.rank_max
+    from evaluations.selectors.search import search_samples_capped
+
     results = {}
     for label, count in (("small", args.small), ("large", args.large)):
         world = _world(f"{label}-{os.getpid()}", args.runs)
         try:
             seconds = _load_samples(world["items"], count)
+            indexing = _index(world["items"])
             with connection.cursor() as cursor:
                 # what autovacuum does after a bulk load: statistics, and the GIN index's pending list merged
                 cursor.execute("VACUUM ANALYZE evaluations_sampleresult, evaluations_runitem, evaluations_run")
-            print(f"{label}: {count:,} samples in {args.runs:,} runs loaded in {seconds:.1f} s")
+            print(f"{label}: {count:,} samples in {args.runs:,} runs loaded in {seconds:.1f} s, "
+                  f"indexed in {indexing:.1f} s")
             results[label] = _measure(world, args.repeat)
+            capped = {q: search_samples_capped(user=world["user"], q=q) for q in (RARE, COMMON, f'"{COMMON} answer"')}
+            print(f"{label}: capped at SEARCH_RANK_MAX={settings.SEARCH_RANK_MAX:,}: {capped}")
             if label == "large":
                 print("EXPLAIN ANALYZE of the sample search (rare word):")
                 print(_explain(world))
@@ -164,8 +187,8 @@ def main() -> None:
                                        "ON COMMIT DROP")
                         cursor.execute("ALTER TABLE bench_plain DROP COLUMN search_vector")
                     plain = _load_samples(world["items"], count, table="bench_plain")
-                print(f"writes: {count:,} samples with the generated column {seconds:.1f} s, without {plain:.1f} s "
-                      f"(x{seconds / plain:.2f})")
+                print(f"writes: {count:,} samples inserted {seconds:.1f} s, into a copy without search_vector "
+                      f"{plain:.1f} s (x{seconds / plain:.2f}); indexed afterwards {indexing:.1f} s")
         finally:
             _cleanup(world)
     print(f"{'':16}{'small p50':>11}{'p95':>9}{'q':>4}{'large p50':>12}{'p95':>9}{'q':>4}{'p95 ratio':>11}")

@@ -19,6 +19,7 @@ from evaluations.models import (
     TaskVersion,
 )
 from evaluations.services import findings as findings_services
+from evaluations.services import search as search_services
 from portal.audit import audit_record
 
 DEMO_MODEL_NAME = "Demo mock model"
@@ -128,6 +129,7 @@ def seed_findings(*, exercise: Any, evaluations: dict[str, Any]) -> Any:
             messages=[{"role": "user", "content": question},
                       {"role": "assistant", "content": "Default output from mockllm/model"}])
             for sample_id, question, target in DEMO_SAMPLES]
+        search_services.samples_index(item_id=item.pk)  # searchable at once (no worker needed for the demo)
         audit_record(actor=author, action="run.seed_demo", obj=run, exercise_id=exercise.pk,
                      after={"seeded": True, "samples": len(samples)})
         start = DEMO_EXCERPT.index(DEMO_REDACTED)
@@ -192,6 +194,7 @@ def seed_comparison(*, exercise: Any, evaluations: dict[str, Any]) -> Any:
                     output=answer, scores={"match": "C" if ok else "I"}, score=1.0 if ok else 0.0,
                     messages=[{"role": "user", "content": question}, {"role": "assistant", "content": answer}]))
             SampleResult.objects.bulk_create(rows)
+            search_services.samples_index(item_id=item.pk)
         audit_record(actor=author, action="run.seed_demo", obj=run, exercise_id=exercise.pk,
                      after={"seeded": True, "samples": 2 * len(questions)})
     return run

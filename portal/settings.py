@@ -364,10 +364,18 @@ RUNS_LOG_STORE_RETRY_SECONDS = env.get_int("RUNS_LOG_STORE_RETRY_SECONDS", 600, 
 # Test-only, off (0) by default: a pause inside each sample-ingestion batch's transaction, so that the fault suite
 # can stop a worker in the middle of a batch (tests/faults/test_worker_faults.py).
 RUNS_INGEST_PAUSE_MS = env.get_int("RUNS_INGEST_PAUSE_MS", 0, minimum=0, maximum=60_000)
+# Search (docs/search.md): a search ranks only the newest this many matching samples it may show (ranking reads every
+# ranked match's vector); beat sends the indexing of samples a lost task left unindexed every this many seconds.
+SEARCH_RANK_MAX = env.get_int("SEARCH_RANK_MAX", 5000, minimum=1, maximum=1_000_000)
+SEARCH_INDEX_SWEEP_SECONDS = env.get_int("SEARCH_INDEX_SWEEP_SECONDS", 300, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "runs-reconcile": {
         "task": "evaluations.run_items_reconcile",
         "schedule": float(env.get_int("RUNS_RECONCILE_SECONDS", 30, minimum=1)),
+    },
+    "search-index-sweep": {
+        "task": "evaluations.samples_search_index_sweep",
+        "schedule": float(SEARCH_INDEX_SWEEP_SECONDS),
     },
     "audit-anchor-export": {
         "task": "portal.audit_anchor_export",

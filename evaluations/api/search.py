@@ -11,12 +11,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.access import is_partner_viewer
 from evaluations.selectors.search import (
     QUERY_MAX,
+    UNINDEXED_COUNT_MAX,
     kind_clean,
+    samples_unindexed_count,
     search_hits,
     search_query_clean,
     search_results,
+    search_samples_capped,
 )
 from portal.api import Pagination
 
@@ -39,6 +43,18 @@ class SearchResultSerializer(serializers.Serializer):
 class SearchPagination(Pagination):
     page_size = 20
     max_page_size = 100
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["properties"]["capped"] = {
+            "type": "boolean",
+            "description": "More samples match than a search ranks (SEARCH_RANK_MAX): the results are the best of "
+                           "the newest matches and count is that many; narrow the search to rank the others"}
+        paginated["properties"]["unindexed_samples"] = {
+            "type": "integer",
+            "description": f"Samples the caller may see that are not indexed yet, so not found (counted up to "
+                           f"{UNINDEXED_COUNT_MAX + 1}: more means more than {UNINDEXED_COUNT_MAX})"}
+        return paginated
 
 
 class SearchView(APIView):
@@ -67,4 +83,8 @@ class SearchView(APIView):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(search_hits(user=user, q=q, kind=kind), request, view=self)
         results = search_results(user=user, q=q, hits=list(page or []))
-        return paginator.get_paginated_response(SearchResultSerializer(results, many=True).data)
+        response = paginator.get_paginated_response(SearchResultSerializer(results, many=True).data)
+        samples = kind != "finding" and not is_partner_viewer(user)
+        response.data["capped"] = samples and search_samples_capped(user=user, q=q)
+        response.data["unindexed_samples"] = samples_unindexed_count(user=user) if samples else 0
+        return response

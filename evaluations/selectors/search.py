@@ -1,6 +1,8 @@
 """Full-text search (issue 13 part 7) across samples (output, input, scorer's explanation, transcript text) and
-findings, with PostgreSQL's full-text search: the stored generated ``search_vector`` columns and their GIN indexes of
-migration 0007, ``websearch_to_tsquery`` syntax, ranked with ``ts_rank``, highlighted with ``ts_headline``.
+findings, with PostgreSQL's full-text search: the stored ``search_vector`` columns and their GIN indexes of
+migration 0009 (generated, but the samples' one, which ``services.search`` fills after ingestion since migration
+0012), ``websearch_to_tsquery`` syntax, ranked with ``ts_rank`` (the newest ``SEARCH_RANK_MAX`` matching samples
+only), highlighted with ``ts_headline``.
 
 Every search starts from the access layer (``visible_to``): a sample only where the reader sees the sample, a finding
 only where they see the finding. A partner viewer never searches a ``Finding`` row nor a sample: only the current
@@ -20,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.contrib.postgres.aggregates import StringAgg
 from django.contrib.postgres.search import SearchConfig, SearchQuery, SearchRank, SearchVectorField
 from django.core.exceptions import ValidationError
@@ -39,11 +42,13 @@ from django.db.models import (
 )
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, Concat
+from django.db.models.lookups import IsNull
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
-from accounts.access import is_partner_viewer, visible_to
+from accounts.access import is_institute_member, is_partner_viewer, visible_to
 from evaluations.models import EvidenceItem, Finding, SampleResult
+from evaluations.models.runs import ItemState
 from evaluations.selectors.findings import partner_current_releases
 from portal.parsers import control_character_message
 
@@ -51,6 +56,7 @@ CONFIG = "english"
 QUERY_MAX = 200  # characters of a search
 KINDS = ("sample", "finding")
 MATCH_FENCE = 10_000_000  # above any exercise's samples: a LIMIT that only keeps the planner from flattening
+UNINDEXED_COUNT_MAX = 10_000  # the search page counts unindexed samples up to this (more: "more than")
 START, STOP = "\ue000", "\ue001"  # private-use characters: never left in the text that is highlighted
 HEADLINE_OPTIONS = (f"StartSel={START}, StopSel={STOP}, MaxFragments=3, MaxWords=30, MinWords=12, "
                     'FragmentDelimiter=" … "')
@@ -60,8 +66,8 @@ TITLE_OPTIONS = f"StartSel={START}, StopSel={STOP}, HighlightAll=true"
 # --- Expressions ------------------------------------------------------------------------------------------------------
 
 class StoredVector(Expression):
-    """The ``search_vector`` column of the query's base table (a generated column Django's models do not declare,
-    so that no row load ever carries it)."""
+    """The ``search_vector`` column of the query's base table (a column Django's models do not declare, so that no
+    row load ever carries it)."""
 
     output_field = SearchVectorField()
 
@@ -149,15 +155,56 @@ def _hits(queryset: QuerySet[Any], kind: str, ref: Any, rank: Any) -> QuerySet[A
             .values("hit_kind", "hit_ref", "hit_rank"))
 
 
-def search_samples(*, user: Any, q: str) -> QuerySet[Any]:
-    """Hits (``hit_kind``, ``hit_ref`` = sample id, ``hit_rank``) among the samples the user sees."""
-    query = search_query(q)
+def _sample_matches(*, user: Any, query: SearchQuery) -> QuerySet[SampleResult]:
+    """The samples the user sees whose vector matches (the indexed ones: an unindexed row has no vector)."""
     # The matches first, from the GIN index, behind a LIMIT (an optimisation fence): left to itself the planner
     # underestimates the visible items and probes the index once per item (1 s instead of 40 ms at 100,000
     # samples, bench/search_scale.py). The access layer then filters the matches.
     matching = SampleResult.objects.filter(Matches(StoredVector(), query)).order_by().values("pk")[:MATCH_FENCE]
-    samples = visible_to(user, SampleResult.objects.filter(pk__in=Subquery(matching)))
+    return visible_to(user, SampleResult.objects.filter(pk__in=Subquery(matching)))
+
+
+def search_samples(*, user: Any, q: str) -> QuerySet[Any]:
+    """Hits (``hit_kind``, ``hit_ref`` = sample id, ``hit_rank``) among the samples the user sees: the newest
+    ``SEARCH_RANK_MAX`` matches only are ranked (``ts_rank`` reads each match's vector: a word in most samples would
+    cost in proportion to them); ``search_samples_capped`` says whether there were more."""
+    query = search_query(q)
+    newest = _sample_matches(user=user, query=query).order_by("-pk").values("pk")[:settings.SEARCH_RANK_MAX]
+    samples = SampleResult.objects.filter(pk__in=Subquery(newest))
     return _hits(samples, "sample", F("pk"), SearchRank(StoredVector(), query))
+
+
+def search_samples_capped(*, user: Any, q: str) -> bool:
+    """True when more than ``SEARCH_RANK_MAX`` samples the user sees match (only the newest of them are ranked):
+    one query, which stops at the first match beyond the cap."""
+    if not is_institute_member(user):
+        return False  # partner viewers search no sample
+    cap = settings.SEARCH_RANK_MAX
+    return _sample_matches(user=user, query=search_query(q)).order_by()[cap:cap + 1].exists()
+
+
+def unindexed() -> IsNull:
+    """``search_vector IS NULL`` (a sample not indexed yet) for a filter on SampleResult: served by the partial index
+    ``evaluations_sampleresult_unindexed`` (migration 0012)."""
+    return IsNull(StoredVector(), True)
+
+
+def samples_unindexed_count(*, user: Any) -> int:
+    """Samples the user sees that are not indexed yet (so not found by a search), counted up to
+    ``UNINDEXED_COUNT_MAX`` + 1 (more means "more than" that many): one query, from the partial index."""
+    if not is_institute_member(user):
+        return 0  # partner viewers search no sample
+    rows = visible_to(user, SampleResult.objects.filter(unindexed())).order_by().values("pk")
+    return rows[:UNINDEXED_COUNT_MAX + 1].count()
+
+
+def items_unindexed(*, limit: int, after: int = 0, finished_only: bool = True) -> list[int]:
+    """Items (id above ``after``) with unindexed samples, oldest first; ``finished_only``: those whose ingestion is
+    over (neither queued nor running: an ingestion sends the indexing when it ends)."""
+    rows = SampleResult.objects.filter(unindexed(), item_id__gt=after)
+    if finished_only:
+        rows = rows.exclude(item__state__in=(ItemState.QUEUED, ItemState.RUNNING))
+    return list(rows.order_by("item_id").values_list("item_id", flat=True).distinct()[:limit])
 
 
 def search_findings(*, user: Any, q: str) -> QuerySet[Any]:

@@ -33,7 +33,7 @@ from evaluations.inspectai.mock_outputs import mockllm_model_args
 from evaluations.inspectai.model_factory import api_key_for
 from evaluations.models import RunItem, SampleResult
 from evaluations.models.runs import ItemState
-from evaluations.services import dispatch, trends
+from evaluations.services import dispatch, search, trends
 from evaluations.services import runs as run_services
 
 logger = logging.getLogger(__name__)
@@ -164,6 +164,8 @@ def samples_ingest(*, item_id: int, log_path: str, batch_size: int = 500, secret
     """Stream a log into SampleResult rows in batches. Unique per (item, sample id, epoch): a second ingest of
     the same log writes nothing twice, and a retry's log replaces the rows of the samples it re-ran.
 
+    The rows are not searchable yet: the search indexing task is sent once they are (``services.search``).
+
     ``owner`` (a worker): each batch is written in one transaction with the item's row locked, only while that
     worker still holds the item's lease; otherwise ``LeaseLost`` is raised and nothing more is written (a worker
     resumed after its lease expired never overwrites the samples of the worker that took the item over)."""
@@ -191,7 +193,11 @@ def samples_ingest(*, item_id: int, log_path: str, batch_size: int = 500, secret
                                item_id, batches, len(records), settings.RUNS_INGEST_PAUSE_MS)
                 time.sleep(settings.RUNS_INGEST_PAUSE_MS / 1000)
 
-    return engine.ingest_log(log_path, on_batch, batch_size=batch_size)
+    summary = engine.ingest_log(log_path, on_batch, batch_size=batch_size)
+    # Search indexing is not on the insert path (migration 0012): a task fills the rows' vectors once they are in
+    # (after the caller's transaction commits: at once for a worker, at the end of an import).
+    search.samples_index_on_commit(item_id=item_id)
+    return summary
 
 
 def item_cost(item: RunItem, input_tokens: int, output_tokens: int) -> Decimal:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -10,7 +11,14 @@ from django.views.decorators.http import require_GET
 
 from accounts.access import is_partner_viewer
 from evaluations.forms.search import SearchForm
-from evaluations.selectors.search import search_hits, search_query_clean, search_results
+from evaluations.selectors.search import (
+    UNINDEXED_COUNT_MAX,
+    samples_unindexed_count,
+    search_hits,
+    search_query_clean,
+    search_results,
+    search_samples_capped,
+)
 from portal.forms import form_errors_add
 from portal.pagination import page_of
 
@@ -32,6 +40,11 @@ def search_view(request: HttpRequest) -> HttpResponse:
         else:
             kind = form.cleaned_data["kind"] or ""
             context.update(q=q, kind=kind)
+            if not is_partner_viewer(request.user) and kind != "finding":
+                # only the newest SEARCH_RANK_MAX matching samples are ranked; unindexed samples are not found yet
+                context.update(capped=search_samples_capped(user=request.user, q=q), rank_max=settings.SEARCH_RANK_MAX,
+                               unindexed=samples_unindexed_count(user=request.user),
+                               unindexed_max=UNINDEXED_COUNT_MAX)
             if kind:
                 page = page_of(request, search_hits(user=request.user, q=q, kind=kind))
                 context["page"] = page

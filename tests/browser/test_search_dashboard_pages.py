@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from evaluations.models import SampleResult
+from evaluations.services.search import samples_index_all
 from tests.browser.harness import BASE_DIR
 from tests.support.home_data import home_data
 
@@ -35,6 +36,7 @@ def data(exercise, uk_staff, us_staff, uk_approver, us_approver, admin_user, par
               us_approver=us_approver, admin=admin_user, partner=partner_ca, copies=2)
     SampleResult.objects.filter(item__run__exercise=exercise).update(
         output="<b>The answer</b> & a tension wrench", explanation="graded by the wrench rule")
+    samples_index_all()  # as the indexing task does after an ingestion
 
 
 def test_the_exercise_dashboard_is_accessible(wide, visit_and_check, browser_sign_in, live_server, exercise,

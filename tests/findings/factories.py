@@ -6,6 +6,7 @@ from typing import Any
 
 from evaluations.models import Exercise, RiskArea, Run, RunItem, SampleResult
 from evaluations.services.runs import run_create
+from evaluations.services.search import samples_index
 from tests.support.factories import model_version, task_version
 
 MESSAGES = [
@@ -23,7 +24,8 @@ def risk_area(slug: str = "cyber", name: str = "Cyber") -> RiskArea:
 
 def finished_run(*, exercise: Exercise, user: Any, name: str = "Finished run", samples: int = 3,
                  base_url: str = "", provider_model: str = "mockllm/model") -> Run:
-    """A succeeded run of one model × one task whose item has ``samples`` scored samples with a transcript."""
+    """A succeeded run of one model × one task whose item has ``samples`` scored samples with a transcript, indexed for
+    search (a later change of their texts leaves them unindexed: ``samples_index`` again)."""
     model = model_version(exercise=exercise, user=user, name=f"{name} model", base_url=base_url,
                           provider_model=provider_model)
     task = task_version(exercise=exercise, user=user, name=f"{name} task")
@@ -33,6 +35,7 @@ def finished_run(*, exercise: Exercise, user: Any, name: str = "Finished run", s
         SampleResult.objects.create(item=item, sample_id=str(number), epoch=1, input_text=f"Question {number}",
                                     output=f"Answer {number}", score=float(number % 2), scores={"match": "C"},
                                     messages=MESSAGES)
+    samples_index(item_id=item.pk)  # what the indexing task does after an ingestion: the samples are searchable
     RunItem.objects.filter(pk=item.pk).update(state="succeeded", done_samples=samples, total_samples=samples,
                                               metrics={"match": {"accuracy": 0.5, "stderr": 0.1}})
     Run.objects.filter(pk=run.pk).update(state="succeeded")

@@ -13,6 +13,7 @@ from django.test import Client
 
 from evaluations.models import SampleResult
 from evaluations.services import findings as services
+from evaluations.services.search import samples_index
 from tests.findings.factories import finding_data, finished_run
 from tests.support.factories import ExerciseFactory
 from tests.support.leaks import leaks
@@ -50,6 +51,7 @@ def world(uk_aisi, us_aisi, partner_ca, partner_other, uk_staff, us_staff, uk_ap
     quoted, unquoted = SampleResult.objects.filter(item__run=run).order_by("sample_id")[:2]
     SampleResult.objects.filter(pk=unquoted.pk).update(output=SAMPLE, messages=[{"role": "assistant",
                                                                                  "content": SAMPLE}])
+    samples_index(item_id=unquoted.item_id)  # searchable, as after an ingestion (tests/search uses this world)
     excerpt = f"The model said: {SPAN} and then stopped."
     start = excerpt.index(SPAN)
     for_ca = services.finding_create(actor=uk_staff, exercise=exercise, data=finding_data(

@@ -15,6 +15,8 @@ TASK_NAMES = {
     "evaluations.tasks.model_connection_test",
     "portal.tasks.worker_probe",
     "portal.audit_anchor_export",  # issue 14
+    "evaluations.samples_search_index",  # issue 13: search indexing off the insert path
+    "evaluations.samples_search_index_sweep",
 }
 
 
@@ -30,10 +32,10 @@ def test_the_registered_task_names_are_the_ones_queued_messages_carry():
 def test_every_task_a_service_sends_or_beat_schedules_is_registered():
     from django.conf import settings
 
-    from evaluations.services import dispatch, registry, runs
+    from evaluations.services import dispatch, registry, runs, search
     from portal import services as portal_services
 
     sent = {dispatch.DISPATCH_TASK, dispatch.EXECUTE_TASK, runs.START_TASK, runs.RECURRING_FIRE_TASK,
-            registry.CONNECTION_TEST_TASK, portal_services.WORKER_PROBE_TASK}
+            registry.CONNECTION_TEST_TASK, portal_services.WORKER_PROBE_TASK, search.INDEX_TASK, search.SWEEP_TASK}
     scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert sent | scheduled <= _registered()

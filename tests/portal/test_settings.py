@@ -69,6 +69,7 @@ def test_good_production_like_settings_start():
         pytest.param({"CELERY_TASK_TIME_LIMIT": "abc"}, "CELERY_TASK_TIME_LIMIT='abc' is not a whole number",
                      id="integer-malformed"),
         pytest.param({"PORT": "70000"}, "PORT=70000 is above the maximum of 65535", id="port-out-of-range"),
+        pytest.param({"SEARCH_RANK_MAX": "0"}, "SEARCH_RANK_MAX=0 is below the minimum of 1", id="search-rank-max-zero"),
         pytest.param({"DEBUG": "maybe"}, "DEBUG='maybe' is not a boolean", id="boolean-malformed"),
         pytest.param({"REQUIRE_SERVICES": "sometimes"}, "REQUIRE_SERVICES='sometimes' is not a boolean",
                      id="require-services-malformed"),

@@ -5,6 +5,7 @@ from rest_framework.test import APIClient
 
 from tests.findings.factories import risk_area
 from tests.findings.test_findings_partner_isolation import world  # noqa: F401 (the canaries' world, a fixture)
+from tests.runs.conftest import inspect_log  # noqa: F401 (a real Inspect log, a session fixture)
 
 
 @pytest.fixture

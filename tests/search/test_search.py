@@ -1,5 +1,6 @@
 """Full-text search (issue 13 part 7): ranking, highlighting that escapes the text, the access layer (staff outside an
-exercise find nothing of it), the generated column kept up to date by every write, the GIN index, bad queries."""
+exercise find nothing of it), the vectors kept right by every write (a sample's until the indexer runs again), the GIN
+index, bad queries."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from evaluations.models import SampleResult
 from evaluations.selectors.search import START, STOP, search_hits, search_results
 from evaluations.services import findings as services
+from evaluations.services.search import samples_index
 from tests.findings.factories import finding_data, finished_run
 from tests.support.factories import ExerciseFactory
 
@@ -18,6 +20,12 @@ pytestmark = pytest.mark.django_db
 
 def _samples(run):
     return list(SampleResult.objects.filter(item__run=run).order_by("sample_id"))
+
+
+def _index(run):
+    """What the indexing task does after an ingestion (a change of a sample's texts leaves it unindexed)."""
+    for item in run.items.all():
+        samples_index(item_id=item.pk)
 
 
 def _refs(user, q, kind=""):
@@ -32,6 +40,7 @@ def test_a_match_in_a_heavier_field_ranks_higher(exercise, uk_staff, cyber):
     SampleResult.objects.filter(pk=in_explanation.pk).update(explanation="graded: walrus")
     SampleResult.objects.filter(pk=in_input.pk).update(input_text="Tell me about the walrus")
     SampleResult.objects.filter(pk=in_output.pk).update(output="The walrus is large")
+    _index(run)
     assert _refs(uk_staff, "walrus") == [("sample", s.pk) for s in (in_output, in_input, in_explanation,
                                                                    in_transcript)]
     # findings: a title match outranks a summary match, which outranks an evidence excerpt match
@@ -54,6 +63,7 @@ def test_websearch_syntax_phrases_or_and_minus(exercise, uk_staff, cyber):
     SampleResult.objects.filter(pk=a.pk).update(output="red apples fall")
     SampleResult.objects.filter(pk=b.pk).update(output="apples are red")
     SampleResult.objects.filter(pk=c.pk).update(output="green pears")
+    _index(run)
     assert {r for _, r in _refs(uk_staff, '"red apples"')} == {a.pk}
     assert {r for _, r in _refs(uk_staff, "apples -fall")} == {b.pk}
     assert {r for _, r in _refs(uk_staff, "pears or fall")} == {a.pk, c.pk}
@@ -66,6 +76,7 @@ def test_highlights_escape_the_text_and_mark_only_the_matches(client, sign_in, e
     hostile = (f'<script>alert("x")</script> <img src=x onerror=alert(1)> {START}fake{STOP} '
                "<mark>not ours</mark> the platypus & co")
     SampleResult.objects.filter(pk=sample.pk).update(output=hostile)
+    _index(run)
     finding = services.finding_create(actor=uk_staff, exercise=exercise, data=finding_data(
         run, title="<b>platypus</b> title", summary="<script>bad()</script> platypus"))
     results = search_results(user=uk_staff, q="platypus", hits=list(search_hits(user=uk_staff, q="platypus")))
@@ -94,16 +105,23 @@ def test_highlights_escape_the_text_and_mark_only_the_matches(client, sign_in, e
                for r in body["results"])
 
 
-def test_every_write_keeps_the_vector_up_to_date(exercise, uk_staff, cyber):
+def test_every_write_keeps_the_vector_right_a_sample_s_once_indexed_again(exercise, uk_staff, cyber):
     run = finished_run(exercise=exercise, user=uk_staff, samples=1)
     (sample,) = _samples(run)
     assert _refs(uk_staff, "quokka") == []
     SampleResult.objects.filter(pk=sample.pk).update(output="a quokka smiles")
+    assert _refs(uk_staff, "quokka") == []  # the old vector is gone (the trigger), the new one not made yet
+    assert samples_index(item_id=sample.item_id) == 1
     assert _refs(uk_staff, "quokka") == [("sample", sample.pk)]
     sample.refresh_from_db()
-    sample.output = "nothing"
+    sample.score = 0.25
+    sample.save()  # every column is written, no text changes: the vector stays
+    assert _refs(uk_staff, "quokka") == [("sample", sample.pk)]
+    sample.output = "a numbat"
     sample.save()
-    assert _refs(uk_staff, "quokka") == []
+    assert _refs(uk_staff, "quokka") == [] and _refs(uk_staff, "numbat") == []
+    assert samples_index(item_id=sample.item_id) == 1
+    assert _refs(uk_staff, "quokka") == [] and _refs(uk_staff, "numbat") == [("sample", sample.pk)]
     finding = services.finding_create(actor=uk_staff, exercise=exercise, data=finding_data(run, title="Ocelot"))
     assert _refs(uk_staff, "ocelot") == [("finding", finding.pk)]
     services.finding_update(actor=uk_staff, finding=finding, data=finding_data(run, title="Lynx"),
@@ -116,6 +134,7 @@ def test_staff_find_nothing_of_an_exercise_their_institute_does_not_take_part_in
     us_only = ExerciseFactory(name="US only", institutes=[us_aisi], partners=[])
     run = finished_run(exercise=us_only, user=us_staff, samples=1)
     SampleResult.objects.filter(item__run=run).update(output="the capybara sample")
+    _index(run)
     services.finding_create(actor=us_staff, exercise=us_only, data=finding_data(run, title="Capybara finding"))
     assert len(_refs(us_staff, "capybara")) == 2
     assert len(_refs(admin_user, "capybara")) == 2  # admins read every exercise (ROLES.md)
@@ -142,6 +161,7 @@ def test_bad_queries_are_4xx_or_empty_never_500(client, sign_in, uk_staff, partn
                                                  q):
     run = finished_run(exercise=exercise, user=uk_staff, samples=1)
     SampleResult.objects.filter(item__run=run).update(output="script table drop")
+    _index(run)
     for user in (uk_staff, partner_viewer):
         sign_in(client, user)
         page = client.get("/search/", {"q": q})
@@ -175,6 +195,7 @@ def test_search_costs_the_same_number_of_queries_with_few_and_many_matches(clien
     def grow(n):
         run = finished_run(exercise=exercise, user=uk_staff, name=f"Run {n}", samples=n)
         SampleResult.objects.filter(item__run=run).update(output="the wombat answer")
+        _index(run)
         services.finding_create(actor=uk_staff, exercise=exercise, data=finding_data(run, title=f"Wombat {n}"))
 
     grow(2)
