@@ -14,7 +14,7 @@ times each (median and 95th percentile, and the number of SQL queries):
 and prints the ratio large/small per line (the issue's target: p95 within 1.5x, same query count), the EXPLAIN of the
 sample search (the GIN index ``evaluations_sampleresult_search`` must be used), and what search costs on writes:
 inserting the samples into the table vs into a copy of it without the ``search_vector`` column (the insert path of
-an ingestion: since migration 0011 the column is filled afterwards), and the indexing itself, ``samples_index`` of
+an ingestion: since migration 0012 the column is filled afterwards), and the indexing itself, ``samples_index`` of
 each item (what the indexing task does after an ingestion), timed apart. The common word matches more samples than
 SEARCH_RANK_MAX at the large size: only the newest SEARCH_RANK_MAX are ranked (the script prints whether a search
 was capped). Everything it creates is deleted at the end (also after an error).
