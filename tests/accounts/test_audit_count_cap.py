@@ -26,8 +26,10 @@ def low_cap(monkeypatch):
 @pytest.fixture
 def events(uk_staff, us_staff, uk_approver, exercise):
     """8 events of the UK staff member in the exercise, 2 of the US staff member outside any exercise."""
-    mine = [audit_record(actor=uk_staff, action="test.mine", after={"n": n}, exercise_id=exercise.pk)
-            for n in range(8)]
+    mine = [
+        audit_record(actor=uk_staff, action="test.mine", after={"n": n}, exercise_id=exercise.pk)
+        for n in range(8)
+    ]
     theirs = [audit_record(actor=us_staff, action="test.theirs", after={"n": n}) for n in range(2)]
     return mine, theirs
 
@@ -48,8 +50,9 @@ def test_the_page_counts_exactly_below_the_cap(low_cap, events, uk_staff, us_sta
     assert "More than" not in html and _ids(html) == 2
 
 
-def test_the_api_says_when_the_count_is_capped_and_pages_reach_the_newest_events(low_cap, events, uk_approver,
-                                                                                 us_staff):
+def test_the_api_says_when_the_count_is_capped_and_pages_reach_the_newest_events(
+    low_cap, events, uk_approver, us_staff
+):
     mine, _theirs = events
     client = sign_in(APIClient(), uk_approver)
     body = client.get("/api/v1/audit-events/", {"page_size": 2, "action": "test.mine"}).json()

@@ -25,27 +25,51 @@ pytestmark = pytest.mark.django_db
 def run_of_items(exercise, uk_staff):
     """A run of four items: 30 samples (2 epochs of 15), none, 12, 1; rows written in a shuffled order, so that
     neither the ids nor the insertion order give the page's order; every seventh sample has an error."""
-    run = Run.objects.create(exercise=exercise, created_by=uk_staff, owner_id=uk_staff.organisation_id,
-                             name="Several items", state=Run.State.SUCCEEDED, finished_at=timezone.now())
+    run = Run.objects.create(
+        exercise=exercise,
+        created_by=uk_staff,
+        owner_id=uk_staff.organisation_id,
+        name="Several items",
+        state=Run.State.SUCCEEDED,
+        finished_at=timezone.now(),
+    )
     items = []
     for n in range(4):
         mv = model_version(exercise=exercise, user=uk_staff, name=f"Model {n}")
         tv = task_version(exercise=exercise, user=uk_staff, name=f"Task {n}")
-        items.append(RunItem.objects.create(run=run, model_version=mv, task_version=tv, state="succeeded",
-                                            model_label=mv.provider_model, task_label=tv.registry_name))
+        items.append(
+            RunItem.objects.create(
+                run=run,
+                model_version=mv,
+                task_version=tv,
+                state="succeeded",
+                model_label=mv.provider_model,
+                task_label=tv.registry_name,
+            )
+        )
     rows = [(items[0], f"s{k:02d}", epoch) for k in range(15) for epoch in (1, 2)]
     rows += [(items[2], f"q{k}", 1) for k in range(12)] + [(items[3], "only", 1)]
     random.Random(13).shuffle(rows)
     for index, (item, sample_id, epoch) in enumerate(rows):
-        SampleResult.objects.create(item=item, sample_id=sample_id, epoch=epoch, input_text=f"Input {sample_id}",
-                                    output=f"Output {sample_id}", score=float(index % 2),
-                                    error="Timed out" if index % 7 == 0 else "", messages=[{"role": "user"}])
+        SampleResult.objects.create(
+            item=item,
+            sample_id=sample_id,
+            epoch=epoch,
+            input_text=f"Input {sample_id}",
+            output=f"Output {sample_id}",
+            score=float(index % 2),
+            error="Timed out" if index % 7 == 0 else "",
+            messages=[{"role": "user"}],
+        )
     return run
 
 
 def _expected(run, **filters) -> list[int]:
-    return list(SampleResult.objects.filter(item__run=run, **filters).order_by("item_id", "sample_id", "epoch")
-                .values_list("pk", flat=True))
+    return list(
+        SampleResult.objects.filter(item__run=run, **filters)
+        .order_by("item_id", "sample_id", "epoch")
+        .values_list("pk", flat=True)
+    )
 
 
 def _api_walk(client, url: str, **params) -> tuple[list[int], int]:
@@ -77,11 +101,15 @@ def test_the_api_filters_keep_the_order_across_items(run_of_items, uk_staff):
     assert _api_walk(client, url, score="correct", page_size=3)[0] == _expected(run_of_items, score__gt=0)
     third = run_of_items.items.order_by("pk")[2]
     assert _api_walk(client, url, item=third.pk, page_size=5)[0] == _expected(run_of_items, item=third)
-    assert _api_walk(client, url, text="s03", page_size=5)[0] == _expected(run_of_items, input_text__contains="s03")
+    assert _api_walk(client, url, text="s03", page_size=5)[0] == _expected(
+        run_of_items, input_text__contains="s03"
+    )
     body = client.get(url, {"page_size": 4, "page": 2}, HTTP_ACCEPT="application/json").json()
     assert body["previous"] is not None and body["next"] is not None and len(body["results"]) == 4
-    assert "messages" not in body["results"][0] and body["results"][0]["item"] == run_of_items.items.order_by(
-        "pk")[0].pk
+    assert (
+        "messages" not in body["results"][0]
+        and body["results"][0]["item"] == run_of_items.items.order_by("pk")[0].pk
+    )
     assert client.get(url, {"page": 99}, HTTP_ACCEPT="application/json").status_code == 404  # as before
 
 
@@ -100,7 +128,9 @@ def test_the_html_pages_show_25_samples_each_with_their_model_and_the_page_links
     first = client.get(url).content.decode()
     assert "Model 0 v1" in first and "Task 0 v1" in first
     errors = client.get(url, {"error": "yes"}).content.decode()
-    assert [int(pk) for pk in re.findall(r'href="/samples/(\d+)/"', errors)] == _expected(run_of_items, error__gt="")
+    assert [int(pk) for pk in re.findall(r'href="/samples/(\d+)/"', errors)] == _expected(
+        run_of_items, error__gt=""
+    )
     none = client.get(url, {"text": "nothing like this"}).content.decode()
     assert "No samples match these filters" in none
 
