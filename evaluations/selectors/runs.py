@@ -44,19 +44,23 @@ class ItemOrderedSamples:
     BY item_id, ... across several items made PostgreSQL sort every sample of the run, 20,000 for the comparison
     run of the scale bench, spilling to disk). ``count()`` is one query (the rows per item, ``GROUP BY item``); a
     slice is one more: per item the part of the slice it holds (``WHERE item_id = k ORDER BY sample_id, epoch
-    LIMIT n OFFSET o``), joined by ``UNION ALL``. Rows come without their transcript (``messages``: the page and
-    the API list do not show it) and with their item set from ``items``."""
+    LIMIT n OFFSET o``; a part in the back half of its item is read backwards from the item's end, so that the
+    first and the last pages both read only their rows), joined by ``UNION ALL``. ``samples`` must not be filtered
+    on the item (each part and the count add theirs). Rows come without their transcript (``messages``: the page
+    and the API list do not show it) and with their item set from ``items``."""
 
     ordered = True  # for Paginator: the order is fixed
 
     def __init__(self, *, samples: QuerySet[SampleResult], items: list[RunItem]) -> None:
         self._samples = samples.order_by().defer("messages")
-        self._items = items  # the run's (visible) items, in the page's order (by id)
+        self._items = items  # the run's visible items, in the page's order (by id)
         self._per_item: dict[int, int] | None = None
 
     def per_item(self) -> dict[int, int]:
         if self._per_item is None:
-            self._per_item = dict(self._samples.values_list("item_id").annotate(n=Count("pk")).order_by())
+            ids = [item.pk for item in self._items]
+            self._per_item = dict(self._samples.filter(item_id__in=ids).values_list("item_id")
+                                  .annotate(n=Count("*")).order_by()) if ids else {}
         return self._per_item
 
     def count(self) -> int:
@@ -75,22 +79,31 @@ class ItemOrderedSamples:
             raise ValueError("ItemOrderedSamples takes slices without a step")
         return self._slice(index.start or 0, self.count() if index.stop is None else index.stop)
 
+    def _part(self, item_id: int, n: int, low: int, high: int) -> QuerySet[SampleResult]:
+        rows = self._samples.filter(item_id=item_id)
+        if low <= n - high:
+            return rows.order_by("sample_id", "epoch")[low:high]
+        return rows.order_by("-sample_id", "-epoch")[n - high:n - low]  # the back half: from the end
+
     def _slice(self, start: int, stop: int) -> list[SampleResult]:
         counts, parts, before = self.per_item(), [], 0
         for item in self._items:
             n = counts.get(item.pk, 0)
             low, high = max(start - before, 0), min(stop - before, n)
             if low < high:
-                parts.append(self._samples.filter(item_id=item.pk).order_by("sample_id", "epoch")[low:high])
+                parts.append(self._part(item.pk, n, low, high))
             before += n
             if before >= stop:
                 break
         if not parts:
             return []
-        query = parts[0] if len(parts) == 1 else (
-            parts[0].union(*parts[1:], all=True).order_by("item_id", "sample_id", "epoch"))
+        if len(parts) == 1:
+            rows = list(parts[0])
+            if rows[1:] and parts[0].query.order_by[0].startswith("-"):
+                rows.reverse()
+        else:  # the page's order, in the database's collation (at most a page of rows to sort)
+            rows = list(parts[0].union(*parts[1:], all=True).order_by("item_id", "sample_id", "epoch"))
         by_id = {item.pk: item for item in self._items}
-        rows = list(query)
         for row in rows:
             row.item = by_id[row.item_id]
         return rows
@@ -100,13 +113,14 @@ def sample_list(*, user: Any, run: Run, item_id: int | None = None, score: str |
                 error: str | None = None, text: str | None = None) -> ItemOrderedSamples:
     """``score``: "correct" (> 0), "incorrect" (== 0 or none), or a number; ``error``: "yes"/"no". Ordered by item,
     sample id and epoch; three queries for a page whatever the number of samples (the items, the count per item,
-    the page's rows: see ``ItemOrderedSamples``)."""
+    the page's rows: see ``ItemOrderedSamples``). A sample is visible when its item is (rules/runs.py: both are
+    the exercise's), so the samples are those of the items ``visible_to`` gives, read by ``item_id`` alone: a join
+    to the items and runs for the access check made PostgreSQL hash-join every item and run of the database."""
     items = visible_to(user, RunItem.objects.filter(run=run)).select_related(
         "model_version__registered_model", "task_version__eval_task").order_by("pk")
     if item_id:
         items = items.filter(pk=item_id)
-    item_list = list(items)
-    samples = visible_to(user, SampleResult.objects.filter(item__in=[item.pk for item in item_list]))
+    samples = SampleResult.objects.all()
     if score:
         if score == "correct":
             samples = samples.filter(score__gt=0)
@@ -124,7 +138,7 @@ def sample_list(*, user: Any, run: Run, item_id: int | None = None, score: str |
     if text:
         samples = samples.filter(Q(input_text__icontains=text) | Q(output__icontains=text)
                                  | Q(explanation__icontains=text) | Q(sample_id=text))
-    return ItemOrderedSamples(samples=samples, items=item_list)
+    return ItemOrderedSamples(samples=samples, items=list(items))
 
 
 def queue_positions(*, items: Iterable[RunItem]) -> dict[int, int]:
