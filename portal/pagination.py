@@ -22,7 +22,8 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def _counted(self) -> int:
-        return int(self.object_list[: self.cap + 1].count())
+        rows: Any = self.object_list  # a QuerySet: COUNT(*) of a sliced one counts a LIMIT subquery
+        return int(rows[: self.cap + 1].count())
 
     @cached_property
     def count(self) -> int:  # type: ignore[override]

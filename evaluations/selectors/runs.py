@@ -3,10 +3,10 @@ selectors/comparisons.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.urls import reverse
@@ -38,12 +38,12 @@ def run_list(*, user: Any, exercise_id: int | None = None, state: str | None = N
     return runs.order_by("-created_at")
 
 
-class ItemOrderedSamples:
+class ItemOrderedSamples(Sequence[SampleResult]):
     """A run's samples in the page's order (item, sample id, epoch), as a ``Paginator`` slices them, each item read
     through the unique index (item, sample_id, epoch) instead of a sort of the whole run (issue 13, "Speed": ORDER
     BY item_id, ... across several items made PostgreSQL sort every sample of the run, 20,000 for the comparison
-    run of the scale bench, spilling to disk). ``count()`` is one query (the rows per item, ``GROUP BY item``); a
-    slice is one more: per item the part of the slice it holds (``WHERE item_id = k ORDER BY sample_id, epoch
+    run of the scale bench, spilling to disk). ``len()`` is one query (the rows per item, ``GROUP BY item``), which
+    ``Paginator`` takes as the count; a slice is one more: per item the part of the slice it holds (``WHERE item_id = k ORDER BY sample_id, epoch
     LIMIT n OFFSET o``; a part in the back half of its item is read backwards from the item's end, so that the
     first and the last pages both read only their rows), joined by ``UNION ALL``. ``samples`` must not be filtered
     on the item (each part and the count add theirs). Rows come without their transcript (``messages``: the page
@@ -63,30 +63,38 @@ class ItemOrderedSamples:
                                   .annotate(n=Count("*")).order_by()) if ids else {}
         return self._per_item
 
-    def count(self) -> int:
+    def __len__(self) -> int:
         return sum(self.per_item().values())
 
-    def __len__(self) -> int:
-        return self.count()
+    @overload
+    def __getitem__(self, index: int) -> SampleResult: ...
 
-    def __getitem__(self, index: slice | int) -> list[SampleResult] | SampleResult:
+    @overload
+    def __getitem__(self, index: slice) -> list[SampleResult]: ...
+
+    def __getitem__(self, index: int | slice) -> SampleResult | list[SampleResult]:
         if isinstance(index, int):
             rows = self._slice(index, index + 1)
             if not rows:
                 raise IndexError(index)
             return rows[0]
-        if index.step not in (None, 1):
-            raise ValueError("ItemOrderedSamples takes slices without a step")
-        return self._slice(index.start or 0, self.count() if index.stop is None else index.stop)
+        if index.step not in (None, 1) or (index.start or 0) < 0 or (index.stop or 0) < 0:
+            raise ValueError("ItemOrderedSamples takes slices without a step or negative bounds")
+        return self._slice(index.start or 0, len(self) if index.stop is None else index.stop)
 
-    def _part(self, item_id: int, n: int, low: int, high: int) -> QuerySet[SampleResult]:
+    def __iter__(self) -> Iterator[SampleResult]:
+        return iter(self[:])  # every row in one query, not one per index
+
+    def _part(self, item_id: int, n: int, low: int, high: int) -> tuple[QuerySet[SampleResult], bool]:
+        """Rows ``low:high`` of the item's ``n``, and whether they come backwards (the back half: from the end)."""
         rows = self._samples.filter(item_id=item_id)
         if low <= n - high:
-            return rows.order_by("sample_id", "epoch")[low:high]
-        return rows.order_by("-sample_id", "-epoch")[n - high:n - low]  # the back half: from the end
+            return rows.order_by("sample_id", "epoch")[low:high], False
+        return rows.order_by("-sample_id", "-epoch")[n - high:n - low], True
 
     def _slice(self, start: int, stop: int) -> list[SampleResult]:
-        counts, parts, before = self.per_item(), [], 0
+        counts, before = self.per_item(), 0
+        parts: list[tuple[QuerySet[SampleResult], bool]] = []
         for item in self._items:
             n = counts.get(item.pk, 0)
             low, high = max(start - before, 0), min(stop - before, n)
@@ -98,11 +106,11 @@ class ItemOrderedSamples:
         if not parts:
             return []
         if len(parts) == 1:
-            rows = list(parts[0])
-            if rows[1:] and parts[0].query.order_by[0].startswith("-"):
-                rows.reverse()
+            part, backwards = parts[0]
+            rows = list(part)[::-1] if backwards else list(part)
         else:  # the page's order, in the database's collation (at most a page of rows to sort)
-            rows = list(parts[0].union(*parts[1:], all=True).order_by("item_id", "sample_id", "epoch"))
+            first, *others = (part for part, _ in parts)
+            rows = list(first.union(*others, all=True).order_by("item_id", "sample_id", "epoch"))
         by_id = {item.pk: item for item in self._items}
         for row in rows:
             row.item = by_id[row.item_id]
