@@ -25,7 +25,7 @@ from accounts.serializers import (
     OrganisationSerializer,
 )
 from accounts.services import api_token_create, api_token_revoke, organisation_create, organisation_update
-from portal.api import date_param, request_user, text_param
+from portal.api import CappedPagination, date_param, request_user, text_param
 from portal.models import AuditEvent
 
 NO_AUDIT_TRAIL = "Partner viewers have no access to the audit trail."
@@ -99,6 +99,7 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = AuditEventSerializer
     queryset = AuditEvent.objects.all()
+    pagination_class = CappedPagination  # the trail grows without end: count stops at COUNT_CAP (count_capped)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)

@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgresql://root@127.0.0.1:5432/anything REDIS_URL=redis://127.0.0.1:6379/8 \
         .venv/bin/python bench/pages_scale.py [--repeat 20] [--small 10,1000] [--big 10000,1000000] \
-        [--small-db portal_scale_small] [--big-db portal_scale_big] [--slow 3]
+        [--small-db portal_scale_small] [--big-db portal_scale_big] [--slow 3] [--skip search,compare]
     make bench                                                          # the same with embedded services
 
 For each size (RUNS,SAMPLES) it makes or reuses the database with ``bench/generate_scale.py`` (a big load takes a
@@ -84,7 +84,7 @@ def _resolves(path: str) -> bool:
 
 
 def measure(*, database: str, runs: int, samples: int, compare_samples: int, repeat: int,
-            slow: int) -> dict[str, Any]:
+            slow: int, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """In this process: make or reuse the database, then time every URL. Returns the figures (JSON-ready)."""
     sys.path.insert(0, str(BASE_DIR / "bench"))
     from generate_scale import USERS, load
@@ -128,6 +128,8 @@ def measure(*, database: str, runs: int, samples: int, compare_samples: int, rep
                  reverse("run-samples", kwargs={"pk": typical_run.pk}), "uk_staff"))
     urls.append(("run-samples, errors only", reverse("run-samples", kwargs={"pk": compare_run.pk}) + "?error=yes",
                  "uk_staff"))
+    urls.append(("run-samples, last page", reverse("run-samples", kwargs={"pk": compare_run.pk}) + "?page=99999",
+                 "uk_staff"))  # a page number past the end shows the last page
     urls.append(("exercise page (dashboard)", reverse("exercise_detail", kwargs={"pk": compare_run.exercise_id}),
                  "uk_staff"))
     notes = [f"{database}: the typical run has {typical_run.n} samples, the comparison pair's run "
@@ -142,6 +144,9 @@ def measure(*, database: str, runs: int, samples: int, compare_samples: int, rep
         urls.append((f"compare ({tag})", f"/runs/compare/?items={a},{b}", "uk_staff"))
         urls.append((f"api compare ({tag})", f"/api/v1/compare/?items={a},{b}", "uk_staff"))
 
+    if skip:
+        urls = [url for url in urls if not any(part in url[0] for part in skip)]
+        notes.append(f"skipped the URLs whose label holds any of {', '.join(skip)} (--skip)")
     results: dict[str, Any] = {}
     for label, path, actor in urls:
         client = clients[actor]
@@ -189,12 +194,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2, help="alternate small and big this many times")
     parser.add_argument("--slow", type=int, default=0, help="print the N slowest SQL statements per URL (big)")
+    parser.add_argument("--skip", default="", help="comma-separated parts of labels of URLs not to measure "
+                        "(e.g. search,compare)")
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # child: DATABASE,RUNS,SAMPLES,COMPARE
     args = parser.parse_args()
     if args.measure:
         database, runs, samples, compare = args.measure.split(",")
         print(json.dumps(measure(database=database, runs=int(runs), samples=int(samples),
-                                 compare_samples=int(compare), repeat=args.repeat, slow=args.slow)))
+                                 compare_samples=int(compare), repeat=args.repeat, slow=args.slow,
+                                 skip=tuple(part for part in args.skip.split(",") if part))))
         return
     sizes = ((args.small_db, args.small, min(10_000, args.small[1] // 4), 0),
              (args.big_db, args.big, min(args.compare_samples, args.big[1] // 4), args.slow))
@@ -205,7 +213,7 @@ def main() -> None:
                   f"{os.getloadavg()[0]:.1f}", flush=True)
             child = subprocess.run(
                 [sys.executable, __file__, "--measure", f"{database},{runs},{samples},{compare}",
-                 "--repeat", str(args.repeat), "--slow", str(slow if round_number == 0 else 0)],
+                 "--repeat", str(args.repeat), "--slow", str(slow if round_number == 0 else 0), "--skip", args.skip],
                 stdout=subprocess.PIPE, text=True, check=True, cwd=BASE_DIR)
             lines = child.stdout.strip().splitlines()
             for line in lines[:-1]:

@@ -14,12 +14,34 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from portal.errors import ApplicationError
+from portal.pagination import COUNT_CAP, CappedPaginator
 
 
 class Pagination(pagination.PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+class CappedPagination(Pagination):
+    """For lists that grow without end (the audit trail): ``count`` stops at ``portal.pagination.COUNT_CAP`` (its
+    cost bounded whatever the number of rows) and ``count_capped`` says whether more rows match than the pages
+    reach (then narrow the filters, or download the CSV)."""
+
+    django_paginator_class = CappedPaginator
+
+    def get_paginated_response(self, data: Any) -> Response:
+        page: Any = self.page  # set by paginate_queryset, on a CappedPaginator
+        return Response({"count": page.paginator.count, "count_capped": page.paginator.capped,
+                         "next": self.get_next_link(), "previous": self.get_previous_link(), "results": data})
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        response = super().get_paginated_response_schema(schema)
+        response["properties"] = {"count": response["properties"]["count"], "count_capped": {
+            "type": "boolean", "description": f"True when more than {COUNT_CAP:,} rows match: count stops there and "
+                                              "the pages reach the newest ones"}, **response["properties"]}
+        response["required"] = [*response.get("required", []), "count_capped"]
+        return response
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -88,6 +88,12 @@ class Run(models.Model):
             models.Index(fields=["exercise", "state"]),
             # the run list's order (newest first): a page reads 25 rows, not a sort of every visible run (issue 13)
             models.Index(fields=["-created_at", "-id"], name="run_created_desc"),
+            # an exercise's page (issue 13): its newest runs, and its timeline's newest submitted, approved and
+            # finished runs, each read from an index instead of sorting all the exercise's runs
+            models.Index(fields=["exercise", "-created_at", "-id"], name="run_exercise_created"),
+            models.Index(fields=["exercise", "-submitted_at"], name="run_exercise_submitted"),
+            models.Index(fields=["exercise", "-approved_at"], name="run_exercise_approved"),
+            models.Index(fields=["exercise", "-finished_at"], name="run_exercise_finished"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(epochs__gte=1), name="run_epochs_positive"),

@@ -10,6 +10,7 @@ from accounts.access import is_admin, visible_to
 from accounts.models import Organisation
 from evaluations.models import Exercise
 from evaluations.rules.common import exercises_open_to, partner_ids_visible_to
+from portal.queries import any_of
 
 
 def exercise_list(*, user: Any, include_archived: bool = False, status: str = "", q: str = "") -> QuerySet[Exercise]:
@@ -75,7 +76,8 @@ def exercise_overview(*, user: Any, exercise: Exercise) -> dict[str, Any]:
     tasks = visible_to(user, EvalTask.objects.filter(exercises=exercise, archived_at__isnull=True)).select_related(
         "owner").annotate(latest_number=Max("versions__number")).order_by("name", "pk")
     runs = visible_to(user, Run.objects.filter(exercise=exercise))
-    counts = dict(Run.objects.filter(pk__in=runs.values("pk")).values_list("state").annotate(n=Count("pk")))
+    # GROUP BY on the exercise's runs themselves: an index-only scan of (exercise, state), not a scan of every run
+    counts = dict(runs.order_by().values_list("state").annotate(n=Count("pk")))
     by_state = [{"state": value, "label": run_state_label(state=value), "count": counts[value]}
                 for value, _ in RunState.choices if counts.get(value)]
     findings = finding_list(user=user, exercise=exercise.pk)
@@ -107,6 +109,10 @@ def exercise_overview(*, user: Any, exercise: Exercise) -> dict[str, Any]:
 GRID_MAX_MODELS = 30
 GRID_MAX_EVALUATIONS = 12
 TIMELINE_SIZE = 15
+# what a grid cell shows of its item (the rest of the row, the run's sample ids and plan among it, is not read)
+GRID_ITEM_FIELDS = ("run__name", "model_version__number", "model_version__registered_model__name",
+                    "task_version__number", "task_version__eval_task__name", "model_label", "task_label",
+                    "metrics", "done_samples", "finished_at")
 
 
 def score_band(metric: Any) -> dict[str, str] | None:
@@ -133,17 +139,21 @@ def exercise_score_grid(*, user: Any, exercise: Exercise) -> dict[str, Any] | No
     interval. One query (DISTINCT ON the pair). None when no item has finished with a score yet."""
     from django.db.models import F
 
-    from evaluations.models import RunItem
+    from evaluations.models import Run, RunItem
     from evaluations.models.runs import ItemState
     from evaluations.selectors.runs import item_main_metric
 
     pair = ("model_version_id", "task_version_id", "model_label", "task_label")
+    newest = F("finished_at").desc(nulls_last=True)
+    runs = visible_to(user, Run.objects.filter(exercise=exercise)).order_by().values("pk")
+    # The newest item of each pair, ids only (a sort of narrow rows), read from the exercise's runs through the
+    # items' run index; then the winners' rows with just the columns the cells show.
+    winners = (RunItem.objects.filter(any_of("run_id", runs), state=ItemState.SUCCEEDED).exclude(metrics={})
+               .order_by(*pair, newest, "-pk").distinct(*pair).values("pk")[:GRID_MAX_MODELS * GRID_MAX_EVALUATIONS * 2])
     items = list(
-        visible_to(user, RunItem.objects.filter(run__exercise=exercise, state=ItemState.SUCCEEDED))
-        .exclude(metrics={})
+        visible_to(user, RunItem.objects.filter(pk__in=winners))
         .select_related("run", "model_version__registered_model", "task_version__eval_task")
-        .defer("run__sample_ids", "error", "run__rejection_reason")
-        .order_by(*pair, F("finished_at").desc(nulls_last=True), "-pk").distinct(*pair)[:GRID_MAX_MODELS * GRID_MAX_EVALUATIONS * 2])
+        .only(*GRID_ITEM_FIELDS).order_by(*pair, newest, "-pk"))
     cells: dict[tuple[Any, Any], dict[str, Any]] = {}
     models: dict[Any, str] = {}
     tasks: dict[Any, str] = {}
@@ -201,7 +211,8 @@ TIMELINE_WORDS = {
 
 def exercise_timeline(*, user: Any, exercise: Exercise, limit: int = TIMELINE_SIZE) -> list[dict[str, Any]]:
     """The newest events of the exercise, newest first (at most ``limit``), from the runs' and releases'
-    timestamps: runs submitted, approved and finished; findings released and withdrawn. One query (a UNION)."""
+    timestamps: runs submitted, approved and finished; findings released and withdrawn. One query (a UNION of
+    each kind's newest ``limit``)."""
     from django.db.models import CharField, F, Value
 
     from evaluations.models import Release, Run
@@ -210,10 +221,12 @@ def exercise_timeline(*, user: Any, exercise: Exercise, limit: int = TIMELINE_SI
     releases = visible_to(user, Release.objects.filter(finding__exercise=exercise)).order_by()
 
     def part(queryset: QuerySet[Any], event: str, when: str, ref: str, label: str, detail: Any) -> QuerySet[Any]:
+        # each part its own newest ``limit`` (for runs from an index on (exercise, that time)), so the union
+        # sorts at most 5 x limit rows whatever the number of runs
         return (queryset.filter(**{f"{when}__isnull": False})
                 .annotate(t_event=Value(event, output_field=CharField()),
                           t_at=F(when), t_ref=F(ref), t_label=F(label), t_detail=detail)
-                .values("t_event", "t_at", "t_ref", "t_label", "t_detail"))
+                .values("t_event", "t_at", "t_ref", "t_label", "t_detail").order_by(F(when).desc(), "-pk")[:limit])
 
     none = Value("", output_field=CharField())
     parts = [

@@ -9,7 +9,7 @@ from typing import Any
 from django import template
 from django.utils.http import urlencode
 
-from evaluations.selectors.runs import exercise_comparable_items
+from evaluations.selectors.runs import COMPARE_PICKER_SIZE, exercise_comparable_items
 
 register = template.Library()
 
@@ -61,9 +61,11 @@ def aria_sort(column: str, sort: str, order: str) -> str:
 
 @register.inclusion_tag("evaluations/runs/_compare_picker.html", takes_context=True)
 def compare_picker(context: dict[str, Any], exercise: Any) -> dict[str, Any]:
-    """The finished items of an exercise's runs, by evaluation version, to check and compare."""
+    """The newest finished items of an exercise's runs, by evaluation version, to check and compare."""
     request = context["request"]
-    return {"groups": exercise_comparable_items(user=request.user, exercise=exercise), "exercise": exercise}
+    groups = exercise_comparable_items(user=request.user, exercise=exercise, limit=COMPARE_PICKER_SIZE)
+    return {"groups": groups, "exercise": exercise, "limit": COMPARE_PICKER_SIZE,
+            "cut": sum(len(items) for _, items in groups) >= COMPARE_PICKER_SIZE}
 
 
 @register.filter
