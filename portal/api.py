@@ -77,10 +77,12 @@ def date_param(request: Request, name: str) -> date | None:
         raise exceptions.ValidationError({name: "Must be a date, YYYY-MM-DD."}) from None
 
 
-# Every operation can answer these: no or a bad credential (401), a role or token scope that may not (403), an
+# Every operation can answer these: a malformed request (400), no or a bad credential (401), a role or token scope that may not (403), an
 # object the caller may not see or that does not exist (404; accounts/access.py). The exception handler above makes
 # each a JSON object with a ``detail`` message.
 ERROR_RESPONSES = {
+    "400": "A parameter or field is not valid (``errors`` names each); a control character in any parameter is "
+           "refused so before authentication (portal/middleware.py).",
     "401": "Not authenticated: no credentials, or a bad, expired or revoked token.",
     "403": "Authenticated, but the role or the token's scope may not do this.",
     "404": "No such object, or one the caller may not see.",

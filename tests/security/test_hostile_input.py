@@ -30,6 +30,7 @@ from tests.support.bad_input import (
     check_fields,
     field_kind,
     page_form_targets,
+    rendered,
     send_all_at_once,
     use_actor,
 )
@@ -139,10 +140,12 @@ _CHECKED: set[tuple[str, tuple[str, ...]]] = set()
 @pytest.mark.parametrize("row", PAGE_ROWS, ids=PAGE_IDS)
 def test_page_forms_take_the_hostile_corpus_without_5xx_partial_save_or_ssrf(world: Any, row: Any) -> None:  # noqa: F811
     RAN.add(f"page {row.route} {id(row)}")
+    ctx, cookies, client = world
+    page = rendered(client, cookies, ctx, row)
+    if page.status != 200 or not page.html:
+        pytest.skip("not an HTML page")
     outcome = Outcome(SUITE)
-    forms = 0
     for form in page_form_targets(world, row, _CHECKED):
-        forms += 1
         fields: dict[str, list[Bad]] = {}
         for name in form.form.names:
             if name == "csrfmiddlewaretoken" or name in form.form.files:
@@ -158,8 +161,6 @@ def test_page_forms_take_the_hostile_corpus_without_5xx_partial_save_or_ssrf(wor
             fields[name] = URL_CORPUS + corpus if _is_url_field(name) else corpus
         if fields:
             check_corpus(outcome, form.where, fields, form.base, form.send_body)
-    if not forms and not outcome.cases:
-        pytest.skip("no form to check here")
     outcome.assert_clean()
 
 
