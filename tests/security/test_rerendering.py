@@ -444,5 +444,17 @@ def test_saved_hostile_text_is_shown_as_text_everywhere(world: Any, round_: int)
                          ("released finding summary", {"html", "json", "csv"}),
                          ("exercise name", {"html", "json", "csv"}), ("model name", {"html", "json"})):
         assert kinds <= seen[label], f"{label}: shown in {sorted(seen[label])}, expected at least {sorted(kinds)}"
-    # pypdf does not find every field's canary in the report's text (tables, wrapping): some round's must be there.
-    assert any("pdf" in kinds for kinds in seen.values()), table
+    ROUNDS_RAN[round_] = {label for label, kinds in seen.items() if "pdf" in kinds}
+
+
+ROUNDS_RAN: dict[int, set[str]] = {}  # round -> the fields whose value the report PDF showed
+
+
+def test_the_report_pdf_showed_saved_values() -> None:
+    """pypdf does not find every field in the report's text (tables, wrapping, glyphs the fonts lack), so not every
+    round's; over the rounds, the PDF must have shown saved values (and passed the checks above)."""
+    if len(ROUNDS_RAN) < ROUNDS:
+        pytest.skip(f"{len(ROUNDS_RAN)} of {ROUNDS} rounds ran in this process")
+    shown = set().union(*ROUNDS_RAN.values())
+    print(f"the report PDF showed: {sorted(shown)}")
+    assert {"released finding title", "exercise name"} <= shown, ROUNDS_RAN
