@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -281,7 +282,12 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 
 
 def _csv_safe(value: Any) -> str:
-    text = "" if value is None else str(value)
+    """A cell as evaluations/reports/tables.py's csv_cell makes it: an object (the event's before and after) as
+    JSON, not Python's repr; a formula neutralised with a leading apostrophe."""
+    if isinstance(value, dict | list):
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    else:
+        text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 

@@ -97,3 +97,40 @@ def date_param(request: Request, name: str) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise exceptions.ValidationError({name: "Must be a date, YYYY-MM-DD."}) from None
+
+
+# Every operation can answer these: a malformed request (400), no or a bad credential (401), a role or token scope that may not (403), an
+# object the caller may not see or that does not exist (404; accounts/access.py). The exception handler above makes
+# each a JSON object with a ``detail`` message.
+ERROR_RESPONSES = {
+    "400": "A parameter or field is not valid (``errors`` names each); a control character in any parameter is "
+           "refused so before authentication (portal/middleware.py).",
+    "401": "Not authenticated: no credentials, or a bad, expired or revoked token.",
+    "403": "Authenticated, but the role or the token's scope may not do this.",
+    "404": "No such object, or one the caller may not see.",
+}
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string"},
+        "errors": {"type": "object", "additionalProperties": True, "description": "Messages by field."},
+    },
+    "required": ["detail"],
+}
+
+
+def schema_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular post-processing hook (SPECTACULAR_SETTINGS): declare the error answers every operation can
+    give, with their body, so that a client (and schemathesis) knows them."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            responses = operation.setdefault("responses", {})
+            for status, description in ERROR_RESPONSES.items():
+                responses.setdefault(status, {
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    "description": description,
+                })
+    return result

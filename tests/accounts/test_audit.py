@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+
 import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
@@ -141,3 +145,5 @@ def test_the_csv_export_follows_the_filters_and_defuses_formulas(client, sign_in
     from accounts.views import _csv_safe
 
     assert _csv_safe("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _csv_safe("+1") == "'+1" and _csv_safe("ok") == "ok"
+    row = next(csv.DictReader(io.StringIO(body)))
+    assert json.loads(row["after"]) == {"note": "=HYPERLINK(1)"}  # JSON, not Python's repr

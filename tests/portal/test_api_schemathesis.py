@@ -1,5 +1,8 @@
-"""schemathesis against /api/schema/ as each role, in-process (WSGI): no 5xx and no response that breaks the
-schema. Bounded: a few examples per operation, no shrinking, a deadline per operation (a few minutes in all)."""
+"""schemathesis against /api/schema/ as each role and anonymously, in-process (WSGI): no 5xx and no response that
+breaks the schema. Anonymous (no credentials) gets more: every answer is a refusal (401, 403 or 404; or the 400 of
+a control character in a parameter, refused before authentication) whose status the schema declares
+(portal.api.schema_error_responses), of a declared content type, and whose body is an error message, never data. Bounded: a few examples per operation, no shrinking, a deadline per operation (a few minutes in
+all)."""
 
 from __future__ import annotations
 
@@ -9,12 +12,38 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from accounts.services import api_token_create
 from tests.support.factories import ExerciseFactory, OrganisationFactory, UserFactory
 
 ROLES = ["uk_staff", "uk_approver", "admin", "partner_viewer", "other_partner_viewer"]
+REFUSALS = {401, 403, 404}
+DECLARED = {400, 401, 403, 404}  # every operation's schema declares these (portal.api.schema_error_responses)
+
+
+def anonymous_is_refused(ctx: Any, response: Any, case: Any) -> None:
+    """A request without credentials is refused, and the refusal carries no data: only the error message. The one
+    400: portal/middleware.py refuses a control character in any parameter before authentication, naming only the
+    request's own parameters."""
+    body = response.json()
+    assert isinstance(body, dict) and isinstance(body.get("detail"), str), f"anonymous: {str(body)[:300]}"
+    if response.status_code == 400:
+        sent = set(case.query or {}) | set(case.path_parameters or {}) | set(
+            case.body if isinstance(case.body, dict) else {})
+        assert set(body) == {"detail", "errors"} and set(body["errors"]) <= sent, (
+            f"anonymous: a 400 about more than the request's own parameters: {str(body)[:300]}")
+        return
+    assert response.status_code in REFUSALS, f"anonymous: {response.status_code}, not a refusal"
+    assert set(body) == {"detail"}, f"anonymous: a {response.status_code} with more than an error message: {body}"
+
+
+ANONYMOUS_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+                    response_schema_conformance, anonymous_is_refused]
 
 
 @pytest.fixture
@@ -83,9 +112,12 @@ def _registry_and_runs(exercise: Any, user: Any) -> None:
 def test_the_api_answers_every_role_without_server_errors_or_schema_violations(api_schema, bearers):
     failures: list[str] = []
     operations = 0
+    refusals: dict[int, int] = {}  # anonymous answers by status
     for result in api_schema.get_all_operations():
         operation = result.ok()
         operations += 1
+        undeclared = {str(status) for status in DECLARED} - set(operation.responses.status_codes)
+        assert not undeclared, f"{operation.label} does not declare {sorted(undeclared)}"
 
         @given(case=operation.as_strategy())
         @settings(max_examples=25, deadline=None, derandomize=True, database=None,
@@ -93,6 +125,8 @@ def test_the_api_answers_every_role_without_server_errors_or_schema_violations(a
         def run(case: Any) -> None:
             for role in ROLES:
                 case.call_and_validate(headers=bearers[role], checks=[not_a_server_error, response_schema_conformance])
+            anonymous = case.call_and_validate(headers={}, checks=ANONYMOUS_CHECKS)
+            refusals[anonymous.status_code] = refusals.get(anonymous.status_code, 0) + 1
 
         try:
             run()
@@ -106,3 +140,5 @@ def test_the_api_answers_every_role_without_server_errors_or_schema_violations(a
                    "/api/v1/compare/", "/api/v1/samples/{id}/", "/api/v1/run-items/{id}/log/"):
         assert wanted in paths, f"{wanted} is not in the schema"
     assert not failures, "\n\n".join(failures)
+    print(f"{operations} operations; anonymous answers by status: {dict(sorted(refusals.items()))}")
+    assert set(refusals) <= DECLARED and refusals.get(401, 0) >= operations, refusals
