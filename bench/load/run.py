@@ -257,6 +257,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=300, help="finished demo runs to have (scaled up once)")
     parser.add_argument("--samples", type=int, default=50, help="samples per item of those runs")
     parser.add_argument("--delay", type=float, default=0.05, help="seconds per mock answer of the live run")
+    parser.add_argument("--spawn-rate", type=float, default=10,
+                        help="users started per second (default 10: the 60 users in 6 s, so that the pollers' 2-s cycles"
+                             " fall at different moments, as real clients' do; 60 starts them all in the same second)")
     parser.add_argument("--port", type=int, default=0, help="web port (default: a free one)")
     parser.add_argument("--worker-nice", type=int, default=10, choices=range(20), metavar="0-19",
                         help="nice level of the Celery worker and beat (default 10; 0: as the Procfile)")
@@ -309,7 +312,7 @@ def main() -> None:
         prefix = out / "locust"
         cpu_before, load_before = cpu_seconds(portal), os.getloadavg()[0]
         subprocess.run([PY, "-m", "locust", "-f", str(BASE / "bench" / "load" / "locustfile.py"), "--headless",
-                        "-u", str(users), "-r", str(users), "-t", f"{int(args.duration)}s", "--host", url,
+                        "-u", str(users), "-r", str(args.spawn_rate), "-t", f"{int(args.duration)}s", "--host", url,
                         "--csv", str(prefix), "--only-summary", "--stop-timeout", "5", "--loglevel", "WARNING"],
                        cwd=BASE, env={**os.environ, "LOAD_PLAN": str(out / "plan.json"),
                                           "LOAD_REQUEST_LOG": str(out / "requests.csv")}, check=False)
