@@ -18,8 +18,8 @@ from portal.limits import LINE_MAX, PROMPT_MAX, TEXT_MAX
 
 def _cluster_field() -> forms.CharField:
     return forms.CharField(
-        label="Cluster samples by this metadata field (optional)", required=False, max_length=100,
-        help_text="If several samples share a value of a metadata field (for example passage_id, when several "
+        label="Cluster field (optional)", required=False, max_length=100,
+        help_text="The metadata field to cluster samples by. If several samples share a value of a metadata field (for example passage_id, when several "
                   "questions are about one passage), comparisons count them as one cluster in their standard "
                   "errors. Leave empty if every sample is independent.")
 
@@ -30,8 +30,9 @@ class ClusterFieldClean:
     def clean_cluster_field(self) -> str:
         try:
             return cluster_field_clean(self.cleaned_data.get("cluster_field"), field="cluster_field")
-        except ValidationError as exc:
-            raise ValidationError(exc.message_dict["cluster_field"]) from None
+        except ValidationError:
+            raise ValidationError("Enter a cluster field of letters, digits, _ . or -, like passage_id (at most 100 "
+                                  "characters).") from None
 
 
 class RegistryTaskForm(ClusterFieldClean, ControlCharactersRefused, PortalForm):

@@ -151,7 +151,7 @@ def test_the_forms_set_it_refuse_a_bad_name_beside_its_field_and_the_page_shows_
             "description": "", "cluster_field": "bad name!"}
     refused = client.post("/tasks/new/catalogue/", form)
     assert refused.status_code == 400
-    assert "Enter a metadata field name of letters, digits" in refused.content.decode()
+    assert "Enter a cluster field of letters, digits" in refused.content.decode()
     assert not EvalTask.objects.filter(name="Arithmetic").exists()
     response = client.post("/tasks/new/catalogue/", {**form, "cluster_field": "passage_id"})
     assert response.status_code == 302
