@@ -41,6 +41,15 @@ def tasks_done(worker: PortalProcess) -> int:
     return sum(1 for line in worker.log().splitlines() if EXECUTE_TASK in line and " succeeded in " in line)
 
 
+def samples_unindexed(run: Run) -> int:
+    """The run's samples whose search vector the indexing task has not filled yet."""
+    samples, items = SampleResult._meta.db_table, RunItem._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {samples} s JOIN {items} i ON i.id = s.item_id "  # noqa: S608
+                       "WHERE i.run_id = %s AND s.search_vector IS NULL", [run.pk])
+        return int(cursor.fetchone()[0])
+
+
 def row_versions(run: Run) -> dict[str, Any]:
     """The PostgreSQL row versions (xmin) of the run, its items and samples: any write changes them."""
     samples, items = SampleResult._meta.db_table, RunItem._meta.db_table
@@ -130,6 +139,9 @@ def test_sigstop_of_the_worker_past_its_lease_then_sigcont(settings, fault_env, 
             wait_for(lambda: tasks_done(second) >= 1, timeout=60, message="the second worker to end its task")
             item.refresh_from_db()
             assert item.lease_owner == "" and item.attempts == 2
+            # The search indexing task (after the ingestion's commit) updates the samples' rows: let it finish
+            # first, so that only a write by the resumed worker can change a row version below.
+            wait_for(lambda: samples_unindexed(run) == 0, timeout=120, message="the samples to be indexed")
             before = row_versions(run)
             assert len(before["samples"]) == FAULT_SAMPLES
         finally:
