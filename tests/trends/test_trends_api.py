@@ -91,8 +91,12 @@ def test_the_baseline_is_chosen_through_the_api_and_audited(exercise, uk_staff, 
     event = AuditEvent.objects.filter(action="trend.baseline_set").order_by("-pk").first()
     assert event.before == {"item": baseline_item.pk} and event.after["item"] == later.pk
     RunItem.objects.filter(pk=baseline_item.pk).update(state="failed")
+    events = AuditEvent.objects.filter(action="trend.baseline_set").count()
     refused = _api(us_staff).post("/api/v1/trends/baseline/", {"item": baseline_item.pk}, format="json")
     assert refused.status_code == 400 and "item" in refused.json()["errors"]
+    # Refused: nothing saved, the baseline stays, no audit event.
+    assert TrendBaseline.objects.get().item_id == later.pk
+    assert AuditEvent.objects.filter(action="trend.baseline_set").count() == events
 
 
 def test_admins_read_but_do_not_choose_and_partners_reach_nothing(exercise, admin_user, partner_viewer, pair,
