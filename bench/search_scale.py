@@ -66,25 +66,56 @@ def _world(tag: str, runs: int):  # type: ignore[no-untyped-def]
     return {"orgs": [uk, us], "user": user, "exercise": exercise, "items": [i.pk for i in items]}
 
 
-def _load_samples(items: list[int], count: int, table: str = "evaluations_sampleresult") -> float:
-    """Insert ``count`` samples spread over ``items``; returns the seconds it took."""
+COLUMNS = ("item_id, sample_id, epoch, input, input_text, target, output, scores, score, explanation, input_tokens, "
+           "output_tokens, total_tokens, error, messages, metadata, created_at")
+GIN_INDEX = "evaluations_sampleresult_search"
+
+
+def _load_samples(items: list[int], count: int, table: str = "evaluations_sampleresult", *,
+                  vector: bool = False) -> float:
+    """Insert ``count`` samples spread over ``items`` in one INSERT ... SELECT (generated in the server: no rows
+    travel, as fast as a COPY); ``vector``: with their ``search_vector`` filled in the same statement by
+    ``evaluations_sample_search_vector``, the function ``services/search.py``'s UPDATE calls. Returns the seconds."""
     first, n_items = min(items), len(items)
     assert max(items) - first + 1 == n_items, "items must have consecutive ids"
-    sql = f"""
-        INSERT INTO {table} (item_id, sample_id, epoch, input, input_text, target, output, scores, score,
-                             explanation, input_tokens, output_tokens, total_tokens, error, messages, metadata,
-                             created_at)
-        SELECT {first} + (g % {n_items}), g::text, 1, 'null'::jsonb, 'Question ' || g || ' ' || t.text, 'null'::jsonb,
+    rows = f"""
+        SELECT {first} + (g % {n_items}) AS item_id, g::text AS sample_id, 1 AS epoch, 'null'::jsonb AS input,
+               'Question ' || g || ' ' || t.text AS input_text, 'null'::jsonb AS target,
                CASE WHEN g % 10000 = 7 THEN '{RARE} ' ELSE '' END
-               || CASE WHEN g % 20 = 3 THEN '{COMMON} answer ' ELSE 'answer ' END || t.text,
-               '{{}}'::jsonb, (g % 2)::float, 'graded ' || (g % 97), 0, 0, 0, '',
-               jsonb_build_array(jsonb_build_object('role', 'assistant', 'content', t.text)), '{{}}'::jsonb, now()
+               || CASE WHEN g % 20 = 3 THEN '{COMMON} answer ' ELSE 'answer ' END || t.text AS output,
+               '{{}}'::jsonb AS scores, (g % 2)::float AS score, 'graded ' || (g % 97) AS explanation,
+               0 AS input_tokens, 0 AS output_tokens, 0 AS total_tokens, '' AS error,
+               jsonb_build_array(jsonb_build_object('role', 'assistant', 'content', t.text)) AS messages,
+               '{{}}'::jsonb AS metadata, now() AS created_at
         FROM generate_series(1, {count}) AS g, LATERAL ({TEXT_SQL.format(vocab=VOCABULARY)}) AS t(text)
     """  # noqa: S608  # nosec B608 - numbers and constants only
+    if vector:
+        sql = (f"INSERT INTO {table} ({COLUMNS}, search_vector) SELECT {COLUMNS}, "  # nosec B608 - constants only
+               f"evaluations_sample_search_vector(output, input_text, explanation, messages) FROM ({rows}) AS r")
+    else:
+        sql = f"INSERT INTO {table} ({COLUMNS}) {rows}"  # noqa: S608  # nosec B608 - constants only
     start = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute(sql)  # nosemgrep: portal-raw-sql-formatting - numbers and the script's constants only
     return time.perf_counter() - start
+
+
+def _load_indexed(items: list[int], count: int) -> tuple[float, float]:
+    """The fast load of a big table: the GIN index dropped, the rows inserted with their vectors (one statement),
+    the index built again from its own definition (a bulk build, much faster than a million row-by-row GIN
+    inserts). Returns (seconds of the insert, seconds of the index build)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_indexdef(%s::regclass)", [GIN_INDEX])
+        definition = cursor.fetchone()[0]
+        cursor.execute(f"DROP INDEX {GIN_INDEX}")  # nosemgrep: portal-raw-sql-formatting - the script's constant
+        try:
+            seconds = _load_samples(items, count, vector=True)
+        finally:
+            start = time.perf_counter()
+            cursor.execute("SET maintenance_work_mem = '1GB'")
+            cursor.execute(definition)  # nosemgrep: portal-raw-sql-formatting - the index's own definition
+            cursor.execute("RESET maintenance_work_mem")
+    return seconds, time.perf_counter() - start
 
 
 def _index(items: list[int]) -> float:
@@ -112,15 +143,15 @@ def _time(fn, repeat: int) -> tuple[float, float, int]:  # type: ignore[no-untyp
 
 def _measure(world, repeat: int) -> dict[str, tuple[float, float, int]]:  # type: ignore[no-untyped-def]
     from evaluations.selectors.exercises import exercise_overview
-    from evaluations.selectors.search import search_hits, search_results
+    from evaluations.selectors.search import search_hits, search_hits_count, search_results, search_samples_count
 
     user, exercise = world["user"], world["exercise"]
 
     def search(q: str):  # type: ignore[no-untyped-def]
-        def run() -> None:
-            hits = search_hits(user=user, q=q)
-            page = list(hits[:20])
-            hits.count()
+        def run() -> None:  # the API's reads: the samples' bounded count and cap, the findings' count, a page
+            samples = search_samples_count(user=user, q=q)
+            search_hits_count(user=user, q=q, kind="", samples=samples)
+            page = list(search_hits(user=user, q=q)[:20])
             search_results(user=user, q=q, hits=page)
         return run
 
@@ -132,19 +163,31 @@ def _measure(world, repeat: int) -> dict[str, tuple[float, float, int]]:  # type
     }
 
 
-def _explain(world) -> str:  # type: ignore[no-untyped-def]
-    from evaluations.selectors.search import search_hits
+def _explain(world, q: str) -> str:  # type: ignore[no-untyped-def]
+    """EXPLAIN (ANALYZE, BUFFERS) of the sample search's page of hits and of its bounded count."""
+    from evaluations.selectors.search import _sample_matches, search_hits, search_query
 
-    sql, params = search_hits(user=world["user"], q=RARE, kind="sample")[:20].query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {sql}", params)  # nosemgrep: portal-raw-sql-formatting - EXPLAIN of the script's own query, values as parameters
-        return "\n".join(row[0] for row in cursor.fetchall())
+    cap = settings.SEARCH_RANK_MAX
+    out = []
+    for name, queryset in (
+        ("page of hits", search_hits(user=world["user"], q=q, kind="sample")[:20]),
+        ("count and cap", _sample_matches(user=world["user"], query=search_query(q), limit=cap + 1)),
+    ):
+        sql, params = queryset.query.sql_with_params()
+        if name == "count and cap":
+            sql = f"SELECT count(*) FROM ({sql}) AS matches"
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}", params)  # nosemgrep: portal-raw-sql-formatting - EXPLAIN of the script's own query, values as parameters
+            out.append(f"-- {name}, q={q!r}\n" + "\n".join(row[0] for row in cursor.fetchall()))
+    return "\n".join(out)
 
 
 def _cleanup(world) -> None:  # type: ignore[no-untyped-def]
     from evaluations.models import Run, SampleResult
 
-    SampleResult.objects.filter(item_id__in=world["items"]).delete()
+    with connection.cursor() as cursor:  # one DELETE (the ORM's would collect a million rows for its cascades)
+        cursor.execute("DELETE FROM evaluations_sampleresult WHERE item_id = ANY(%s)", [world["items"]])
+    assert not SampleResult.objects.filter(item_id__in=world["items"]).exists()
     Run.objects.filter(exercise=world["exercise"]).delete()
     world["exercise"].delete()
     world["user"].delete()
@@ -158,44 +201,67 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--rank-max", type=int, default=0, help="SEARCH_RANK_MAX for this run (default: the setting)")
+    parser.add_argument("--rank-max", default="",
+                        help="SEARCH_RANK_MAX values to measure, comma-separated (default: the setting)")
+    parser.add_argument("--fill", choices=("insert", "task"), default="insert",
+                        help="insert: vectors computed in the load's INSERT, the GIN index built after it (fast, for "
+                             "1,000,000); task: rows inserted unindexed, then samples_index of each item (the "
+                             "indexing task's path, timed)")
+    parser.add_argument("--writes", action="store_true",
+                        help="also insert the large size into a copy of the table without search_vector")
     args = parser.parse_args()
-    if args.rank_max:
-        settings.SEARCH_RANK_MAX = args.rank_max
-    from evaluations.selectors.search import search_samples_capped
+    caps = [int(c) for c in args.rank_max.split(",") if c] or [settings.SEARCH_RANK_MAX]
+    from evaluations.selectors.search import search_samples_count
 
-    results = {}
+    queries = {RARE: "search rare", COMMON: "search common", f'"{COMMON} answer"': "search phrase"}
+    results: dict[int, dict[str, dict[str, tuple[float, float, int]]]] = {cap: {} for cap in caps}
     for label, count in (("small", args.small), ("large", args.large)):
         world = _world(f"{label}-{os.getpid()}", args.runs)
         try:
-            seconds = _load_samples(world["items"], count)
-            indexing = _index(world["items"])
+            if args.fill == "insert":
+                seconds, indexing = _load_indexed(world["items"], count)
+                how = f"loaded with their vectors in {seconds:.1f} s, GIN index built in {indexing:.1f} s"
+            else:
+                seconds = _load_samples(world["items"], count)
+                indexing = _index(world["items"])
+                how = f"loaded in {seconds:.1f} s, indexed (samples_index of each item) in {indexing:.1f} s"
             with connection.cursor() as cursor:
                 # what autovacuum does after a bulk load: statistics, and the GIN index's pending list merged
                 cursor.execute("VACUUM ANALYZE evaluations_sampleresult, evaluations_runitem, evaluations_run")
-            print(f"{label}: {count:,} samples in {args.runs:,} runs loaded in {seconds:.1f} s, "
-                  f"indexed in {indexing:.1f} s")
-            results[label] = _measure(world, args.repeat)
-            capped = {q: search_samples_capped(user=world["user"], q=q) for q in (RARE, COMMON, f'"{COMMON} answer"')}
-            print(f"{label}: capped at SEARCH_RANK_MAX={settings.SEARCH_RANK_MAX:,}: {capped}")
-            if label == "large":
-                print("EXPLAIN ANALYZE of the sample search (rare word):")
-                print(_explain(world))
+            print(f"{label}: {count:,} samples in {args.runs:,} runs {how}; load average {_loadavg()}", flush=True)
+            for cap in caps:
+                settings.SEARCH_RANK_MAX = cap
+                results[cap][label] = _measure(world, args.repeat)
+                found = {queries[q]: search_samples_count(user=world["user"], q=q) for q in queries}
+                print(f"{label}, SEARCH_RANK_MAX={cap:,}: " + ", ".join(
+                    f"{name} {c.count:,} ranked{' (capped)' if c.capped else ''}" for name, c in found.items())
+                    + f"; load average {_loadavg()}", flush=True)
+                if label == "large":
+                    print(_explain(world, COMMON))
+                    if cap == caps[0]:
+                        print(_explain(world, RARE))
+                        print(_explain(world, f'"{COMMON} answer"'))
+            if label == "large" and args.writes:
                 with transaction.atomic():
                     with connection.cursor() as cursor:
                         cursor.execute("CREATE TEMP TABLE bench_plain (LIKE evaluations_sampleresult INCLUDING ALL) "
                                        "ON COMMIT DROP")
                         cursor.execute("ALTER TABLE bench_plain DROP COLUMN search_vector")
                     plain = _load_samples(world["items"], count, table="bench_plain")
-                print(f"writes: {count:,} samples inserted {seconds:.1f} s, into a copy without search_vector "
-                      f"{plain:.1f} s (x{seconds / plain:.2f}); indexed afterwards {indexing:.1f} s")
+                print(f"writes: {count:,} samples {how}; into a copy without search_vector {plain:.1f} s")
         finally:
             _cleanup(world)
-    print(f"{'':16}{'small p50':>11}{'p95':>9}{'q':>4}{'large p50':>12}{'p95':>9}{'q':>4}{'p95 ratio':>11}")
-    for name, (s50, s95, sq) in results["small"].items():
-        l50, l95, lq = results["large"][name]
-        print(f"{name:16}{s50 * 1000:>9.1f}ms{s95 * 1000:>7.1f}ms{sq:>4}{l50 * 1000:>10.1f}ms{l95 * 1000:>7.1f}ms"
-              f"{lq:>4}{l95 / s95:>10.2f}x")
+    for cap in caps:
+        print(f"SEARCH_RANK_MAX={cap:,}")
+        print(f"{'':16}{'small p50':>11}{'p95':>9}{'q':>4}{'large p50':>12}{'p95':>9}{'q':>4}{'p95 ratio':>11}")
+        for name, (s50, s95, sq) in results[cap]["small"].items():
+            l50, l95, lq = results[cap]["large"][name]
+            print(f"{name:16}{s50 * 1000:>9.1f}ms{s95 * 1000:>7.1f}ms{sq:>4}{l50 * 1000:>10.1f}ms{l95 * 1000:>7.1f}ms"
+                  f"{lq:>4}{l95 / s95:>10.2f}x")
+
+
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 if __name__ == "__main__":

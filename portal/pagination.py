@@ -34,8 +34,28 @@ class CappedPaginator(Paginator):
         return self._counted > self.cap
 
 
-def page_of(request: HttpRequest, items: Any, size: int = PAGE_SIZE, *, capped: bool = False) -> Page[Any]:
+class CountedPaginator(Paginator):
+    """A paginator told its count (a selector counted the rows already, with what it needed besides: the search's
+    sample count and cap in one query), so that it runs no COUNT(*) of its own."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count: int, **kwargs: Any) -> None:
+        super().__init__(object_list, per_page, **kwargs)
+        self.known_count = count
+
+    @cached_property
+    def count(self) -> int:  # type: ignore[override]
+        return self.known_count
+
+
+def page_of(request: HttpRequest, items: Any, size: int = PAGE_SIZE, *, capped: bool = False,
+            count: int | None = None) -> Page[Any]:
     """The page named by ``?page=`` (the last one when too high, the first when not a number). ``capped``: count at
-    most ``COUNT_CAP`` rows (``CappedPaginator``)."""
-    paginator = CappedPaginator(items, size) if capped else Paginator(items, size)
+    most ``COUNT_CAP`` rows (``CappedPaginator``); ``count``: the rows' number, already known (``CountedPaginator``)."""
+    paginator: Paginator
+    if count is not None:
+        paginator = CountedPaginator(items, size, count=count)
+    elif capped:
+        paginator = CappedPaginator(items, size)
+    else:
+        paginator = Paginator(items, size)
     return paginator.get_page(request.GET.get("page"))

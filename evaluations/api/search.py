@@ -3,6 +3,7 @@ the caller may see (a partner viewer: the current release snapshots of their org
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -17,12 +18,15 @@ from evaluations.selectors.search import (
     UNINDEXED_COUNT_MAX,
     kind_clean,
     samples_unindexed_count,
+    SampleCount,
     search_hits,
+    search_hits_count,
     search_query_clean,
     search_results,
-    search_samples_capped,
+    search_samples_count,
 )
 from portal.api import Pagination
+from portal.pagination import CountedPaginator
 
 
 class SearchResultSerializer(serializers.Serializer):
@@ -41,15 +45,21 @@ class SearchResultSerializer(serializers.Serializer):
 
 
 class SearchPagination(Pagination):
+    """Pages of hits whose count the selectors gave (``search_hits_count``): no COUNT(*) of the hits."""
+
     page_size = 20
     max_page_size = 100
+
+    def __init__(self, *, count: int = 0) -> None:
+        self.django_paginator_class = partial(CountedPaginator, count=count)  # type: ignore[assignment]
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         paginated = super().get_paginated_response_schema(schema)
         paginated["properties"]["capped"] = {
             "type": "boolean",
-            "description": "More samples match than a search ranks (SEARCH_RANK_MAX): the results are the best of "
-                           "the newest matches and count is that many; narrow the search to rank the others"}
+            "description": "More samples match than a search ranks (SEARCH_RANK_MAX): only the first SEARCH_RANK_MAX "
+                           "matches found (in storage order: neither the newest nor the best of all) are ranked, "
+                           "and count is that many; add words to narrow the search"}
         paginated["properties"]["unindexed_samples"] = {
             "type": "integer",
             "description": f"Samples the caller may see that are not indexed yet, so not found (counted up to "
@@ -80,11 +90,13 @@ class SearchView(APIView):
         q = search_query_clean(request.query_params.get("q", ""))
         kind = kind_clean(request.query_params.get("kind"))
         user: Any = request.user
-        paginator = self.pagination_class()
+        searches_samples = kind != "finding" and not is_partner_viewer(user)
+        # the samples ranked and whether more match: one bounded query (the first SEARCH_RANK_MAX + 1 matches)
+        samples = search_samples_count(user=user, q=q) if searches_samples else SampleCount(count=0, capped=False)
+        paginator = self.pagination_class(count=search_hits_count(user=user, q=q, kind=kind, samples=samples))
         page = paginator.paginate_queryset(search_hits(user=user, q=q, kind=kind), request, view=self)
         results = search_results(user=user, q=q, hits=list(page or []))
         response = paginator.get_paginated_response(SearchResultSerializer(results, many=True).data)
-        samples = kind != "finding" and not is_partner_viewer(user)
-        response.data["capped"] = samples and search_samples_capped(user=user, q=q)
-        response.data["unindexed_samples"] = samples_unindexed_count(user=user) if samples else 0
+        response.data["capped"] = samples.capped
+        response.data["unindexed_samples"] = samples_unindexed_count(user=user) if searches_samples else 0
         return response

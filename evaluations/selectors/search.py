@@ -1,8 +1,8 @@
 """Full-text search (issue 13 part 7) across samples (output, input, scorer's explanation, transcript text) and
 findings, with PostgreSQL's full-text search: the stored ``search_vector`` columns and their GIN indexes of
 migration 0009 (generated, but the samples' one, which ``services.search`` fills after ingestion since migration
-0012), ``websearch_to_tsquery`` syntax, ranked with ``ts_rank`` (the newest ``SEARCH_RANK_MAX`` matching samples
-only), highlighted with ``ts_headline``.
+0012), ``websearch_to_tsquery`` syntax, ranked with ``ts_rank`` (of samples, the first ``SEARCH_RANK_MAX`` matches the
+index yields only), highlighted with ``ts_headline``.
 
 Every search starts from the access layer (``visible_to``): a sample only where the reader sees the sample, a finding
 only where they see the finding. A partner viewer never searches a ``Finding`` row nor a sample: only the current
@@ -47,7 +47,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.access import is_institute_member, is_partner_viewer, visible_to
-from evaluations.models import EvidenceItem, Finding, SampleResult
+from evaluations.models import EvidenceItem, Finding, RunItem, SampleResult
 from evaluations.models.runs import ItemState
 from evaluations.selectors.findings import partner_current_releases
 from portal.parsers import control_character_message
@@ -55,7 +55,6 @@ from portal.parsers import control_character_message
 CONFIG = "english"
 QUERY_MAX = 200  # characters of a search
 KINDS = ("sample", "finding")
-MATCH_FENCE = 10_000_000  # above any exercise's samples: a LIMIT that only keeps the planner from flattening
 UNINDEXED_COUNT_MAX = 10_000  # the search page counts unindexed samples up to this (more: "more than")
 START, STOP = "\ue000", "\ue001"  # private-use characters: never left in the text that is highlighted
 HEADLINE_OPTIONS = (f"StartSel={START}, StopSel={STOP}, MaxFragments=3, MaxWords=30, MinWords=12, "
@@ -99,6 +98,17 @@ class Matches(Func):
 
     arg_joiner = " @@ "
     template = "(%(expressions)s)"
+    output_field = BooleanField()
+
+
+class InHashed(Func):
+    """``(column IN (subquery)) IS TRUE``: the same rows as ``column IN (subquery)``, but PostgreSQL does not turn it
+    into a join (it pulls up only a bare IN): the subquery runs once, into a hash table, and each row of the scan
+    it filters is looked up there. So the scan stays the one the query starts with (the GIN index's), and a LIMIT
+    above it stops it early."""
+
+    template = "((%(expressions)s) IS TRUE)"
+    arg_joiner = " IN "
     output_field = BooleanField()
 
 
@@ -155,32 +165,44 @@ def _hits(queryset: QuerySet[Any], kind: str, ref: Any, rank: Any) -> QuerySet[A
             .values("hit_kind", "hit_ref", "hit_rank"))
 
 
-def _sample_matches(*, user: Any, query: SearchQuery) -> QuerySet[SampleResult]:
-    """The samples the user sees whose vector matches (the indexed ones: an unindexed row has no vector)."""
-    # The matches first, from the GIN index, behind a LIMIT (an optimisation fence): left to itself the planner
-    # underestimates the visible items and probes the index once per item (1 s instead of 40 ms at 100,000
-    # samples, bench/search_scale.py). The access layer then filters the matches.
-    matching = SampleResult.objects.filter(Matches(StoredVector(), query)).order_by().values("pk")[:MATCH_FENCE]
-    return visible_to(user, SampleResult.objects.filter(pk__in=Subquery(matching)))
+def _sample_matches(*, user: Any, query: SearchQuery, limit: int) -> QuerySet[Any]:
+    """The ids of the first ``limit`` matching samples the user sees, in the order the index yields them (table
+    order, no promise of age or rank): the GIN index's bitmap scan, the access layer's filter on the same rows, and
+    a LIMIT that stops the heap scan there, so the cost is bounded by ``limit``, not by the number of matches (an
+    unindexed row has no vector and never matches)."""
+    # Written as a join (``visible_to`` of the samples), the planner read the items first and probed the GIN index
+    # once per item, each probe reading the word's whole posting list (bench/search_scale.py's EXPLAIN): the items
+    # the user sees are asked of the access layer instead, once, and checked on each match (``InHashed``); the
+    # details of the page's samples ask ``visible_to`` of the samples again (``search_results``).
+    items = visible_to(user, RunItem.objects.all()).order_by().values("pk")
+    return (SampleResult.objects.filter(Matches(StoredVector(), query), InHashed(F("item_id"), Subquery(items)))
+            .order_by().values("pk")[:limit])
 
 
 def search_samples(*, user: Any, q: str) -> QuerySet[Any]:
-    """Hits (``hit_kind``, ``hit_ref`` = sample id, ``hit_rank``) among the samples the user sees: the newest
-    ``SEARCH_RANK_MAX`` matches only are ranked (``ts_rank`` reads each match's vector: a word in most samples would
-    cost in proportion to them); ``search_samples_capped`` says whether there were more."""
+    """Hits (``hit_kind``, ``hit_ref`` = sample id, ``hit_rank``) among the samples the user sees: the first
+    ``SEARCH_RANK_MAX`` matches found (not the best nor the newest of all: choosing those would read every match) are
+    ranked; ``search_samples_count`` says how many and whether more match."""
     query = search_query(q)
-    newest = _sample_matches(user=user, query=query).order_by("-pk").values("pk")[:settings.SEARCH_RANK_MAX]
-    samples = SampleResult.objects.filter(pk__in=Subquery(newest))
+    first = _sample_matches(user=user, query=query, limit=settings.SEARCH_RANK_MAX)
+    samples = SampleResult.objects.filter(pk__in=Subquery(first))
     return _hits(samples, "sample", F("pk"), SearchRank(StoredVector(), query))
 
 
-def search_samples_capped(*, user: Any, q: str) -> bool:
-    """True when more than ``SEARCH_RANK_MAX`` samples the user sees match (only the newest of them are ranked):
-    one query, which stops at the first match beyond the cap."""
+@dataclass(frozen=True)
+class SampleCount:
+    count: int  # the samples ranked: the matches the user sees, at most SEARCH_RANK_MAX
+    capped: bool  # more than SEARCH_RANK_MAX match: only the first SEARCH_RANK_MAX found are ranked
+
+
+def search_samples_count(*, user: Any, q: str) -> SampleCount:
+    """How many samples ``search_samples`` ranks, and whether more match: one query, counting the first
+    ``SEARCH_RANK_MAX`` + 1 matches (the same bounded read as the hits', one row further)."""
     if not is_institute_member(user):
-        return False  # partner viewers search no sample
+        return SampleCount(count=0, capped=False)  # partner viewers search no sample
     cap = settings.SEARCH_RANK_MAX
-    return _sample_matches(user=user, query=search_query(q)).order_by()[cap:cap + 1].exists()
+    found = _sample_matches(user=user, query=search_query(q), limit=cap + 1).count()
+    return SampleCount(count=min(found, cap), capped=found > cap)
 
 
 def unindexed() -> IsNull:
@@ -233,6 +255,15 @@ def search_hits(*, user: Any, q: str, kind: str = "") -> QuerySet[Any]:
     else:
         hits = search_samples(user=user, q=q).union(search_findings(user=user, q=q), all=True)
     return hits.order_by("-hit_rank", "hit_kind", "-hit_ref")
+
+
+def search_hits_count(*, user: Any, q: str, kind: str, samples: SampleCount) -> int:
+    """The number of ``search_hits``: the samples' from their count (``search_samples_count``, no query), the
+    findings' counted (one query), so a page never reads the sample matches again to count them."""
+    count = samples.count if kind in ("", "sample") else 0
+    if kind in ("", "finding"):
+        count += search_findings(user=user, q=q).count()
+    return count
 
 
 # --- The results -------------------------------------------------------------------------------------------------------

@@ -14,10 +14,13 @@ from evaluations.forms.search import SearchForm
 from evaluations.selectors.search import (
     UNINDEXED_COUNT_MAX,
     samples_unindexed_count,
+    SampleCount,
+    search_findings,
     search_hits,
+    search_hits_count,
     search_query_clean,
     search_results,
-    search_samples_capped,
+    search_samples_count,
 )
 from portal.forms import form_errors_add
 from portal.pagination import page_of
@@ -40,13 +43,17 @@ def search_view(request: HttpRequest) -> HttpResponse:
         else:
             kind = form.cleaned_data["kind"] or ""
             context.update(q=q, kind=kind)
+            samples = SampleCount(count=0, capped=False)
             if not is_partner_viewer(request.user) and kind != "finding":
-                # only the newest SEARCH_RANK_MAX matching samples are ranked; unindexed samples are not found yet
-                context.update(capped=search_samples_capped(user=request.user, q=q), rank_max=settings.SEARCH_RANK_MAX,
+                # the first SEARCH_RANK_MAX matching samples found are ranked (counted, and whether more match, in
+                # one bounded query); unindexed samples are not found yet
+                samples = search_samples_count(user=request.user, q=q)
+                context.update(capped=samples.capped, rank_max=settings.SEARCH_RANK_MAX,
                                unindexed=samples_unindexed_count(user=request.user),
                                unindexed_max=UNINDEXED_COUNT_MAX)
             if kind:
-                page = page_of(request, search_hits(user=request.user, q=q, kind=kind))
+                count = search_hits_count(user=request.user, q=q, kind=kind, samples=samples)
+                page = page_of(request, search_hits(user=request.user, q=q, kind=kind), count=count)
                 context["page"] = page
                 context["results"] = search_results(user=request.user, q=q, hits=list(page.object_list))
             else:
@@ -55,7 +62,8 @@ def search_view(request: HttpRequest) -> HttpResponse:
                 for group in kinds:
                     hits = search_hits(user=request.user, q=q, kind=group)
                     rows = list(hits[:GROUP_SIZE[group]])
-                    groups.append({"kind": group, "count": hits.count(),
+                    count = samples.count if group == "sample" else search_findings(user=request.user, q=q).count()
+                    groups.append({"kind": group, "count": count,
                                    "results": search_results(user=request.user, q=q, hits=rows)})
                 context["groups"] = groups
                 context["groups_empty"] = not any(group["count"] for group in groups)
