@@ -1,23 +1,26 @@
 """Search and exercise-dashboard benchmark (issue 13): the same search and dashboard at two data sizes.
 
     DATABASE_URL=postgresql://root@127.0.0.1:5432/<db> REDIS_URL=redis://127.0.0.1:6379/<n> \
-        .venv/bin/python bench/search_scale.py [--small 1000] [--large 200000] [--runs 1000] [--repeat 20]
+        .venv/bin/python bench/search_scale.py [--small 1000] [--large 200000] [--runs 1000] [--repeat 20] \
+        [--rank-max 5000,1000] [--fill insert|task] [--writes]
 
 For each size it loads a throwaway exercise (two institutes, a staff user) with ``--runs`` finished runs (one item
-each) and N samples spread over them, inserted in SQL (generate_series) with texts drawn from a vocabulary of 5,000
-words (a rare word in 1 in 10,000 samples, a common one in 1 in 20), then times, as the staff user, ``--repeat``
-times each (median and 95th percentile, and the number of SQL queries):
-  search rare   : search_hits(q=<rare word>) first page of 20 + search_results (the API's work)
+each) and N samples spread over them, inserted in SQL (one INSERT ... SELECT over generate_series, generated in the
+server like a COPY) with texts drawn from a vocabulary of 5,000 words (a rare word in 1 in 10,000 samples, a common
+one in 1 in 20). ``--fill insert`` (the default; 1,000,000 samples load in minutes): the rows carry their vector from
+the INSERT (``evaluations_sample_search_vector``, the function the indexing task's UPDATE calls) and the GIN index is
+dropped for the load and built again after it; ``--fill task``: inserted unindexed, then ``samples_index`` of each
+item (the indexing task's path, timed). Then, for each ``--rank-max`` value (SEARCH_RANK_MAX), it times as the staff
+user, ``--repeat`` times each (median and 95th percentile, and the number of SQL queries):
+  search rare   : the API's reads for a rare word: the sample matches (ids, count, cap), the findings' count, the
+                  first page of 20 hits and its details and highlights (search_results)
   search common : the same for a word in 5% of the samples
   search phrase : a two-word phrase
   dashboard     : exercise_overview (the exercise page's reads, grid and timeline included)
-and prints the ratio large/small per line (the issue's target: p95 within 1.5x, same query count), the EXPLAIN of the
-sample search (the GIN index ``evaluations_sampleresult_search`` must be used), and what search costs on writes:
-inserting the samples into the table vs into a copy of it without the ``search_vector`` column (the insert path of
-an ingestion: since migration 0012 the column is filled afterwards), and the indexing itself, ``samples_index`` of
-each item (what the indexing task does after an ingestion), timed apart. The common word matches more samples than
-SEARCH_RANK_MAX at the large size: only the newest SEARCH_RANK_MAX are ranked (the script prints whether a search
-was capped). Everything it creates is deleted at the end (also after an error).
+and prints the ratio large/small per line (the issue's target: p95 within 1.5x, same query count), how many samples
+were ranked and whether the search was capped, and at the large size the EXPLAIN (ANALYZE, BUFFERS) of the matches'
+query and of the page of hits. ``--writes``: also inserts the large size into a copy of the table without the
+``search_vector`` column. Everything it creates is deleted at the end (also after an error).
 """
 
 from __future__ import annotations
@@ -90,8 +93,8 @@ def _load_samples(items: list[int], count: int, table: str = "evaluations_sample
         FROM generate_series(1, {count}) AS g, LATERAL ({TEXT_SQL.format(vocab=VOCABULARY)}) AS t(text)
     """  # noqa: S608  # nosec B608 - numbers and constants only
     if vector:
-        sql = (f"INSERT INTO {table} ({COLUMNS}, search_vector) SELECT {COLUMNS}, "  # nosec B608 - constants only
-               f"evaluations_sample_search_vector(output, input_text, explanation, messages) FROM ({rows}) AS r")
+        vector_sql = "evaluations_sample_search_vector(output, input_text, explanation, messages)"
+        sql = f"INSERT INTO {table} ({COLUMNS}, search_vector) SELECT {COLUMNS}, {vector_sql} FROM ({rows}) AS r"  # noqa: S608  # nosec B608 - constants only
     else:
         sql = f"INSERT INTO {table} ({COLUMNS}) {rows}"  # noqa: S608  # nosec B608 - constants only
     start = time.perf_counter()
@@ -143,15 +146,20 @@ def _time(fn, repeat: int) -> tuple[float, float, int]:  # type: ignore[no-untyp
 
 def _measure(world, repeat: int) -> dict[str, tuple[float, float, int]]:  # type: ignore[no-untyped-def]
     from evaluations.selectors.exercises import exercise_overview
-    from evaluations.selectors.search import search_hits, search_hits_count, search_results, search_samples_count
+    from evaluations.selectors.search import (
+        search_hits,
+        search_hits_count,
+        search_results,
+        search_sample_matches,
+    )
 
     user, exercise = world["user"], world["exercise"]
 
     def search(q: str):  # type: ignore[no-untyped-def]
-        def run() -> None:  # the API's reads: the samples' bounded count and cap, the findings' count, a page
-            samples = search_samples_count(user=user, q=q)
+        def run() -> None:  # the API's reads: the samples' bounded matches, the findings' count, a page
+            samples = search_sample_matches(user=user, q=q)
             search_hits_count(user=user, q=q, kind="", samples=samples)
-            page = list(search_hits(user=user, q=q)[:20])
+            page = list(search_hits(user=user, q=q, samples=samples)[:20])
             search_results(user=user, q=q, hits=page)
         return run
 
@@ -165,20 +173,19 @@ def _measure(world, repeat: int) -> dict[str, tuple[float, float, int]]:  # type
 
 def _explain(world, q: str) -> str:  # type: ignore[no-untyped-def]
     """EXPLAIN (ANALYZE, BUFFERS) of the sample search's page of hits and of its bounded count."""
-    from evaluations.selectors.search import _sample_matches, search_hits, search_query
+    from evaluations.selectors.search import _sample_matches, search_hits, search_query, search_sample_matches
 
-    cap = settings.SEARCH_RANK_MAX
+    cap, user = settings.SEARCH_RANK_MAX, world["user"]
     out = []
     for name, queryset in (
-        ("page of hits", search_hits(user=world["user"], q=q, kind="sample")[:20]),
-        ("count and cap", _sample_matches(user=world["user"], query=search_query(q), limit=cap + 1)),
+        ("the matches (count, cap, ranked set)", _sample_matches(user=user, query=search_query(q), limit=cap + 1)),
+        ("the page of hits", search_hits(user=user, q=q, samples=search_sample_matches(user=user, q=q))[:20]),
     ):
         sql, params = queryset.query.sql_with_params()
-        if name == "count and cap":
-            sql = f"SELECT count(*) FROM ({sql}) AS matches"
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}", params)  # nosemgrep: portal-raw-sql-formatting - EXPLAIN of the script's own query, values as parameters
-            out.append(f"-- {name}, q={q!r}\n" + "\n".join(row[0] for row in cursor.fetchall()))
+            lines = [row[0] if len(row[0]) < 160 else row[0][:150] + " ...}" for row in cursor.fetchall()]
+            out.append(f"-- {name}, q={q!r}\n" + "\n".join(lines))
     return "\n".join(out)
 
 
@@ -211,7 +218,7 @@ def main() -> None:
                         help="also insert the large size into a copy of the table without search_vector")
     args = parser.parse_args()
     caps = [int(c) for c in args.rank_max.split(",") if c] or [settings.SEARCH_RANK_MAX]
-    from evaluations.selectors.search import search_samples_count
+    from evaluations.selectors.search import search_sample_matches
 
     queries = {RARE: "search rare", COMMON: "search common", f'"{COMMON} answer"': "search phrase"}
     results: dict[int, dict[str, dict[str, tuple[float, float, int]]]] = {cap: {} for cap in caps}
@@ -232,7 +239,7 @@ def main() -> None:
             for cap in caps:
                 settings.SEARCH_RANK_MAX = cap
                 results[cap][label] = _measure(world, args.repeat)
-                found = {queries[q]: search_samples_count(user=world["user"], q=q) for q in queries}
+                found = {queries[q]: search_sample_matches(user=world["user"], q=q) for q in queries}
                 print(f"{label}, SEARCH_RANK_MAX={cap:,}: " + ", ".join(
                     f"{name} {c.count:,} ranked{' (capped)' if c.capped else ''}" for name, c in found.items())
                     + f"; load average {_loadavg()}", flush=True)

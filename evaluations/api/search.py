@@ -14,16 +14,16 @@ from rest_framework.views import APIView
 
 from accounts.access import is_partner_viewer
 from evaluations.selectors.search import (
+    NO_SAMPLES,
     QUERY_MAX,
     UNINDEXED_COUNT_MAX,
     kind_clean,
     samples_unindexed_count,
-    SampleCount,
     search_hits,
     search_hits_count,
     search_query_clean,
     search_results,
-    search_samples_count,
+    search_sample_matches,
 )
 from portal.api import Pagination
 from portal.pagination import CountedPaginator
@@ -92,9 +92,9 @@ class SearchView(APIView):
         user: Any = request.user
         searches_samples = kind != "finding" and not is_partner_viewer(user)
         # the samples ranked and whether more match: one bounded query (the first SEARCH_RANK_MAX + 1 matches)
-        samples = search_samples_count(user=user, q=q) if searches_samples else SampleCount(count=0, capped=False)
+        samples = search_sample_matches(user=user, q=q) if searches_samples else NO_SAMPLES
         paginator = self.pagination_class(count=search_hits_count(user=user, q=q, kind=kind, samples=samples))
-        page = paginator.paginate_queryset(search_hits(user=user, q=q, kind=kind), request, view=self)
+        page = paginator.paginate_queryset(search_hits(user=user, q=q, kind=kind, samples=samples), request, view=self)
         results = search_results(user=user, q=q, hits=list(page or []))
         response = paginator.get_paginated_response(SearchResultSerializer(results, many=True).data)
         response.data["capped"] = samples.capped

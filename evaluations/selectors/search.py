@@ -12,7 +12,8 @@ redacted in the snapshot, so a redacted span, an internal comment or an unreleas
 Highlights are built with two private-use sentinels (stripped from the text first, so only ``ts_headline`` puts them
 there); the text is HTML-escaped, and only then do the sentinels become ``<mark>`` and ``</mark>``.
 
-Queries: a page of one group is a count, the page's hits, and one query per kind for the hits' details and
+Queries: a page of one group is the sample matches (``search_sample_matches``: the ranked ids, their count and the
+cap, one bounded query) or the findings' count, the page's hits, and one query per kind for the hits' details and
 highlights, whatever the number of samples or findings (the details are computed for the page's rows only)."""
 
 from __future__ import annotations
@@ -175,34 +176,60 @@ def _sample_matches(*, user: Any, query: SearchQuery, limit: int) -> QuerySet[An
     # the user sees are asked of the access layer instead, once, and checked on each match (``InHashed``); the
     # details of the page's samples ask ``visible_to`` of the samples again (``search_results``).
     items = visible_to(user, RunItem.objects.all()).order_by().values("pk")
+    if items.query.is_empty():
+        return SampleResult.objects.none().values("pk")  # partner viewers search no sample
     return (SampleResult.objects.filter(Matches(StoredVector(), query), InHashed(F("item_id"), Subquery(items)))
             .order_by().values("pk")[:limit])
 
 
-def search_samples(*, user: Any, q: str) -> QuerySet[Any]:
-    """Hits (``hit_kind``, ``hit_ref`` = sample id, ``hit_rank``) among the samples the user sees: the first
-    ``SEARCH_RANK_MAX`` matches found (not the best nor the newest of all: choosing those would read every match) are
-    ranked; ``search_samples_count`` says how many and whether more match."""
-    query = search_query(q)
-    first = _sample_matches(user=user, query=query, limit=settings.SEARCH_RANK_MAX)
-    samples = SampleResult.objects.filter(pk__in=Subquery(first))
-    return _hits(samples, "sample", F("pk"), SearchRank(StoredVector(), query))
-
-
 @dataclass(frozen=True)
-class SampleCount:
-    count: int  # the samples ranked: the matches the user sees, at most SEARCH_RANK_MAX
-    capped: bool  # more than SEARCH_RANK_MAX match: only the first SEARCH_RANK_MAX found are ranked
+class SampleMatches:
+    """The samples a search ranks: the first ``SEARCH_RANK_MAX`` matches found that the user sees (``ids``), and
+    whether more match (``capped``), from one bounded query (``search_sample_matches``)."""
+
+    ids: tuple[int, ...]
+    capped: bool
+
+    @property
+    def count(self) -> int:
+        return len(self.ids)
 
 
-def search_samples_count(*, user: Any, q: str) -> SampleCount:
-    """How many samples ``search_samples`` ranks, and whether more match: one query, counting the first
-    ``SEARCH_RANK_MAX`` + 1 matches (the same bounded read as the hits', one row further)."""
+NO_SAMPLES = SampleMatches(ids=(), capped=False)
+
+
+def search_sample_matches(*, user: Any, q: str) -> SampleMatches:
+    """The ids of the first ``SEARCH_RANK_MAX`` + 1 matches the index yields that the user sees, in one query that
+    stops there: the first ``SEARCH_RANK_MAX`` are the ones ranked (not the best nor the newest of all: choosing
+    those would read every match), one more says the search was capped. The count, the cap and the ranked set come
+    from this one read, which costs the same whether 5,001 samples match or 5,000,000 (but the index's list of the
+    matches, which a GIN bitmap scan reads whole: docs/benchmarks.md section 7)."""
     if not is_institute_member(user):
-        return SampleCount(count=0, capped=False)  # partner viewers search no sample
+        return NO_SAMPLES  # partner viewers search no sample
     cap = settings.SEARCH_RANK_MAX
-    found = _sample_matches(user=user, query=search_query(q), limit=cap + 1).count()
-    return SampleCount(count=min(found, cap), capped=found > cap)
+    ids = list(_sample_matches(user=user, query=search_query(q), limit=cap + 1).values_list("pk", flat=True))
+    return SampleMatches(ids=tuple(ids[:cap]), capped=len(ids) > cap)
+
+
+class AnyOf(Func):
+    """``id = ANY(%s::bigint[])``: the rows of a list of ids, one array parameter (their primary key's index)."""
+
+    template = "(%(expressions)s::bigint[]))"  # "(" column " = ANY(" ids "::bigint[]))"
+    arg_joiner = " = ANY("
+    output_field = BooleanField()
+
+    def __init__(self, column: Any, ids: Sequence[int]) -> None:
+        super().__init__(column, Value(list(ids)))
+
+
+def search_samples(*, user: Any, q: str, samples: SampleMatches | None = None) -> QuerySet[Any]:
+    """Hits (``hit_kind``, ``hit_ref`` = sample id, ``hit_rank``) among the samples the user sees: the ones
+    ``search_sample_matches`` found (asked here when not given), ranked; their rows fetched by id, so the page does
+    not read the index's matches again."""
+    if samples is None:
+        samples = search_sample_matches(user=user, q=q)
+    rows = SampleResult.objects.filter(AnyOf(F("pk"), samples.ids)).order_by()  # (no default order: 2 joins, a sort)
+    return _hits(rows, "sample", F("pk"), SearchRank(StoredVector(), search_query(q)))
 
 
 def unindexed() -> IsNull:
@@ -246,20 +273,21 @@ def search_findings(*, user: Any, q: str) -> QuerySet[Any]:
     return _hits(findings, "finding", F("pk"), rank)
 
 
-def search_hits(*, user: Any, q: str, kind: str = "") -> QuerySet[Any]:
-    """Hits of one kind, or of both in one ranked list (a UNION), best first."""
+def search_hits(*, user: Any, q: str, kind: str = "", samples: SampleMatches | None = None) -> QuerySet[Any]:
+    """Hits of one kind, or of both in one ranked list (a UNION), best first; ``samples``: the sample matches, when
+    the caller has them already (``search_sample_matches``)."""
     if kind == "sample":
-        hits = search_samples(user=user, q=q)
+        hits = search_samples(user=user, q=q, samples=samples)
     elif kind == "finding":
         hits = search_findings(user=user, q=q)
     else:
-        hits = search_samples(user=user, q=q).union(search_findings(user=user, q=q), all=True)
+        hits = search_samples(user=user, q=q, samples=samples).union(search_findings(user=user, q=q), all=True)
     return hits.order_by("-hit_rank", "hit_kind", "-hit_ref")
 
 
-def search_hits_count(*, user: Any, q: str, kind: str, samples: SampleCount) -> int:
-    """The number of ``search_hits``: the samples' from their count (``search_samples_count``, no query), the
-    findings' counted (one query), so a page never reads the sample matches again to count them."""
+def search_hits_count(*, user: Any, q: str, kind: str, samples: SampleMatches) -> int:
+    """The number of ``search_hits``: the samples' from their matches (no query), the findings' counted (one query),
+    so a page never reads the sample matches again to count them."""
     count = samples.count if kind in ("", "sample") else 0
     if kind in ("", "finding"):
         count += search_findings(user=user, q=q).count()

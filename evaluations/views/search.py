@@ -12,15 +12,15 @@ from django.views.decorators.http import require_GET
 from accounts.access import is_partner_viewer
 from evaluations.forms.search import SearchForm
 from evaluations.selectors.search import (
+    NO_SAMPLES,
     UNINDEXED_COUNT_MAX,
     samples_unindexed_count,
-    SampleCount,
     search_findings,
     search_hits,
     search_hits_count,
     search_query_clean,
     search_results,
-    search_samples_count,
+    search_sample_matches,
 )
 from portal.forms import form_errors_add
 from portal.pagination import page_of
@@ -43,24 +43,24 @@ def search_view(request: HttpRequest) -> HttpResponse:
         else:
             kind = form.cleaned_data["kind"] or ""
             context.update(q=q, kind=kind)
-            samples = SampleCount(count=0, capped=False)
+            samples = NO_SAMPLES
             if not is_partner_viewer(request.user) and kind != "finding":
                 # the first SEARCH_RANK_MAX matching samples found are ranked (counted, and whether more match, in
                 # one bounded query); unindexed samples are not found yet
-                samples = search_samples_count(user=request.user, q=q)
+                samples = search_sample_matches(user=request.user, q=q)
                 context.update(capped=samples.capped, rank_max=settings.SEARCH_RANK_MAX,
                                unindexed=samples_unindexed_count(user=request.user),
                                unindexed_max=UNINDEXED_COUNT_MAX)
             if kind:
                 count = search_hits_count(user=request.user, q=q, kind=kind, samples=samples)
-                page = page_of(request, search_hits(user=request.user, q=q, kind=kind), count=count)
+                page = page_of(request, search_hits(user=request.user, q=q, kind=kind, samples=samples), count=count)
                 context["page"] = page
                 context["results"] = search_results(user=request.user, q=q, hits=list(page.object_list))
             else:
                 groups = []
                 kinds = ("finding",) if is_partner_viewer(request.user) else ("finding", "sample")
                 for group in kinds:
-                    hits = search_hits(user=request.user, q=q, kind=group)
+                    hits = search_hits(user=request.user, q=q, kind=group, samples=samples)
                     rows = list(hits[:GROUP_SIZE[group]])
                     count = samples.count if group == "sample" else search_findings(user=request.user, q=q).count()
                     groups.append({"kind": group, "count": count,

@@ -9,7 +9,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from evaluations.models import SampleResult
-from evaluations.selectors.search import START, STOP, search_hits, search_results
+from evaluations.selectors.search import (
+    START,
+    STOP,
+    _sample_matches,
+    search_hits,
+    search_query,
+    search_results,
+)
 from evaluations.services import findings as services
 from evaluations.services.search import samples_index
 from tests.findings.factories import finding_data, finished_run
@@ -147,7 +154,8 @@ def test_staff_find_nothing_of_an_exercise_their_institute_does_not_take_part_in
 
 def test_the_sample_search_uses_the_gin_index(exercise, uk_staff, cyber):
     finished_run(exercise=exercise, user=uk_staff, samples=3)
-    sql, params = search_hits(user=uk_staff, q="walrus", kind="sample")[:20].query.sql_with_params()
+    matches = _sample_matches(user=uk_staff, query=search_query("walrus"), limit=5001)
+    sql, params = matches.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(f"EXPLAIN {sql}", params)

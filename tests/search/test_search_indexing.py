@@ -2,7 +2,8 @@
 indexing task fills it, with the very vector the generated column of migration 0009 computed; the task is idempotent;
 a real worker indexes an imported log's samples; the sweep and ``manage.py search_index`` catch what a lost task left;
 the search page and API say how many samples are still being indexed. And the cap on ranked matches
-(``SEARCH_RANK_MAX``): only the newest matches are ranked, and the reader is told."""
+(``SEARCH_RANK_MAX``): only the first matches found that the reader may see are ranked, counted in one bounded
+query, and the reader is told."""
 
 from __future__ import annotations
 
@@ -13,14 +14,15 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from evaluations.models import Run, RunItem, SampleResult
+from evaluations.models import Exercise, Run, RunItem, SampleResult
 from evaluations.selectors.search import (
     items_unindexed,
     samples_unindexed_count,
     search_hits,
-    search_samples_capped,
+    search_sample_matches,
     unindexed,
 )
 from evaluations.services import search as search_services
@@ -39,6 +41,11 @@ def _unindexed(item_id: int) -> int:
 
 def _sample_refs(user, q):
     return {hit["hit_ref"] for hit in search_hits(user=user, q=q, kind="sample")}
+
+
+def _counted(user, q):
+    found = search_sample_matches(user=user, q=q)
+    return found.count, found.capped
 
 
 def _item(exercise, user):
@@ -157,35 +164,106 @@ def test_a_worker_indexes_an_imported_log_and_the_sweep_what_a_lost_task_left(
 # --- The cap on ranked matches ----------------------------------------------------------------------------------------
 
 
+def _matching_run(*, exercise, user, samples, word, name="Finished run"):
+    run = finished_run(exercise=exercise, user=user, samples=samples, name=name)
+    SampleResult.objects.filter(item__run=run).update(output=f"a {word}")
+    samples_index(item_id=run.items.get().pk)
+    return run
+
+
 @pytest.mark.django_db
-def test_only_the_newest_matches_are_ranked_and_the_reader_is_told(
-    client, sign_in, settings, exercise, uk_staff, cyber, api_for
+def test_only_the_first_matches_found_are_ranked_and_the_reader_is_told_truthfully(
+    client, sign_in, exercise, uk_staff, cyber, api_for
 ):
-    run = finished_run(exercise=exercise, user=uk_staff, samples=5)
-    rows = list(SampleResult.objects.filter(item__run=run).order_by("pk"))
-    SampleResult.objects.filter(item__run=run).update(output="a quoll")
-    SampleResult.objects.filter(pk=rows[0].pk).update(
-        output="a quoll quoll quoll"
-    )  # the best, but the oldest
-    samples_index(item_id=rows[0].item_id)
-    settings.SEARCH_RANK_MAX = 3
-    assert _sample_refs(uk_staff, "quoll") == {r.pk for r in rows[2:]}
-    assert search_samples_capped(user=uk_staff, q="quoll") is True
-    sign_in(client, uk_staff)
-    page = client.get("/search/", {"q": "quoll", "kind": "sample"}).content.decode()
-    assert "More than 3 samples found" in page and "the best matches among the newest 3" in page
-    page = client.get("/search/", {"q": "quoll"}).content.decode()
-    assert "More than 3 found" in page and "the best matches among the newest 3" in page
-    body = api_for(uk_staff).get("/api/v1/search/", {"q": "quoll", "kind": "sample"}).json()
-    assert body["capped"] is True and body["count"] == 3
-    assert [r["id"] for r in body["results"]] != [] and rows[0].pk not in [r["id"] for r in body["results"]]
+    run = _matching_run(exercise=exercise, user=uk_staff, samples=5, word="quoll")
+    matching = set(SampleResult.objects.filter(item__run=run).values_list("pk", flat=True))
+    with override_settings(SEARCH_RANK_MAX=3):
+        ranked = _sample_refs(uk_staff, "quoll")
+        assert len(ranked) == 3 and ranked <= matching
+        assert _counted(uk_staff, "quoll") == (3, True)
+        sign_in(client, uk_staff)
+        page = client.get("/search/", {"q": "quoll", "kind": "sample"}).content.decode()
+        assert "More than 3 samples found" in page and "the first 3 found are ranked" in page
+        assert "among the newest" not in page
+        page = client.get("/search/", {"q": "quoll"}).content.decode()
+        assert "More than 3 found" in page and "the first 3 found are ranked" in page
+        body = api_for(uk_staff).get("/api/v1/search/", {"q": "quoll", "kind": "sample"}).json()
+        assert body["capped"] is True and body["count"] == 3 and len(body["results"]) == 3
+        assert {r["id"] for r in body["results"]} <= matching
+        body = api_for(uk_staff).get("/api/v1/search/", {"q": "quoll"}).json()  # both kinds: 3 samples, no finding
+        assert body["capped"] is True and body["count"] == 3
     # as many matches as the cap: every one is ranked, nothing said
-    settings.SEARCH_RANK_MAX = 5
-    assert _sample_refs(uk_staff, "quoll") == {r.pk for r in rows}
-    assert search_samples_capped(user=uk_staff, q="quoll") is False
-    body = api_for(uk_staff).get("/api/v1/search/", {"q": "quoll", "kind": "sample"}).json()
-    assert body["capped"] is False and body["count"] == 5 and body["results"][0]["id"] == rows[0].pk
-    assert "newest" not in client.get("/search/", {"q": "quoll"}).content.decode()
+    with override_settings(SEARCH_RANK_MAX=5):
+        assert _sample_refs(uk_staff, "quoll") == matching
+        assert _counted(uk_staff, "quoll") == (5, False)
+        body = api_for(uk_staff).get("/api/v1/search/", {"q": "quoll", "kind": "sample"}).json()
+        assert body["capped"] is False and body["count"] == 5
+        assert "are ranked" not in client.get("/search/", {"q": "quoll"}).content.decode()
+
+
+@pytest.mark.django_db
+def test_the_cap_counts_only_matches_the_reader_may_see(exercise, uk_aisi, us_aisi, uk_staff, us_staff, cyber,
+                                                       api_for):
+    # 6 matches in an exercise UK does not take part in, 2 in one it does: with a cap of 3, UK staff get their 2, all
+    # ranked and not capped (the access layer filters inside the limited scan, not after it)
+    hidden = Exercise.objects.create(name="US only", status="active")
+    hidden.institutes.set([us_aisi])
+    _matching_run(exercise=hidden, user=us_staff, samples=6, word="wombat", name="Hidden")
+    mine = _matching_run(exercise=exercise, user=uk_staff, samples=2, word="wombat", name="Mine")
+    with override_settings(SEARCH_RANK_MAX=3):
+        assert _sample_refs(uk_staff, "wombat") == set(
+            SampleResult.objects.filter(item__run=mine).values_list("pk", flat=True))
+        assert _counted(uk_staff, "wombat") == (2, False)
+        body = api_for(uk_staff).get("/api/v1/search/", {"q": "wombat", "kind": "sample"}).json()
+        assert body["count"] == 2 and body["capped"] is False
+        assert _counted(us_staff, "wombat") == (3, True)
+
+
+@pytest.mark.django_db
+def test_a_partner_viewer_finds_no_sample_under_a_low_cap(client, sign_in, exercise, uk_staff, partner_viewer,
+                                                         cyber, api_for):
+    run = _matching_run(exercise=exercise, user=uk_staff, samples=4, word="numbat")
+    sample = SampleResult.objects.filter(item__run=run).first()
+    with override_settings(SEARCH_RANK_MAX=1):
+        assert _sample_refs(partner_viewer, "numbat") == set()
+        assert _counted(partner_viewer, "numbat") == (0, False)
+        api = api_for(partner_viewer)
+        for kind in ("", "sample"):
+            body = api.get("/api/v1/search/", {"q": "numbat", "kind": kind}).json()
+            assert body["count"] == 0 and body["results"] == [] and body["capped"] is False
+        sign_in(client, partner_viewer)
+        page = client.get("/search/", {"q": "numbat", "kind": "sample"})
+        assert page.status_code == 200 and "numbat</mark>" not in page.content.decode()
+        assert "are ranked" not in page.content.decode()
+        assert client.get(f"/samples/{sample.pk}/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_capped_search_costs_the_same_queries_at_two_sizes(client, sign_in, exercise, uk_staff, cyber, api_for):
+    sign_in(client, uk_staff)
+    api = api_for(uk_staff)
+    urls = [
+        (client, "/search/", {"q": "dingo"}),
+        (client, "/search/", {"q": "dingo", "kind": "sample"}),
+        (api, "/api/v1/search/", {"q": "dingo"}),
+        (api, "/api/v1/search/", {"q": "dingo", "kind": "sample"}),
+    ]
+
+    def counts() -> list[int]:
+        out = []
+        for who, url, params in urls:
+            with CaptureQueriesContext(connection) as queries:
+                assert who.get(url, params).status_code == 200
+            out.append(len(queries))
+        return out
+
+    with override_settings(SEARCH_RANK_MAX=4):
+        _matching_run(exercise=exercise, user=uk_staff, samples=6, word="dingo", name="Small")
+        counts()  # warm-up
+        small = counts()
+        _matching_run(exercise=exercise, user=uk_staff, samples=40, word="dingo", name="Large")
+        assert _counted(uk_staff, "dingo") == (4, True)
+        assert counts() == small
 
 
 @pytest.mark.django_db
