@@ -310,9 +310,16 @@ class RunViewSet(ReauthenticationRequiredMixin, InstituteMembersOnly, viewsets.G
         # The run's JSON names its exercise and owner by id only: not joined for a page of runs.
         runs = self.get_queryset().select_related(None).select_related("created_by")
         page = list(self.paginate_queryset(runs) or [])
-        data = RunSerializer(page, many=True, context=self._context(page)).data
-        prefetched_release(page)  # the runs and their items are freed now, not by a later cyclic collection
-        return self.get_paginated_response(data)
+        data = list(RunSerializer(page, many=True, context=self._context(page)).data)
+        # The runs and their items are freed when this returns, not by a later cyclic collection: their prefetch
+        # cycles broken, and neither the serializer (its fields and it are a cycle) nor the paginator's page (the
+        # view's, which the request refers back to) holds them any more.
+        prefetched_release(page)
+        page.clear()
+        response = self.get_paginated_response(data)
+        paginator: Any = self.paginator  # a PageNumberPagination, with the page it cut
+        paginator.page.object_list = []
+        return response
 
     def retrieve(self, request: Request, pk: str) -> Response:
         """API clients poll this while a run executes. Who may see the run is decided on every request; what they
