@@ -15,7 +15,8 @@ requests, then ``--repeat`` timed ones; p50 and p95 of those. The SQL queries of
 ``CaptureQueriesContext``. URLs:
   - every list view of the URL resolver: patterns named ``*list`` (HTML and the API routers'), the people pages,
     and the samples of a run (HTML and API; the run holding the comparison pair, the biggest run; and the HTML page
-    of a typical run, the median number of samples, to tell the database's size from the run's);
+    of a typical run, the median number of samples, to tell the database's size from the run's; the biggest run's
+    samples with errors only, its last page and a page in the middle of its first item, the deepest offset);
   - the exercise page (the dashboard) of the exercise holding the comparison pair;
   - search, ``/search/?q=`` and ``/api/v1/search/?q=``, when they resolve (a note otherwise);
   - the comparison of the pair of ``--compare-samples`` items (``/runs/compare/?items=a,b`` and
