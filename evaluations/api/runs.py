@@ -259,6 +259,7 @@ ITEM_VERSIONS_UNSHOWN = ("model_version__config", "model_version__registered_mod
                          "task_version__args", "task_version__solver_args", "task_version__scorer_args",
                          "task_version__preview", "task_version__eval_task__description")
 
+
 def _options(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in services.OPTION_FIELDS}
 

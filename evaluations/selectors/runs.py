@@ -90,7 +90,7 @@ class ItemOrderedSamples(Sequence[SampleResult]):
         Past the item's first rows, a deferred join: the ids from ``LIMIT/OFFSET`` over the index on (item,
         sample id, epoch) that includes the id (an index-only scan of the rows skipped), then those rows by id.
         With ``OFFSET`` on the rows themselves, PostgreSQL sorted the whole item when the offset was deep (the middle
-        of a 10,000-sample item: 20 ms; 1.2 ms so)."""
+        of a 10,000-sample item: 20 ms; 0.7 ms so, docs/benchmarks.md §3)."""
         rows = self._samples.filter(item_id=item_id)
         backwards = low > n - high
         order = ("-sample_id", "-epoch") if backwards else ("sample_id", "epoch")
