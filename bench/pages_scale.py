@@ -9,12 +9,14 @@ For each size (RUNS,SAMPLES) it makes or reuses the database with ``bench/genera
 few minutes once, then is reused), then, in a fresh subprocess per size (one after the other, the same code,
 the same repeat count), requests each URL through Django's test ``Client``
 (in-process: the whole Django stack — middleware, sessions with MFA, access layer, ORM, templates — without a
-network hop or a server's workers, so what it times is the portal's own work) as a signed-in user: 2 warm-up
+network hop or a server's workers, so what it times is the portal's own work; after ``portal.warmup.warm_up`` and
+``heap_freeze``, as gunicorn's master does before it forks the workers) as a signed-in user: 2 warm-up
 requests, then ``--repeat`` timed ones; p50 and p95 of those. The SQL queries of one request are counted with
 ``CaptureQueriesContext``. URLs:
   - every list view of the URL resolver: patterns named ``*list`` (HTML and the API routers'), the people pages,
     and the samples of a run (HTML and API; the run holding the comparison pair, the biggest run; and the HTML page
-    of a typical run, the median number of samples, to tell the database's size from the run's);
+    of a typical run, the median number of samples, to tell the database's size from the run's; the biggest run's
+    samples with errors only, its last page and a page in the middle of its first item, the deepest offset);
   - the exercise page (the dashboard) of the exercise holding the comparison pair;
   - search, ``/search/?q=`` and ``/api/v1/search/?q=``, when they resolve (a note otherwise);
   - the comparison of the pair of ``--compare-samples`` items (``/runs/compare/?items=a,b`` and
@@ -90,6 +92,10 @@ def measure(*, database: str, runs: int, samples: int, compare_samples: int, rep
     from generate_scale import USERS, load
 
     load(database=database, runs=runs, samples=samples, compare_samples=compare_samples)
+    from portal.warmup import heap_freeze, warm_up
+
+    warm_up()  # what the web process does before its workers serve (portal/gunicorn.conf.py, when_ready)
+    heap_freeze()
     from allauth.usersessions.models import UserSession
     from django.contrib.sessions.models import Session
     from django.db import connection
@@ -130,6 +136,11 @@ def measure(*, database: str, runs: int, samples: int, compare_samples: int, rep
                  "uk_staff"))
     urls.append(("run-samples, last page", reverse("run-samples", kwargs={"pk": compare_run.pk}) + "?page=99999",
                  "uk_staff"))  # a page number past the end shows the last page
+    from portal.pagination import PAGE_SIZE
+
+    middle = max(1, main_size // 2 // PAGE_SIZE)  # the middle of the first item of the pair: the deepest offset
+    urls.append(("run-samples, middle of an item", reverse("run-samples", kwargs={"pk": compare_run.pk})
+                 + f"?page={middle}", "uk_staff"))
     urls.append(("exercise page (dashboard)", reverse("exercise_detail", kwargs={"pk": compare_run.exercise_id}),
                  "uk_staff"))
     notes = [f"{database}: the typical run has {typical_run.n} samples, the comparison pair's run "

@@ -46,6 +46,7 @@ from evaluations.services.runs import MAX_EPOCHS, MAX_SAMPLE_IDS, SAMPLE_ID_MAX
 from portal.files import storage_file_response
 from portal.limits import ID_MAX, TEXT_MAX
 from portal.parsers import FormParser, MultiPartParser
+from portal.queries import prefetched_release
 
 # --- Serializers ------------------------------------------------------------------------------------------
 
@@ -254,6 +255,11 @@ def _body(serializer_class: type[serializers.Serializer], request: Request) -> d
 
 # --- Views ------------------------------------------------------------------------------------------------
 
+ITEM_VERSIONS_UNSHOWN = ("model_version__config", "model_version__registered_model__notes",
+                         "task_version__args", "task_version__solver_args", "task_version__scorer_args",
+                         "task_version__preview", "task_version__eval_task__description")
+
+
 def _options(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in services.OPTION_FIELDS}
 
@@ -275,8 +281,11 @@ class RunViewSet(ReauthenticationRequiredMixin, InstituteMembersOnly, viewsets.G
         return run_list(user=self.request.user, exercise_id=int(exercise) if exercise and exercise.isdigit() else None,
                         state=params.get("status") or params.get("state"), q=params.get("q")).prefetch_related(
             # One query per relation (a run's JSON: 5 with the run's own; it was 11, fetched twice).
+            # Without the versions' JSON (settings, arguments, the dataset preview), which the run's JSON does not
+            # show: decoding it was a tenth of a page of 50 runs (issue 13).
             Prefetch("items", queryset=RunItem.objects.select_related("model_version__registered_model",
-                                                                      "task_version__eval_task")),
+                                                                      "task_version__eval_task")
+                     .defer(*ITEM_VERSIONS_UNSHOWN)),
             Prefetch("model_versions", queryset=ModelVersion.objects.only("pk")),
             Prefetch("task_versions", queryset=TaskVersion.objects.only("pk")),
             Prefetch("approvals", queryset=RunApproval.objects.select_related("approver", "institute")))
@@ -299,8 +308,19 @@ class RunViewSet(ReauthenticationRequiredMixin, InstituteMembersOnly, viewsets.G
         return Response(RunSerializer(run, context=self._context([run])).data, status=code)
 
     def list(self, request: Request) -> Response:
-        page = list(self.paginate_queryset(self.get_queryset()) or [])
-        return self.get_paginated_response(RunSerializer(page, many=True, context=self._context(page)).data)
+        # The run's JSON names its exercise and owner by id only: not joined for a page of runs.
+        runs = self.get_queryset().select_related(None).select_related("created_by")
+        page = list(self.paginate_queryset(runs) or [])
+        data = list(RunSerializer(page, many=True, context=self._context(page)).data)
+        # The runs and their items are freed when this returns, not by a later cyclic collection: their prefetch
+        # cycles broken, and neither the serializer (its fields and it are a cycle) nor the paginator's page (the
+        # view's, which the request refers back to) holds them any more.
+        prefetched_release(page)
+        page.clear()
+        response = self.get_paginated_response(data)
+        paginator: Any = self.paginator  # a PageNumberPagination, with the page it cut
+        paginator.page.object_list = []
+        return response
 
     def retrieve(self, request: Request, pk: str) -> Response:
         """API clients poll this while a run executes. Who may see the run is decided on every request; what they

@@ -240,6 +240,9 @@ class SampleResult(models.Model):
         indexes = [
             models.Index(fields=["item", "score"]),
             models.Index(fields=["item", "error"], name="sample_item_error", condition=~Q(error="")),
+            # The samples pages' order with the row's id: a page deep in an item takes its ids from an index-only
+            # scan, then its rows by id (ItemOrderedSamples; issue 13).
+            models.Index(fields=["item", "sample_id", "epoch"], include=["id"], name="sample_item_order_ids"),
         ]
 
     def __str__(self) -> str:
