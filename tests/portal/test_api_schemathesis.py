@@ -1,8 +1,12 @@
 """schemathesis against /api/schema/ as each role and anonymously, in-process (WSGI): no 5xx and no response that
 breaks the schema. Anonymous (no credentials) gets more: every answer is a refusal (401, 403 or 404; or the 400 of
 a control character in a parameter, refused before authentication) whose status the schema declares
-(portal.api.schema_error_responses), of a declared content type, and whose body is an error message, never data. Bounded: a few examples per operation, no shrinking, a deadline per operation (a few minutes in
-all)."""
+(portal.api.schema_error_responses), of a declared content type, and whose body is an error message, never data.
+Every answer must also leave the test's transaction usable (``transaction_intact``): a request that broke it fails
+there, naming the error, instead of every later request failing with TransactionManagementError. Bounded: a few
+examples per operation, no shrinking, no deadline (a loaded machine is slow, not wrong), and each example runs in
+a savepoint rolled back after it, so that every example (and Hypothesis's replay of a failing one) starts from the
+same rows: a replay that passes because an earlier example changed the data ("Flaky") cannot happen."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.db import connection, transaction
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -42,8 +47,16 @@ def anonymous_is_refused(ctx: Any, response: Any, case: Any) -> None:
     assert set(body) == {"detail"}, f"anonymous: a {response.status_code} with more than an error message: {body}"
 
 
+def transaction_intact(ctx: Any, response: Any, case: Any) -> None:
+    """The request left the test's transaction usable: nothing in it caught a database error inside the
+    transaction without a savepoint (tests/findings/test_findings_api_transaction.py)."""
+    assert not connection.needs_rollback, (
+        f"the request broke the test's transaction: {connection.rollback_exc!r}")
+
+
+SIGNED_IN_CHECKS = [not_a_server_error, response_schema_conformance, transaction_intact]
 ANONYMOUS_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-                    response_schema_conformance, anonymous_is_refused]
+                    response_schema_conformance, anonymous_is_refused, transaction_intact]
 
 
 @pytest.fixture
@@ -131,10 +144,12 @@ def test_the_api_answers_every_role_without_server_errors_or_schema_violations(a
         @settings(max_examples=25, deadline=None, derandomize=True, database=None,
                   phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
         def run(case: Any) -> None:
-            for role in ROLES:
-                case.call_and_validate(headers=bearers[role], checks=[not_a_server_error, response_schema_conformance])
-            anonymous = case.call_and_validate(headers={}, checks=ANONYMOUS_CHECKS)
-            refusals[anonymous.status_code] = refusals.get(anonymous.status_code, 0) + 1
+            with transaction.atomic():  # a savepoint: rolled back after the example, whatever it wrote
+                for role in ROLES:
+                    case.call_and_validate(headers=bearers[role], checks=SIGNED_IN_CHECKS)
+                anonymous = case.call_and_validate(headers={}, checks=ANONYMOUS_CHECKS)
+                refusals[anonymous.status_code] = refusals.get(anonymous.status_code, 0) + 1
+                transaction.set_rollback(True)
 
         try:
             run()
