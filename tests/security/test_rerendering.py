@@ -51,9 +51,6 @@ HOSTILE = [
     "'; DROP TABLE accounts_user; -- ../../../../etc/passwd data:text/html;base64,PHNjcmlwdD4=",
 ]
 ROUNDS = len(HOSTILE)
-# Under xdist (`make test`: -n 2 --dist loadgroup) the module's tests stay on one worker: the matrix's world is built
-# and every GET route fetched once, not once per worker, and the report PDF's test sees every round.
-pytestmark = pytest.mark.xdist_group("rerendering")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CANARY = re.compile(r"zqx(\d)(\d\d)k")
 
