@@ -19,7 +19,7 @@ def audit_events_filter(
     if action:
         queryset = queryset.filter(action__startswith=action) if action.endswith(".") else queryset.filter(action=action)
     if actor:
-        if actor.isdigit() and len(actor) <= 18:
+        if actor.isascii() and actor.isdigit() and len(actor) <= 18:
             queryset = queryset.filter(actor_id=int(actor))
         else:
             queryset = queryset.filter(actor_email__iexact=actor)
@@ -52,7 +52,7 @@ def audit_exercise_ids(*, user: Any, value: str) -> list[int] | None:
         return None
     Exercise = apps.get_model("evaluations", "Exercise")  # by name: accounts imports nothing of evaluations
     exercises = visible_to(user, Exercise.objects.all())
-    if value.isdigit() and len(value) <= 18:
+    if value.isascii() and value.isdigit() and len(value) <= 18:
         ids = list(exercises.filter(pk=int(value)).values_list("pk", flat=True))
     else:
         ids = list(exercises.filter(name__iexact=value).values_list("pk", flat=True))

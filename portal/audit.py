@@ -19,8 +19,20 @@ _CHAIN_LOCK_KEY = 0x5EA1A0D1  # pg_advisory_xact_lock key serialising appends to
 
 
 def _canonical(value: Any) -> Any:
-    """JSON-safe, stable form (dates, decimals, UUIDs as strings)."""
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True))
+    """JSON-safe, stable form (dates, decimals, UUIDs as strings), storable by PostgreSQL: jsonb (and text) cannot
+    hold a NUL, so one in a string (a request path in a token's write, ``/api/v1/findings/%00/submit/``) is kept as
+    the four characters ``\\x00``; an event is never lost to it (the insert would fail, and the request with it)."""
+    return _without_nul(json.loads(json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True)))
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value
 
 
 def event_content(event: AuditEvent) -> dict[str, Any]:
@@ -81,7 +93,7 @@ def audit_record(
             before=_canonical(before) if before is not None else None,
             after=_canonical(after) if after is not None else None,
             ip_address=client_ip(request),
-            user_agent=(request.headers.get("User-Agent", "") if request is not None else "")[:500],
+            user_agent=_without_nul(request.headers.get("User-Agent", "") if request is not None else "")[:500],
             prev_hash=last or GENESIS_HASH,
         )
         event.hash = compute_hash(event.prev_hash, event_content(event))

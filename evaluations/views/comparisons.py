@@ -58,7 +58,7 @@ def compare_view(request: HttpRequest) -> HttpResponse:
             # the side by side's page: only its rows are built (the pagination counts the others)
             wanted = request.GET.get("page", "1")
             result = comparison_build(items=items, clustering=clustering,
-                                      page=int(wanted) if wanted.isdigit() and 0 < len(wanted) < 10 else 1)
+                                      page=int(wanted) if wanted.isascii() and wanted.isdigit() and 0 < len(wanted) < 10 else 1)
         except ValidationError as exc:
             form_errors_add(form, exc)
             code = 400

@@ -219,7 +219,7 @@ def finding_form_view(request: HttpRequest, pk: int | None = None) -> HttpRespon
             raise PermissionDenied("You may not add findings: no open exercise of your institute.")
     extra_sample = None
     sample_param = request.GET.get("sample", "")
-    if sample_param.isdigit():
+    if sample_param.isascii() and sample_param.isdigit():
         extra_sample = get_visible_or_404(request.user, SampleResult.objects.select_related("item__run"),
                                           pk=int(sample_param))
     choices = _form_choices(request.user, [e.pk for e in exercises], finding, extra_sample)
@@ -236,7 +236,7 @@ def finding_form_view(request: HttpRequest, pk: int | None = None) -> HttpRespon
             indices = [i for flag in selectors.evidence_flag_list(user=request.user, sample=extra_sample.pk)
                        for i in flag.message_indices or []]
             initial["evidence_1_excerpt"] = selectors.message_excerpt(extra_sample, sorted(set(indices)))
-        elif exercise_param.isdigit():
+        elif exercise_param.isascii() and exercise_param.isdigit():
             initial["exercise"] = exercise_param
     form = FindingForm(request.POST if request.method == "POST" else None, initial=initial, exercises=exercises,
                        samples=choices["samples"], versions=choices["versions"], run_items=choices["run_items"],

@@ -50,7 +50,7 @@ def run_list_view(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q") or None
     exercise = request.GET.get("exercise")
     runs = run_list(user=request.user, state=state, q=q,
-                    exercise_id=int(exercise) if exercise and exercise.isdigit() else None)
+                    exercise_id=int(exercise) if exercise and exercise.isascii() and exercise.isdigit() else None)
     page = page_of(request, runs)
     return render(request, "evaluations/runs/list.html", {
         "page": page, "states": RunState.choices, "state": state or "", "q": q or "",
@@ -179,7 +179,7 @@ def run_action_view(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         raise PermissionDenied(f"You may not {action} this run.")
     form = ReasonForm(request.POST if request.method == "POST" else None)
     item_id: Any = request.GET.get("item") or None
-    if item_id is not None and not item_id.isdigit():
+    if item_id is not None and not (item_id.isascii() and item_id.isdigit()):
         return bad_request_response(request, "The query parameter item is the number of an item of this run.",
                                     field="item")
     if request.method == "POST" and form.is_valid():
@@ -219,7 +219,7 @@ def sample_list_view(request: HttpRequest, pk: int) -> HttpResponse:
     item = request.GET.get("item")
     filters = {"score": request.GET.get("score") or "", "error": request.GET.get("error") or "",
                "text": request.GET.get("text") or "", "item": item or ""}
-    samples = sample_list(user=request.user, run=run, item_id=int(item) if item and item.isdigit() else None,
+    samples = sample_list(user=request.user, run=run, item_id=int(item) if item and item.isascii() and item.isdigit() else None,
                           score=filters["score"] or None, error=filters["error"] or None,
                           text=filters["text"] or None)
     page = page_of(request, samples)

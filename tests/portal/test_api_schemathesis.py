@@ -1,8 +1,12 @@
 """schemathesis against /api/schema/ as each role and anonymously, in-process (WSGI): no 5xx and no response that
 breaks the schema. Anonymous (no credentials) gets more: every answer is a refusal (401, 403 or 404; or the 400 of
 a control character in a parameter, refused before authentication) whose status the schema declares
-(portal.api.schema_error_responses), of a declared content type, and whose body is an error message, never data. Bounded: a few examples per operation, no shrinking, a deadline per operation (a few minutes in
-all)."""
+(portal.api.schema_error_responses), of a declared content type, and whose body is an error message, never data.
+Every answer must also leave the test's transaction usable (``transaction_intact``): a request that broke it fails
+there, naming the error, instead of every later request failing with TransactionManagementError. Bounded: a few
+examples per operation, no shrinking, no deadline (a loaded machine is slow, not wrong), and each example runs in
+a savepoint rolled back after it, so that every example (and Hypothesis's replay of a failing one) starts from the
+same rows: a replay that passes because an earlier example changed the data ("Flaky") cannot happen."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.db import connection, transaction
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -42,8 +47,16 @@ def anonymous_is_refused(ctx: Any, response: Any, case: Any) -> None:
     assert set(body) == {"detail"}, f"anonymous: a {response.status_code} with more than an error message: {body}"
 
 
+def transaction_intact(ctx: Any, response: Any, case: Any) -> None:
+    """The request left the test's transaction usable: nothing in it caught a database error inside the
+    transaction without a savepoint (tests/findings/test_findings_api_transaction.py)."""
+    assert not connection.needs_rollback, (
+        f"the request broke the test's transaction: {connection.rollback_exc!r}")
+
+
+SIGNED_IN_CHECKS = [not_a_server_error, response_schema_conformance, transaction_intact]
 ANONYMOUS_CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-                    response_schema_conformance, anonymous_is_refused]
+                    response_schema_conformance, anonymous_is_refused, transaction_intact]
 
 
 @pytest.fixture
@@ -108,12 +121,20 @@ def _registry_and_runs(exercise: Any, user: Any) -> None:
                                 target="5", output="5", scores={"match": {"value": "C", "numeric": 1.0}}, score=1.0)
 
 
+# The operations are split over SHARDS tests (every SHARDS-th operation each), so that xdist spreads the few minutes
+# over its workers; together they send the same examples to the same operations with the same checks as one test.
+SHARDS = 3
+
+
 @pytest.mark.slow
-def test_the_api_answers_every_role_without_server_errors_or_schema_violations(api_schema, bearers):
+@pytest.mark.parametrize("shard", range(SHARDS), ids=[f"operations {n} mod {SHARDS}" for n in range(SHARDS)])
+def test_the_api_answers_every_role_without_server_errors_or_schema_violations(api_schema, bearers, shard):
     failures: list[str] = []
     operations = 0
     refusals: dict[int, int] = {}  # anonymous answers by status
-    for result in api_schema.get_all_operations():
+    for index, result in enumerate(api_schema.get_all_operations()):
+        if index % SHARDS != shard:
+            continue
         operation = result.ok()
         operations += 1
         undeclared = {str(status) for status in DECLARED} - set(operation.responses.status_codes)
@@ -123,10 +144,12 @@ def test_the_api_answers_every_role_without_server_errors_or_schema_violations(a
         @settings(max_examples=25, deadline=None, derandomize=True, database=None,
                   phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
         def run(case: Any) -> None:
-            for role in ROLES:
-                case.call_and_validate(headers=bearers[role], checks=[not_a_server_error, response_schema_conformance])
-            anonymous = case.call_and_validate(headers={}, checks=ANONYMOUS_CHECKS)
-            refusals[anonymous.status_code] = refusals.get(anonymous.status_code, 0) + 1
+            with transaction.atomic():  # a savepoint: rolled back after the example, whatever it wrote
+                for role in ROLES:
+                    case.call_and_validate(headers=bearers[role], checks=SIGNED_IN_CHECKS)
+                anonymous = case.call_and_validate(headers={}, checks=ANONYMOUS_CHECKS)
+                refusals[anonymous.status_code] = refusals.get(anonymous.status_code, 0) + 1
+                transaction.set_rollback(True)
 
         try:
             run()
@@ -134,11 +157,11 @@ def test_the_api_answers_every_role_without_server_errors_or_schema_violations(a
             # Hypothesis's "flaky" failure is a group: show what failed the first time, not only that it did.
             inner = "".join(f"\n  {type(e).__name__}: {e}" for e in getattr(exc, "exceptions", ()))
             failures.append(f"{operation.method.upper()} {operation.path}: {exc}{inner}")
-    assert operations >= 15
+    assert operations >= 15 // SHARDS
     paths = {result.ok().path for result in api_schema.get_all_operations()}
     for wanted in ("/api/v1/models/", "/api/v1/tasks/", "/api/v1/runs/", "/api/v1/runs/{id}/approve/",
                    "/api/v1/compare/", "/api/v1/samples/{id}/", "/api/v1/run-items/{id}/log/"):
         assert wanted in paths, f"{wanted} is not in the schema"
     assert not failures, "\n\n".join(failures)
-    print(f"{operations} operations; anonymous answers by status: {dict(sorted(refusals.items()))}")
+    print(f"shard {shard}: {operations} operations; anonymous answers by status: {dict(sorted(refusals.items()))}")
     assert set(refusals) <= DECLARED and refusals.get(401, 0) >= operations, refusals
