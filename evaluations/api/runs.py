@@ -405,6 +405,8 @@ class RunViewSet(ReauthenticationRequiredMixin, InstituteMembersOnly, viewsets.G
             services.run_retry_failed_items(actor=request.user, run=run, request=request._request)
         return self._respond(run)
 
+    # A detail action answers one object in drf-spectacular's eyes: many=True declares the paginated page it is.
+    @extend_schema(responses=SampleSerializer(many=True))
     @action(detail=True, methods=["get"], serializer_class=SampleSerializer)
     def samples(self, request: Request, pk: str) -> Response:
         run = self.get_object()
