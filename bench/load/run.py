@@ -239,7 +239,7 @@ def results_print(results: dict[str, Any]) -> None:
     server = results["server_side"]
     print(f"in gunicorn (access log): requests per worker {server['per_worker']}; p50 {server['p50']} ms, "
           f"p95 {server['p95']} ms, p99 {server['p99']} ms, max {server['max']} ms; Celery worker and beat at "
-          f"nice {results['worker_nice']}")
+          f"nice {results['worker_nice']}, locust at nice {results['locust_nice']}")
     slow = results.get("slowest", {})
     if slow:
         print(f"slowest 1 %: {slow['count']} requests of {slow['from_ms']} ms or more, {slow['first_of_user']} of them a "
@@ -263,6 +263,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help="web port (default: a free one)")
     parser.add_argument("--worker-nice", type=int, default=10, choices=range(20), metavar="0-19",
                         help="nice level of the Celery worker and beat (default 10; 0: as the Procfile)")
+    parser.add_argument("--locust-nice", type=int, default=0, choices=range(20), metavar="0-19",
+                        help="nice level of locust (default 0). On this machine locust shares the cores with the portal"
+                             " it measures; a real test runs it on another host. Say which in any figure quoted")
+    parser.add_argument("--locust-python", default=PY,
+                        help="the Python that runs locust (default this one; another virtualenv with locust works:"
+                             " the locustfile needs only locust)")
     parser.add_argument("--out", default=None, help="directory for locust's CSV and results.json")
     args = parser.parse_args()
     for name in ("DATABASE_URL", "REDIS_URL"):
@@ -311,7 +317,8 @@ def main() -> None:
         print(f"load: {url}, run {run_id} running; locust {users} users for {args.duration:.0f} s", flush=True)
         prefix = out / "locust"
         cpu_before, load_before = cpu_seconds(portal), os.getloadavg()[0]
-        subprocess.run([PY, "-m", "locust", "-f", str(BASE / "bench" / "load" / "locustfile.py"), "--headless",
+        nice = ["nice", "-n", str(args.locust_nice)] if args.locust_nice else []
+        subprocess.run([*nice, args.locust_python, "-m", "locust", "-f", str(BASE / "bench" / "load" / "locustfile.py"), "--headless",
                         "-u", str(users), "-r", str(args.spawn_rate), "-t", f"{int(args.duration)}s", "--host", url,
                         "--csv", str(prefix), "--only-summary", "--stop-timeout", "5", "--loglevel", "WARNING"],
                        cwd=BASE, env={**os.environ, "LOAD_PLAN": str(out / "plan.json"),
@@ -325,6 +332,7 @@ def main() -> None:
         results["web_workers"] = os.environ.get("WEB_WORKERS", "2 (default)")
         results["web_threads"] = os.environ.get("WEB_THREADS", "4 (default)")
         results["worker_nice"] = args.worker_nice
+        results["locust_nice"] = args.locust_nice
         results["live_run"] = live_run_cancel(run_id)
         run_id = None
         results["server_side"] = server_side_read(out / "portal.log")
