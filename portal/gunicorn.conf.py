@@ -49,3 +49,14 @@ def when_ready(server):  # type: ignore[no-untyped-def]
     done = warm_up()
     server.log.info("Warmed up: URLconf %.0f ms of CPU, %d templates compiled, %.0f ms in all",
                     done["urls_cpu"] * 1000, done["templates"], done["cpu"] * 1000)
+
+
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """In each worker, before it accepts a request: open every request thread's database and Redis connection (a
+    user's first request on a thread paid for them: the slowest requests of `make load`, docs/benchmarks.md §5)."""
+    from portal.warmup import worker_threads_connect
+
+    pool = getattr(worker, "tpool", None)  # the gthread worker's request threads; the sync worker serves in its own
+    done = worker_threads_connect(submit=pool.submit if pool else None, threads=worker.cfg.threads if pool else 1)
+    worker.log.info("Connected %d request threads to the database and Redis in %.0f ms",
+                    len(set(done["threads"])), done["seconds"] * 1000)

@@ -63,7 +63,7 @@ if not _database_url:
         "DATABASE_URL is not set: set it to postgresql://USER@HOST:PORT/NAME, or start the embedded servers "
         "with `make run` / `make test` (python -m portal.devservices run -- COMMAND)."
     )
-DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env.get_int("DB_CONN_MAX_AGE", 60, minimum=0))}
+DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env.get_int("DB_CONN_MAX_AGE", 600, minimum=0))}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.get_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
 if TESTING:

@@ -9,8 +9,12 @@ queued behind them, were the slowest of the test (docs/benchmarks.md §5). Touch
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 
 def template_names(directory: Path) -> list[str]:
@@ -50,3 +54,34 @@ def warm_up() -> dict[str, float]:
                     pass  # a template that is only ever included with its own context libraries: compiled when used
     connections.close_all()  # nothing should have connected; never hand a connection to forked workers
     return {"urls_cpu": urls_cpu, "templates": compiled, "cpu": time.process_time() - t0}
+
+
+def worker_threads_connect(*, submit: Callable[..., Future[int]] | None, threads: int,
+                           timeout: float = 30.0) -> dict[str, Any]:
+    """In a gunicorn worker, before it accepts requests (gunicorn.conf.py's post_worker_init): open each request
+    thread's database connection and Redis connection (Django keeps both per thread: ``connections`` and
+    ``caches`` are thread-local), so that no user's first request pays for them (docs/benchmarks.md §5).
+
+    ``submit`` is the worker's thread pool's ``submit`` (gthread worker); one task per thread, held on a barrier until
+    all have started, so that each lands on a thread of its own. ``None`` (the sync worker, one thread): the calling
+    thread is the request thread. Returns the thread idents warmed and the time taken."""
+    t0 = time.monotonic()
+    if submit is None:
+        return {"threads": [_thread_connect(None, timeout)], "seconds": time.monotonic() - t0}
+    barrier = threading.Barrier(threads)
+    futures = [submit(_thread_connect, barrier, timeout) for _ in range(threads)]
+    idents = [future.result(timeout=timeout + 5) for future in futures]
+    return {"threads": idents, "seconds": time.monotonic() - t0}
+
+
+def _thread_connect(barrier: threading.Barrier | None, timeout: float) -> int:
+    from django.core.cache import caches
+    from django.db import connections
+
+    if barrier is not None:
+        barrier.wait(timeout)  # every thread of the pool holds a task: one each
+    for alias in connections:
+        connections[alias].ensure_connection()  # kept: CONN_MAX_AGE, checked by CONN_HEALTH_CHECKS when reused
+    for alias in caches:
+        caches[alias].has_key("portal:warmup")  # builds this thread's cache client and opens its Redis connection
+    return threading.get_ident()

@@ -59,3 +59,54 @@ def test_a_port_another_server_listens_on_is_refused():
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
     on_starting(SimpleNamespace(cfg=SimpleNamespace(address=[("127.0.0.1", port)])))  # type: ignore[operator]
+
+
+def _web_backends() -> set[int]:
+    """The PostgreSQL backends on the test database other than this test's own."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _redis_clients() -> set[str]:
+    """The Redis connections on the suite's Redis database (their client ids)."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        db = client.connection_pool.connection_kwargs.get("db", 0)
+        return {str(c["id"]) for c in client.client_list() if int(c["db"]) == int(db)}
+    finally:
+        client.close()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_opens_each_threads_connections_before_it_serves_and_requests_use_them():
+    """post_worker_init (portal/gunicorn.conf.py): before a worker accepts a request, each of its request threads
+    holds a database connection and a Redis connection of its own (a user's first request no longer opens them);
+    requests then run on those connections, none opened or closed."""
+    import requests
+
+    from tests.faults.servers import gunicorn_command
+    from tests.support.workers import portal_process, wait_for
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    backends_before, redis_before = _web_backends(), _redis_clients()
+    command = [*gunicorn_command(port), "--threads", "3"]  # one worker of three threads
+    with portal_process(command, name="web") as web:
+        wait_for(lambda: "Connected 3 request threads" in web.log() or web.proc.poll() is not None, timeout=120,
+                 message="the worker's threads to connect")
+        assert web.proc.poll() is None, web.log()[-3000:]
+        opened = _web_backends() - backends_before
+        assert len(opened) == 3, web.log()[-3000:]
+        assert len(_redis_clients() - redis_before) >= 3
+        for _ in range(12):  # a bearer token is looked up in the database on every request
+            response = requests.get(f"http://127.0.0.1:{port}/api/v1/runs/", timeout=30,
+                                    headers={"Authorization": "Bearer not-a-token"})
+            assert response.status_code in (401, 403)
+        assert _web_backends() - backends_before == opened  # the same three connections served them
