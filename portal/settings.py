@@ -124,7 +124,7 @@ MIDDLEWARE = [
     "portal.middleware.QueryParameterMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "accounts.middleware.UserSessionActivityMiddleware",  # allauth's UserSessionsMiddleware, at most once a minute
     "accounts.middleware.MFARequiredMiddleware",
     "portal.middleware.ApplicationErrorMiddleware",
 ]
@@ -192,6 +192,9 @@ MFA_TOTP_ISSUER = "Joint Testing Portal"
 MFA_RECOVERY_CODE_COUNT = 10
 MFA_TOTP_TOLERANCE = 1
 USERSESSIONS_TRACK_ACTIVITY = True
+# A session's last activity is written at most this often per session and client (accounts.middleware); 0: on
+# every request, as allauth's own middleware does.
+USERSESSION_ACTIVITY_SECONDS = env.get_int("USERSESSION_ACTIVITY_SECONDS", 60, minimum=0)
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "account_login"
