@@ -93,7 +93,8 @@ def exercise_overview(*, user: Any, exercise: Exercise) -> dict[str, Any]:
         "runs_by_state": by_state,
         "runs_total": sum(counts.values()),
         "recent_runs": list(runs.select_related("created_by").order_by("-created_at", "-pk")[:5]),
-        "findings": cut(findings),
+        # the list shows each finding's title, state and severity: not its models and evaluations (4 queries)
+        "findings": cut(findings.select_related(None).prefetch_related(None)),
         "finding_counts": finding_counts,
         "finding_table": finding_table,
         "grid": exercise_score_grid(user=user, exercise=exercise),

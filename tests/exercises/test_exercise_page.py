@@ -86,3 +86,15 @@ def test_the_overview_counts_a_list_whether_or_not_it_was_cut(monkeypatch, uk_st
     shown = selectors.exercise_overview(user=uk_staff, exercise=exercise)["models"]
     assert shown["count"] == models
     assert len(shown["rows"]) == min(models, 5) and shown["more"] == max(models - 5, 0)
+
+
+def test_the_pages_findings_list_reads_only_what_it_shows(client, sign_in, uk_staff, exercise, data):
+    """Each finding's title, state and severity: its models and evaluations are not read."""
+    data()
+    sign_in(client, uk_staff)
+    client.get(f"/exercises/{exercise.pk}/")
+    with CaptureQueriesContext(connection) as queries:
+        text = _text(client.get(f"/exercises/{exercise.pk}/"))
+    assert "Finding to sign off 0" in text
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "evaluations_finding_model_versions" not in sql and "evaluations_finding_task_versions" not in sql
