@@ -3,6 +3,7 @@ workers (portal/warmup.py): docs/benchmarks.md §5."""
 
 from __future__ import annotations
 
+import re
 import runpy
 import socket
 import sys
@@ -87,7 +88,7 @@ def _redis_clients() -> set[str]:
 def test_a_worker_opens_each_threads_connections_before_it_serves_and_requests_use_them():
     """post_worker_init (portal/gunicorn.conf.py): before a worker accepts a request, each of its request threads
     holds a database connection and a Redis connection of its own (a user's first request no longer opens them);
-    requests then run on those connections, none opened or closed."""
+    requests then run on those connections, none opened or closed. The master froze its heap before forking."""
     import requests
 
     from tests.faults.servers import gunicorn_command
@@ -104,9 +105,30 @@ def test_a_worker_opens_each_threads_connections_before_it_serves_and_requests_u
         assert web.proc.poll() is None, web.log()[-3000:]
         opened = _web_backends() - backends_before
         assert len(opened) == 3, web.log()[-3000:]
+        frozen = re.search(r"(\d+) objects frozen", web.log())  # the master's heap, out of the workers' collections
+        assert frozen and int(frozen.group(1)) > 10_000
         assert len(_redis_clients() - redis_before) >= 3
         for _ in range(12):  # a bearer token is looked up in the database on every request
             response = requests.get(f"http://127.0.0.1:{port}/api/v1/runs/", timeout=30,
                                     headers={"Authorization": "Bearer not-a-token"})
             assert response.status_code in (401, 403)
         assert _web_backends() - backends_before == opened  # the same three connections served them
+
+
+def test_the_frozen_heap_is_out_of_the_collectors_reach():
+    """After heap_freeze, the collector's generations (what a full collection walks) no longer hold the objects that
+    were alive: a worker forked then collects only what it made since."""
+    import gc
+
+    from portal.warmup import heap_freeze
+
+    warm_up()
+    marker = object.__new__(type("Marker", (), {}))  # alive before the freeze, tracked by the collector
+    try:
+        frozen = heap_freeze()
+        assert frozen > 10_000 and gc.get_freeze_count() == frozen
+        assert not any(o is marker for o in gc.get_objects())
+        assert len(gc.get_objects()) < frozen / 10
+    finally:
+        gc.unfreeze()
+    assert any(o is marker for o in gc.get_objects())
