@@ -59,5 +59,9 @@ def post_worker_init(worker):  # type: ignore[no-untyped-def]
 
     pool = getattr(worker, "tpool", None)  # the gthread worker's request threads; the sync worker serves in its own
     done = worker_threads_connect(submit=pool.submit if pool else None, threads=worker.cfg.threads if pool else 1)
-    worker.log.info("Connected %d request threads to the database and Redis in %.0f ms",
-                    len(set(done["threads"])), done["seconds"] * 1000)
+    if done["errors"]:  # the database or Redis is down: the worker serves anyway (/readyz says what is wrong)
+        worker.log.warning("Request threads not connected in %.0f ms: %s", done["seconds"] * 1000,
+                           "; ".join(done["errors"]))
+    else:
+        worker.log.info("Connected %d request threads to the database and Redis in %.0f ms", done["threads"],
+                        done["seconds"] * 1000)

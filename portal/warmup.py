@@ -57,7 +57,7 @@ def warm_up() -> dict[str, float]:
     return {"urls_cpu": urls_cpu, "templates": compiled, "cpu": time.process_time() - t0}
 
 
-def worker_threads_connect(*, submit: Callable[..., Future[int]] | None, threads: int,
+def worker_threads_connect(*, submit: Callable[..., Future[list[str]]] | None, threads: int,
                            timeout: float = 30.0) -> dict[str, Any]:
     """In a gunicorn worker, before it accepts requests (gunicorn.conf.py's post_worker_init): open each request
     thread's database connection and Redis connection (Django keeps both per thread: ``connections`` and
@@ -65,27 +65,41 @@ def worker_threads_connect(*, submit: Callable[..., Future[int]] | None, threads
 
     ``submit`` is the worker's thread pool's ``submit`` (gthread worker); one task per thread, held on a barrier until
     all have started, so that each lands on a thread of its own. ``None`` (the sync worker, one thread): the calling
-    thread is the request thread. Returns the thread idents warmed and the time taken."""
+    thread is the request thread. Best effort: what could not be opened (the database or Redis down while the web
+    process starts) is only reported, and a request opens it later, as without the warm-up. Returns the threads
+    warmed, the errors and the time taken."""
     t0 = time.monotonic()
     if submit is None:
-        return {"threads": [_thread_connect(None, timeout)], "seconds": time.monotonic() - t0}
-    barrier = threading.Barrier(threads)
-    futures = [submit(_thread_connect, barrier, timeout) for _ in range(threads)]
-    idents = [future.result(timeout=timeout + 5) for future in futures]
-    return {"threads": idents, "seconds": time.monotonic() - t0}
+        results = [_thread_connect(None, timeout)]
+    else:
+        barrier = threading.Barrier(threads)
+        futures = [submit(_thread_connect, barrier, timeout) for _ in range(threads)]
+        results = [future.result(timeout=timeout + 10) for future in futures]
+    return {"threads": len(results), "errors": sorted({e for errors in results for e in errors}),
+            "seconds": time.monotonic() - t0}
 
 
-def _thread_connect(barrier: threading.Barrier | None, timeout: float) -> int:
+def _thread_connect(barrier: threading.Barrier | None, timeout: float) -> list[str]:
     from django.core.cache import caches
     from django.db import connections
 
+    errors = []
     if barrier is not None:
-        barrier.wait(timeout)  # every thread of the pool holds a task: one each
+        try:
+            barrier.wait(timeout)  # every thread of the pool holds a task: one each
+        except threading.BrokenBarrierError:
+            errors.append("the threads did not all start")
     for alias in connections:
-        connections[alias].ensure_connection()  # kept: CONN_MAX_AGE, checked by CONN_HEALTH_CHECKS when reused
+        try:
+            connections[alias].ensure_connection()  # kept: CONN_MAX_AGE, checked by CONN_HEALTH_CHECKS when reused
+        except Exception as exc:  # noqa: BLE001 - reported; the first request connects (or fails) as usual
+            errors.append(f"database {alias}: {type(exc).__name__}")
     for alias in caches:
-        caches[alias].has_key("portal:warmup")  # builds this thread's cache client and opens its Redis connection
-    return threading.get_ident()
+        try:
+            caches[alias].has_key("portal:warmup")  # builds this thread's cache client and opens its Redis connection
+        except Exception as exc:  # noqa: BLE001 - as above
+            errors.append(f"cache {alias}: {type(exc).__name__}")
+    return errors
 
 
 def heap_freeze() -> int:

@@ -132,3 +132,30 @@ def test_the_frozen_heap_is_out_of_the_collectors_reach():
     finally:
         gc.unfreeze()
     assert any(o is marker for o in gc.get_objects())
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_still_serves_when_the_database_and_redis_are_down_at_its_start():
+    """The threads' warm-up is best effort: with nothing listening at DATABASE_URL and REDIS_URL the worker boots,
+    says so in its log and answers /healthz (/readyz says what is wrong), as it did before the warm-up."""
+    import requests
+
+    from tests.faults.servers import gunicorn_command
+    from tests.support.workers import portal_process, wait_for
+
+    ports = []
+    for _ in range(3):
+        with socket.socket() as free:
+            free.bind(("127.0.0.1", 0))
+            ports.append(free.getsockname()[1])
+    web_port, db_port, redis_port = ports
+    down = {"DATABASE_URL": f"postgresql://root@127.0.0.1:{db_port}/nothing",
+            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
+    with portal_process(gunicorn_command(web_port), extra_env=down, name="web") as web:
+        wait_for(lambda: "Request threads not connected" in web.log() or web.proc.poll() is not None, timeout=120,
+                 message="the worker's warm-up to give up")
+        assert web.proc.poll() is None, web.log()[-3000:]
+        assert "database default: OperationalError" in web.log()
+        assert requests.get(f"http://127.0.0.1:{web_port}/healthz", timeout=30).status_code == 200
+        assert requests.get(f"http://127.0.0.1:{web_port}/readyz", timeout=30).status_code == 503
