@@ -62,3 +62,41 @@ class MFARequiredMiddleware:
         if request.method == "GET":
             url = f"{url}?{urlencode({'next': request.get_full_path()})}"
         return HttpResponseRedirect(url)
+
+
+class UserSessionActivityMiddleware:
+    """allauth's ``UserSessionsMiddleware`` (a session's last activity, IP address and browser, for the list of
+    one's sessions), at most once every ``USERSESSION_ACTIVITY_SECONDS`` per session and client: allauth writes the
+    row on every request (a SELECT, an UPDATE and a COMMIT on each page, ~10 ms; docs/benchmarks.md §5). A session
+    seen from another IP address or browser is written at once (allauth then sends ``session_client_changed``), so
+    only the last-seen time may lag, by less than the interval (the profile page shows it to the minute)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from allauth.usersessions.internal import usersessionkit
+
+        user = getattr(request, "user", None)
+        session = getattr(request, "session", None)
+        if user is not None and user.is_authenticated and session is not None and session.session_key \
+                and self._due(request, session.session_key):
+            usersessionkit.track_activity(request, user=user, session=session)
+        return self.get_response(request)
+
+    @staticmethod
+    def _due(request: HttpRequest, session_key: str) -> bool:
+        import hashlib
+
+        from allauth.account.adapter import get_adapter
+        from django.core.cache import cache
+
+        interval = settings.USERSESSION_ACTIVITY_SECONDS
+        if interval <= 0:
+            return True
+        client = f"{session_key}\0{get_adapter().get_client_ip(request)}\0{request.META.get('HTTP_USER_AGENT', '')}"
+        key = "usersession-seen:" + hashlib.sha256(client.encode()).hexdigest()
+        try:
+            return bool(cache.add(key, 1, timeout=interval))
+        except Exception:  # noqa: BLE001 - Redis unreachable: write the activity, as allauth would
+            return True

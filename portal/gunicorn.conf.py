@@ -47,6 +47,21 @@ def when_ready(server):  # type: ignore[no-untyped-def]
     from portal.warmup import heap_freeze, warm_up
 
     done = warm_up()
-    frozen = heap_freeze()
-    server.log.info("Warmed up: URLconf %.0f ms of CPU, %d templates compiled, %.0f ms in all; %d objects frozen",
-                    done["urls_cpu"] * 1000, done["templates"], done["cpu"] * 1000, frozen)
+    server.log.info("Warmed up: URLconf %.0f ms of CPU, %d templates compiled, %.0f ms in all; %d objects frozen "
+                    "(out of the workers' garbage collections)", done["urls_cpu"] * 1000, done["templates"],
+                    done["cpu"] * 1000, heap_freeze())
+
+
+def post_worker_init(worker):  # type: ignore[no-untyped-def]
+    """In each worker, before it accepts a request: open every request thread's database and Redis connection (a
+    user's first request on a thread paid for them: the slowest requests of `make load`, docs/benchmarks.md §5)."""
+    from portal.warmup import worker_threads_connect
+
+    pool = getattr(worker, "tpool", None)  # the gthread worker's request threads; the sync worker serves in its own
+    done = worker_threads_connect(submit=pool.submit if pool else None, threads=worker.cfg.threads if pool else 1)
+    if done["errors"]:  # the database or Redis is down: the worker serves anyway (/readyz says what is wrong)
+        worker.log.warning("Request threads not connected in %.0f ms: %s", done["seconds"] * 1000,
+                           "; ".join(done["errors"]))
+    else:
+        worker.log.info("Connected %d request threads to the database and Redis in %.0f ms", done["threads"],
+                        done["seconds"] * 1000)

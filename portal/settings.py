@@ -63,7 +63,7 @@ if not _database_url:
         "DATABASE_URL is not set: set it to postgresql://USER@HOST:PORT/NAME, or start the embedded servers "
         "with `make run` / `make test` (python -m portal.devservices run -- COMMAND)."
     )
-DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env.get_int("DB_CONN_MAX_AGE", 60, minimum=0))}
+DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env.get_int("DB_CONN_MAX_AGE", 600, minimum=0))}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.get_int("DB_CONNECT_TIMEOUT", 5, minimum=1)
 if TESTING:
@@ -124,7 +124,7 @@ MIDDLEWARE = [
     "portal.middleware.QueryParameterMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "accounts.middleware.UserSessionActivityMiddleware",  # allauth's UserSessionsMiddleware, at most once a minute
     "accounts.middleware.MFARequiredMiddleware",
     "portal.middleware.ApplicationErrorMiddleware",
 ]
@@ -192,6 +192,9 @@ MFA_TOTP_ISSUER = "Joint Testing Portal"
 MFA_RECOVERY_CODE_COUNT = 10
 MFA_TOTP_TOLERANCE = 1
 USERSESSIONS_TRACK_ACTIVITY = True
+# A session's last activity is written at most this often per session and client (accounts.middleware); 0: on
+# every request, as allauth's own middleware does.
+USERSESSION_ACTIVITY_SECONDS = env.get_int("USERSESSION_ACTIVITY_SECONDS", 60, minimum=0)
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "account_login"

@@ -9,7 +9,8 @@ Steps: migrate and seed_demo; scale the demo (bench/load/data.py: ``--runs`` fin
 ``--samples`` samples per item; idempotent); sign in ``--staff`` sessions (MFA passed) and make one bearer token
 per poller (``api_token_create``, the service behind ``create_api_token``); start web, worker and beat on a free
 port and wait for /readyz; start a run of ``bench/load/load_tasks.py@load_echo`` on the demo mock model (paced
-mockllm answers) and approve it by both institutes; once its item runs, locust runs ``--duration`` seconds
+mockllm answers) and approve it by both institutes; once its item has done a sample (``--start-after-samples``),
+locust runs ``--duration`` seconds
 headless (``bench/load/locustfile.py``): ``--pollers`` API clients polling the run's JSON every 2 s and the
 staff sessions reading pages. Prints requests per second, p50/p95/p99, failures and 5xx per request name and
 overall (also ``results.json`` in ``--out``); then cancels the run and stops the portal.
@@ -117,13 +118,19 @@ def live_run_start(*, samples: int, delay: float) -> int:
     return run.pk
 
 
-def live_run_wait_running(run_id: int, timeout: float) -> None:
+def live_run_wait_running(run_id: int, timeout: float, samples: int = 0) -> None:
+    """Until the run's item is running and, with ``samples``, has done that many samples: an item is "running" from
+    the moment its task starts, while the worker still imports Inspect and its task registry (10-15 s of CPU on this
+    machine) before the first sample; the load is meant to meet a run that executes, not a worker starting."""
+    from django.db.models import Sum
+
     from evaluations.models import RunItem
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         states = set(RunItem.objects.filter(run_id=run_id).values_list("state", flat=True))
-        if "running" in states:
+        done = RunItem.objects.filter(run_id=run_id).aggregate(n=Sum("done_samples"))["n"] or 0
+        if "running" in states and done >= samples:
             return
         if states and states <= {"failed", "cancelled", "succeeded"}:
             raise SystemExit(f"the load run {run_id} ended before the test: {states}")
@@ -239,7 +246,8 @@ def results_print(results: dict[str, Any]) -> None:
     server = results["server_side"]
     print(f"in gunicorn (access log): requests per worker {server['per_worker']}; p50 {server['p50']} ms, "
           f"p95 {server['p95']} ms, p99 {server['p99']} ms, max {server['max']} ms; Celery worker and beat at "
-          f"nice {results['worker_nice']}")
+          f"nice {results['worker_nice']}, locust at nice {results['locust_nice']}; load started after "
+          f"{results['start_after_samples']} samples of the live run")
     slow = results.get("slowest", {})
     if slow:
         print(f"slowest 1 %: {slow['count']} requests of {slow['from_ms']} ms or more, {slow['first_of_user']} of them a "
@@ -263,6 +271,15 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help="web port (default: a free one)")
     parser.add_argument("--worker-nice", type=int, default=10, choices=range(20), metavar="0-19",
                         help="nice level of the Celery worker and beat (default 10; 0: as the Procfile)")
+    parser.add_argument("--start-after-samples", type=int, default=1, metavar="N",
+                        help="start the load once the live run has done N samples (default 1: the worker has started"
+                             " Inspect; 0: as soon as its item is running, while the worker still starts up)")
+    parser.add_argument("--locust-nice", type=int, default=0, choices=range(20), metavar="0-19",
+                        help="nice level of locust (default 0). On this machine locust shares the cores with the portal"
+                             " it measures; a real test runs it on another host. Say which in any figure quoted")
+    parser.add_argument("--locust-python", default=PY,
+                        help="the Python that runs locust (default this one; another virtualenv with locust works:"
+                             " the locustfile needs only locust)")
     parser.add_argument("--out", default=None, help="directory for locust's CSV and results.json")
     args = parser.parse_args()
     for name in ("DATABASE_URL", "REDIS_URL"):
@@ -304,14 +321,15 @@ def main() -> None:
             time.sleep(1)
         samples = int(args.duration / args.delay * 1.5) + 100
         run_id = live_run_start(samples=samples, delay=args.delay)
-        live_run_wait_running(run_id, timeout=120)
+        live_run_wait_running(run_id, timeout=180, samples=args.start_after_samples)
         plan["live_run"] = run_id
         (out / "plan.json").write_text(json.dumps(plan))
         users = args.pollers + args.staff
         print(f"load: {url}, run {run_id} running; locust {users} users for {args.duration:.0f} s", flush=True)
         prefix = out / "locust"
         cpu_before, load_before = cpu_seconds(portal), os.getloadavg()[0]
-        subprocess.run([PY, "-m", "locust", "-f", str(BASE / "bench" / "load" / "locustfile.py"), "--headless",
+        nice = ["nice", "-n", str(args.locust_nice)] if args.locust_nice else []
+        subprocess.run([*nice, args.locust_python, "-m", "locust", "-f", str(BASE / "bench" / "load" / "locustfile.py"), "--headless",
                         "-u", str(users), "-r", str(args.spawn_rate), "-t", f"{int(args.duration)}s", "--host", url,
                         "--csv", str(prefix), "--only-summary", "--stop-timeout", "5", "--loglevel", "WARNING"],
                        cwd=BASE, env={**os.environ, "LOAD_PLAN": str(out / "plan.json"),
@@ -325,6 +343,8 @@ def main() -> None:
         results["web_workers"] = os.environ.get("WEB_WORKERS", "2 (default)")
         results["web_threads"] = os.environ.get("WEB_THREADS", "4 (default)")
         results["worker_nice"] = args.worker_nice
+        results["locust_nice"] = args.locust_nice
+        results["start_after_samples"] = args.start_after_samples
         results["live_run"] = live_run_cancel(run_id)
         run_id = None
         results["server_side"] = server_side_read(out / "portal.log")

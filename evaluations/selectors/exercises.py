@@ -64,7 +64,8 @@ def exercise_overview(*, user: Any, exercise: Exercise) -> dict[str, Any]:
 
     def cut(queryset: Any) -> dict[str, Any]:
         rows = list(queryset[:OVERVIEW_LIST_SIZE])
-        count = queryset.count()
+        # fewer rows than asked for are all there are: counted only when the list was cut (a query saved per list)
+        count = len(rows) if len(rows) < OVERVIEW_LIST_SIZE else queryset.count()
         return {"rows": rows, "count": count, "more": count - len(rows)}
 
     if is_partner_viewer(user):
@@ -92,7 +93,8 @@ def exercise_overview(*, user: Any, exercise: Exercise) -> dict[str, Any]:
         "runs_by_state": by_state,
         "runs_total": sum(counts.values()),
         "recent_runs": list(runs.select_related("created_by").order_by("-created_at", "-pk")[:5]),
-        "findings": cut(findings),
+        # the list shows each finding's title, state and severity: not its models and evaluations (4 queries)
+        "findings": cut(findings.select_related(None).prefetch_related(None)),
         "finding_counts": finding_counts,
         "finding_table": finding_table,
         "grid": exercise_score_grid(user=user, exercise=exercise),

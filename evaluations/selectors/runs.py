@@ -303,13 +303,14 @@ def results_grid(rows: list[ItemRow]) -> dict[str, Any] | None:
                        for model_key, first in models.items()]}
 
 
-def run_page(*, user: Any, run: Run, sort: str = "", order: str = "asc") -> dict[str, Any]:
+def run_page(*, user: Any, run: Run, sort: str = "", order: str = "asc", items_only: bool = False) -> dict[str, Any]:
     """Everything the run page and its polled partial show, in a fixed number of queries whatever the number of
-    items: the results rows, the state label, the approvals and the actions the user can take now."""
+    items: the results rows, the state label, the approvals and the actions the user can take now. ``items_only``:
+    what the polled partial (``_items.html``) shows, without the page's institutes and the run's model and
+    evaluation lists (three queries on every poll, every 2 s, that the partial never shows)."""
     items = list(run.items.select_related("model_version__registered_model", "task_version__eval_task"))
     rows = run_item_rows(run=run, items=items)
     approvals = list(run.approvals.select_related("approver", "institute").order_by("created_at"))
-    institutes = list(run.exercise.institutes.all())
     current = {a.institute_id: a for a in approvals if a.revision == run.revision and a.voided_at is None
                and a.decision == RunApproval.Decision.APPROVED}
     stopping = any(i.state == ItemState.RUNNING and i.cancel_requested_at is not None for i in items)
@@ -318,18 +319,22 @@ def run_page(*, user: Any, run: Run, sort: str = "", order: str = "asc") -> dict
     order = "desc" if order == "desc" else "asc"
     sort = sort if sort in SORT_KEYS else ""
     sorted_rows = item_rows_sort(rows, sort=sort, order=order)
-    return {
+    page = {
         "run": run, "items": items, "rows": sorted_rows, "grid": results_grid(sorted_rows),
         "sort": sort, "order": order, "result_columns": RESULT_COLUMNS,
         "run_label": run_state_label(state=run.state, stopping=stopping),
         "actions": run_actions_available(user=user, run=run, facts=facts),
         "approvals": approvals,
-        "institute_status": [(inst, current.get(inst.pk)) for inst in institutes],
         "active": run.state in ACTIVE_STATES,
         "comparable": sum(1 for r in rows if r.comparable),
-        "run_models": list(run.model_versions.select_related("registered_model").order_by("pk")),
-        "run_tasks": list(run.task_versions.select_related("eval_task").order_by("pk")),
     }
+    if not items_only:
+        page.update({
+            "institute_status": [(inst, current.get(inst.pk)) for inst in run.exercise.institutes.all()],
+            "run_models": list(run.model_versions.select_related("registered_model").order_by("pk")),
+            "run_tasks": list(run.task_versions.select_related("eval_task").order_by("pk")),
+        })
+    return page
 
 
 COMPARE_PICKER_SIZE = 50

@@ -127,9 +127,9 @@ def run_power_partial(request: HttpRequest) -> HttpResponse:
         "power_form": power_form, "power": power_form.plan(user=request.user)})
 
 
-def _detail_context(request: HttpRequest, run: Run) -> dict[str, Any]:
+def _detail_context(request: HttpRequest, run: Run, *, items_only: bool = False) -> dict[str, Any]:
     return run_page(user=request.user, run=run, sort=request.GET.get("sort", ""),
-                    order=request.GET.get("order", "asc"))
+                    order=request.GET.get("order", "asc"), items_only=items_only)
 
 
 @login_required
@@ -143,7 +143,7 @@ def run_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
 @institute_member_required
 def run_items_partial(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_visible_or_404(request.user, _runs(), pk=pk)
-    return render(request, "evaluations/runs/_items.html", _detail_context(request, run))
+    return render(request, "evaluations/runs/_items.html", _detail_context(request, run, items_only=True))
 
 
 ACTIONS = {

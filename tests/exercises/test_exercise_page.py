@@ -72,3 +72,29 @@ def test_the_exercise_page_does_not_grow_queries_with_data(client, sign_in, requ
     with CaptureQueriesContext(connection) as large:
         client.get(url)
     assert len(large) == len(small)
+
+
+@pytest.mark.parametrize("models", [3, 5, 7])
+def test_the_overview_counts_a_list_whether_or_not_it_was_cut(monkeypatch, uk_staff, exercise, models):
+    """A list shorter than the page's size is all there is (not counted again); a cut one is counted."""
+    from evaluations.selectors import exercises as selectors
+    from tests.support.factories import model_version
+
+    monkeypatch.setattr(selectors, "OVERVIEW_LIST_SIZE", 5)
+    for n in range(models):
+        model_version(exercise=exercise, user=uk_staff, name=f"Model {n}")
+    shown = selectors.exercise_overview(user=uk_staff, exercise=exercise)["models"]
+    assert shown["count"] == models
+    assert len(shown["rows"]) == min(models, 5) and shown["more"] == max(models - 5, 0)
+
+
+def test_the_pages_findings_list_reads_only_what_it_shows(client, sign_in, uk_staff, exercise, data):
+    """Each finding's title, state and severity: its models and evaluations are not read."""
+    data()
+    sign_in(client, uk_staff)
+    client.get(f"/exercises/{exercise.pk}/")
+    with CaptureQueriesContext(connection) as queries:
+        text = _text(client.get(f"/exercises/{exercise.pk}/"))
+    assert "Finding to sign off 0" in text
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "evaluations_finding_model_versions" not in sql and "evaluations_finding_task_versions" not in sql

@@ -137,3 +137,23 @@ def test_approvers_read_their_notifications_and_mark_them_read(sign_in, uk_appro
     assert "waits for your institute" in body and "New" in body
     assert client.post("/notifications/").status_code == 302
     assert "Mark all" not in client.get("/notifications/").content.decode()
+
+
+def test_the_polled_items_partial_is_the_pages_items_part_without_the_pages_other_queries(sign_in, submitted_run,
+                                                                                           uk_staff):
+    """The partial htmx polls every 2 s renders what the page's results part shows, and does not read what only the
+    rest of the page shows (the exercise's institutes, the run's model and evaluation lists)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = browser(sign_in, uk_staff)
+    page = client.get(f"/runs/{submitted_run.pk}/").content.decode()
+    with CaptureQueriesContext(connection) as queries:
+        partial = client.get(f"/runs/{submitted_run.pk}/items/").content.decode()
+    assert partial.strip().startswith('<div id="run-items"') and partial.strip() in page
+    tables = " ".join(q["sql"] for q in queries.captured_queries)
+    for table in ("evaluations_run_model_versions", "evaluations_run_task_versions"):  # the run's lists: not read
+        assert table not in tables
+    institutes = [q for q in queries.captured_queries if q["sql"].startswith('SELECT "accounts_organisation"')
+                  and "evaluations_exercise_institutes" in q["sql"]]
+    assert institutes == []  # nor the exercise's institutes (who may see the run is decided in subqueries)

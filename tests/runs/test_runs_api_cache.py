@@ -69,3 +69,46 @@ def test_with_the_cache_off_every_poll_reads_the_database(client, settings, draf
     assert client.get(url, **headers).json()["name"] == "Draft run"
     Run.objects.filter(pk=draft_run.pk).update(name="Renamed")
     assert client.get(url, **headers).json()["name"] == "Renamed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_polls_on_an_expired_json_makes_it_once(cached, draft_run, uk_staff, monkeypatch):
+    """Many clients polling at the same moment when the kept JSON has expired: one request makes it again, the
+    others wait for it and read it (each still let in by the access check), all with the same answer."""
+    import threading
+
+    from django.db import connections
+    from django.test import Client
+
+    from evaluations.api import runs as api
+
+    made = []
+    real = api.RunSerializer.to_representation
+
+    def counted(self, instance):  # a spy: counts the serialisations, the real one answers
+        made.append(instance.pk)
+        return real(self, instance)
+
+    monkeypatch.setattr(api.RunSerializer, "to_representation", counted)
+    headers = bearer_headers(uk_staff)
+    url = f"/api/v1/runs/{draft_run.pk}/"
+    start = threading.Barrier(8)
+    answers: list[tuple[int, bytes]] = []
+
+    def poll() -> None:
+        try:
+            client = Client()
+            start.wait(10)
+            response = client.get(url, **headers)
+            answers.append((response.status_code, response.content))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=poll) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert [status for status, _ in answers] == [200] * 8
+    assert len({body for _, body in answers}) == 1
+    assert made == [draft_run.pk]
