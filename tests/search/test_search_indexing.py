@@ -238,6 +238,16 @@ def test_a_partner_viewer_finds_no_sample_under_a_low_cap(client, sign_in, exerc
         assert client.get(f"/samples/{sample.pk}/").status_code == 404
 
 
+def _search_query_counts(urls: list) -> list[int]:
+    """The SQL queries of each (client, url, params) request, each answering 200."""
+    out = []
+    for who, url, params in urls:
+        with CaptureQueriesContext(connection) as queries:
+            assert who.get(url, params).status_code == 200
+        out.append(len(queries))
+    return out
+
+
 @pytest.mark.django_db
 def test_a_capped_search_costs_the_same_queries_at_two_sizes(client, sign_in, exercise, uk_staff, cyber, api_for):
     sign_in(client, uk_staff)
@@ -250,12 +260,7 @@ def test_a_capped_search_costs_the_same_queries_at_two_sizes(client, sign_in, ex
     ]
 
     def counts() -> list[int]:
-        out = []
-        for who, url, params in urls:
-            with CaptureQueriesContext(connection) as queries:
-                assert who.get(url, params).status_code == 200
-            out.append(len(queries))
-        return out
+        return _search_query_counts(urls)
 
     with override_settings(SEARCH_RANK_MAX=4):
         _matching_run(exercise=exercise, user=uk_staff, samples=6, word="dingo", name="Small")
@@ -281,12 +286,7 @@ def test_the_cap_keeps_the_number_of_queries(client, sign_in, settings, exercise
     ]
 
     def counts() -> list[int]:
-        out = []
-        for who, url, params in urls:
-            with CaptureQueriesContext(connection) as queries:
-                assert who.get(url, params).status_code == 200
-            out.append(len(queries))
-        return out
+        return _search_query_counts(urls)
 
     counts()  # warm-up
     uncapped = counts()
