@@ -259,16 +259,13 @@ def test_a_capped_search_costs_the_same_queries_at_two_sizes(client, sign_in, ex
         (api, "/api/v1/search/", {"q": "dingo", "kind": "sample"}),
     ]
 
-    def counts() -> list[int]:
-        return _search_query_counts(urls)
-
     with override_settings(SEARCH_RANK_MAX=4):
         _matching_run(exercise=exercise, user=uk_staff, samples=6, word="dingo", name="Small")
-        counts()  # warm-up
-        small = counts()
+        _search_query_counts(urls)  # warm-up
+        small = _search_query_counts(urls)
         _matching_run(exercise=exercise, user=uk_staff, samples=40, word="dingo", name="Large")
         assert _counted(uk_staff, "dingo") == (4, True)
-        assert counts() == small
+        assert _search_query_counts(urls) == small
 
 
 @pytest.mark.django_db
@@ -285,10 +282,7 @@ def test_the_cap_keeps_the_number_of_queries(client, sign_in, settings, exercise
         (api, "/api/v1/search/", {"q": "bilby", "kind": "sample"}),
     ]
 
-    def counts() -> list[int]:
-        return _search_query_counts(urls)
-
-    counts()  # warm-up
-    uncapped = counts()
+    _search_query_counts(urls)  # warm-up
+    uncapped = _search_query_counts(urls)
     settings.SEARCH_RANK_MAX = 2
-    assert counts() == uncapped
+    assert _search_query_counts(urls) == uncapped
