@@ -372,7 +372,7 @@ RUNS_INGEST_PAUSE_MS = env.get_int("RUNS_INGEST_PAUSE_MS", 0, minimum=0, maximum
 # may see (its cost grows with this number: 1,000 ranked at 1,000,000 samples, a 2.7 ms page query, 5,000 took 35 ms;
 # beyond the cap the ranked set is the first found, not the best, so a larger one buys little: docs/benchmarks.md
 # section 7); beat sends the indexing of samples a lost task left unindexed every this many seconds.
-SEARCH_RANK_MAX = env.get_int("SEARCH_RANK_MAX", 1000, minimum=1, maximum=1_000_000)
+SEARCH_RANK_MAX = env.get_int("SEARCH_RANK_MAX", 200, minimum=1, maximum=1_000_000)
 SEARCH_INDEX_SWEEP_SECONDS = env.get_int("SEARCH_INDEX_SWEEP_SECONDS", 300, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "runs-reconcile": {

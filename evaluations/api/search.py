@@ -58,7 +58,7 @@ class SearchPagination(Pagination):
         paginated["properties"]["capped"] = {
             "type": "boolean",
             "description": "More samples match than a search ranks (SEARCH_RANK_MAX): only the first SEARCH_RANK_MAX "
-                           "matches found (in storage order: neither the newest nor the best of all) are ranked, "
+                           "matches found (the newest samples searched first, not the best of all) are ranked, "
                            "and count is that many; add words to narrow the search"}
         paginated["properties"]["unindexed_samples"] = {
             "type": "integer",

@@ -1,8 +1,8 @@
 """Full-text search (issue 13 part 7) across samples (output, input, scorer's explanation, transcript text) and
 findings, with PostgreSQL's full-text search: the stored ``search_vector`` columns and their GIN indexes of
 migration 0009 (generated, but the samples' one, which ``services.search`` fills after ingestion since migration
-0012), ``websearch_to_tsquery`` syntax, ranked with ``ts_rank`` (of samples, the first ``SEARCH_RANK_MAX`` matches the
-index yields only), highlighted with ``ts_headline``.
+0012), ``websearch_to_tsquery`` syntax, ranked with ``ts_rank`` (of samples, the first ``SEARCH_RANK_MAX`` matches found
+only, the newest samples searched first), highlighted with ``ts_headline``.
 
 Every search starts from the access layer (``visible_to``): a sample only where the reader sees the sample, a finding
 only where they see the finding. A partner viewer never searches a ``Finding`` row nor a sample: only the current
@@ -13,7 +13,7 @@ Highlights are built with two private-use sentinels (stripped from the text firs
 there); the text is HTML-escaped, and only then do the sentinels become ``<mark>`` and ``</mark>``.
 
 Queries: a page of one group is the sample matches (``search_sample_matches``: the ranked ids, their count and the
-cap, one bounded query) or the findings' count, the page's hits, and one query per kind for the hits' details and
+cap, after the newest sample's id: two bounded queries) or the findings' count, the page's hits, and one query per kind for the hits' details and
 highlights, whatever the number of samples or findings (the details are computed for the page's rows only)."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from django.db.models import (
 )
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, Concat
-from django.db.models.lookups import IsNull
+from django.db.models.lookups import IsNull, LessThanOrEqual
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
@@ -166,20 +166,45 @@ def _hits(queryset: QuerySet[Any], kind: str, ref: Any, rank: Any) -> QuerySet[A
             .values("hit_kind", "hit_ref", "hit_rank"))
 
 
+class IsTrue(Func):
+    """``(condition) IS TRUE``: the same rows as the bare condition, but not one PostgreSQL can serve from an index:
+    it stays a filter on the rows of the scan the query chose."""
+
+    template = "((%(expressions)s) IS TRUE)"
+    output_field = BooleanField()
+
+
+NEWEST_SCANNED_PER_RANKED = 50  # the sample search reads the newest 50 x SEARCH_RANK_MAX samples first
+
+
 def _sample_matches(*, user: Any, query: SearchQuery, limit: int) -> QuerySet[Any]:
-    """The ids of the first ``limit`` matching samples the user sees, in the order the index yields them (table
-    order, no promise of age or rank): the GIN index's bitmap scan, the access layer's filter on the same rows, and
-    a LIMIT that stops the heap scan there, so the cost is bounded by ``limit``, not by the number of matches (an
-    unindexed row has no vector and never matches)."""
+    """The ids of the first ``limit`` matching samples the user sees, looking at the newest samples first: a UNION
+    ALL of the matches among the newest ``NEWEST_SCANNED_PER_RANKED`` x ``limit`` samples, newest first, then
+    older ones in the order the GIN index yields them, behind one LIMIT, so the second part runs only when the
+    first found too few (an unindexed row has no vector and never matches).
+
+    The cost is bounded by ``limit``, not by the number of matches, which a GIN index yields only as a complete
+    bitmap (docs/search.md, "How a search stays fast"). Among the newest samples, with their range a constant in the
+    SQL (hence the query for the newest id), PostgreSQL chooses by the word's frequency: a common word is read
+    newest first down the primary key and stops at ``limit`` (a word in 5 % of the samples: 20 rows per match,
+    whatever the table's size); a rare one from the GIN index (its few matches). Only the words common in old
+    samples and absent from the newest reach the second part, at the cost of that part alone (its bitmap)."""
     # Written as a join (``visible_to`` of the samples), the planner read the items first and probed the GIN index
     # once per item, each probe reading the word's whole posting list (bench/search_scale.py's EXPLAIN): the items
     # the user sees are asked of the access layer instead, once, and checked on each match (``InHashed``); the
     # details of the page's samples ask ``visible_to`` of the samples again (``search_results``).
     items = visible_to(user, RunItem.objects.all()).order_by().values("pk")
-    if items.query.is_empty():
-        return SampleResult.objects.none().values("pk")  # partner viewers search no sample
-    return (SampleResult.objects.filter(Matches(StoredVector(), query), InHashed(F("item_id"), Subquery(items)))
-            .order_by().values("pk")[:limit])
+    newest = SampleResult.objects.order_by("-pk").values_list("pk", flat=True).first()
+    if items.query.is_empty() or newest is None:
+        return SampleResult.objects.none().values_list("pk", flat=True)  # partner viewers search no sample
+    below = newest - NEWEST_SCANNED_PER_RANKED * limit
+    matching = SampleResult.objects.filter(Matches(StoredVector(), query), InHashed(F("item_id"), Subquery(items)))
+    recent = matching.filter(pk__gt=below).order_by("-pk").values_list("pk", flat=True)[:limit]
+    # ``IS TRUE``: without it PostgreSQL intersects the GIN bitmap with one of the primary key's range, every older id
+    # (200 ms at 1,000,000 samples), to save the few rows of the newest part it filters out
+    older = (matching.filter(IsTrue(LessThanOrEqual(F("pk"), below))).order_by()
+             .values_list("pk", flat=True)[:limit])
+    return recent.union(older, all=True)[:limit]
 
 
 @dataclass(frozen=True)
@@ -199,15 +224,15 @@ NO_SAMPLES = SampleMatches(ids=(), capped=False)
 
 
 def search_sample_matches(*, user: Any, q: str) -> SampleMatches:
-    """The ids of the first ``SEARCH_RANK_MAX`` + 1 matches the index yields that the user sees, in one query that
-    stops there: the first ``SEARCH_RANK_MAX`` are the ones ranked (not the best nor the newest of all: choosing
-    those would read every match), one more says the search was capped. The count, the cap and the ranked set come
-    from this one read, which costs the same whether 5,001 samples match or 5,000,000 (but the index's list of the
-    matches, which a GIN bitmap scan reads whole: docs/benchmarks.md section 7)."""
+    """The ids of the first ``SEARCH_RANK_MAX`` + 1 matches found that the user sees, the newest samples searched
+    first (``_sample_matches``), in one query that stops there: the first ``SEARCH_RANK_MAX`` are the ones ranked
+    (not the best of all: choosing those would read every match), one more says the search was capped. The count,
+    the cap and the ranked set come from this one read, which costs the same whether 201 samples match or 5,000,000
+    (docs/benchmarks.md section 7)."""
     if not is_institute_member(user):
         return NO_SAMPLES  # partner viewers search no sample
     cap = settings.SEARCH_RANK_MAX
-    ids = list(_sample_matches(user=user, query=search_query(q), limit=cap + 1).values_list("pk", flat=True))
+    ids = list(_sample_matches(user=user, query=search_query(q), limit=cap + 1))
     return SampleMatches(ids=tuple(ids[:cap]), capped=len(ids) > cap)
 
 

@@ -45,7 +45,7 @@ def search_view(request: HttpRequest) -> HttpResponse:
             context.update(q=q, kind=kind)
             samples = NO_SAMPLES
             if not is_partner_viewer(request.user) and kind != "finding":
-                # the first SEARCH_RANK_MAX matching samples found are ranked (counted, and whether more match, in
+                # the first SEARCH_RANK_MAX matching samples found (newest first) are ranked (counted, and whether more match, in
                 # one bounded query); unindexed samples are not found yet
                 samples = search_sample_matches(user=request.user, q=q)
                 context.update(capped=samples.capped, rank_max=settings.SEARCH_RANK_MAX,

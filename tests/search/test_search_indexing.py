@@ -2,8 +2,8 @@
 indexing task fills it, with the very vector the generated column of migration 0009 computed; the task is idempotent;
 a real worker indexes an imported log's samples; the sweep and ``manage.py search_index`` catch what a lost task left;
 the search page and API say how many samples are still being indexed. And the cap on ranked matches
-(``SEARCH_RANK_MAX``): only the first matches found that the reader may see are ranked, counted in one bounded
-query, and the reader is told."""
+(``SEARCH_RANK_MAX``): only the first matches found that the reader may see are ranked, the newest samples searched
+first, counted in one bounded query, and the reader is told."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from evaluations.models import Exercise, Run, RunItem, SampleResult
+from evaluations.selectors import search as search_selectors
 from evaluations.selectors.search import (
     items_unindexed,
     samples_unindexed_count,
@@ -184,7 +185,7 @@ def test_only_the_first_matches_found_are_ranked_and_the_reader_is_told_truthful
         sign_in(client, uk_staff)
         page = client.get("/search/", {"q": "quoll", "kind": "sample"}).content.decode()
         assert "More than 3 samples found" in page and "the first 3 found are ranked" in page
-        assert "among the newest" not in page
+        assert "the newest samples searched first" in page
         page = client.get("/search/", {"q": "quoll"}).content.decode()
         assert "More than 3 found" in page and "the first 3 found are ranked" in page
         body = api_for(uk_staff).get("/api/v1/search/", {"q": "quoll", "kind": "sample"}).json()
@@ -199,6 +200,38 @@ def test_only_the_first_matches_found_are_ranked_and_the_reader_is_told_truthful
         body = api_for(uk_staff).get("/api/v1/search/", {"q": "quoll", "kind": "sample"}).json()
         assert body["capped"] is False and body["count"] == 5
         assert "are ranked" not in client.get("/search/", {"q": "quoll"}).content.decode()
+
+
+@pytest.mark.django_db
+def test_the_newest_matches_are_the_ones_ranked(exercise, uk_staff, cyber):
+    old = _matching_run(exercise=exercise, user=uk_staff, samples=4, word="quokka", name="Old")
+    new = _matching_run(exercise=exercise, user=uk_staff, samples=3, word="quokka", name="New")
+    newest = set(SampleResult.objects.filter(item__run=new).values_list("pk", flat=True))
+    assert min(newest) > max(SampleResult.objects.filter(item__run=old).values_list("pk", flat=True))
+    with override_settings(SEARCH_RANK_MAX=3):
+        assert _sample_refs(uk_staff, "quokka") == newest
+        assert _counted(uk_staff, "quokka") == (3, True)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("recent_matches", [0, 1, 3])
+def test_matches_older_than_the_newest_samples_are_found_once(monkeypatch, exercise, uk_staff, cyber,
+                                                              recent_matches):
+    # the newest part of the search reads 1 x (cap + 1) = 4 ids here: the 5 old matches lie before it, behind 10
+    # newer samples that do not match (and recent_matches newer ones that do); every match is found, none twice
+    monkeypatch.setattr(search_selectors, "NEWEST_SCANNED_PER_RANKED", 1)
+    old = _matching_run(exercise=exercise, user=uk_staff, samples=5, word="potoroo", name="Old")
+    _matching_run(exercise=exercise, user=uk_staff, samples=10, word="bandicoot", name="Newer")
+    recent = _matching_run(exercise=exercise, user=uk_staff, samples=recent_matches, word="potoroo", name="Newest")
+    matching = set(SampleResult.objects.filter(item__run__in=[old, recent]).values_list("pk", flat=True))
+    with override_settings(SEARCH_RANK_MAX=20):
+        assert _sample_refs(uk_staff, "potoroo") == matching
+        assert _counted(uk_staff, "potoroo") == (5 + recent_matches, False)
+    with override_settings(SEARCH_RANK_MAX=3):
+        found = search_sample_matches(user=uk_staff, q="potoroo")
+        assert len(set(found.ids)) == 3 and set(found.ids) <= matching and found.capped
+        newest_part = set(SampleResult.objects.filter(item__run=recent).values_list("pk", flat=True))
+        assert newest_part <= set(found.ids)  # the newest matches come first
 
 
 @pytest.mark.django_db
