@@ -13,12 +13,13 @@ Highlights are built with two private-use sentinels (stripped from the text firs
 there); the text is HTML-escaped, and only then do the sentinels become ``<mark>`` and ``</mark>``.
 
 Queries: a page of one group is the sample matches (``search_sample_matches``: the ranked ids, their count and the
-cap, after the newest sample's id: two bounded queries) or the findings' count, the page's hits, and one query per kind for the hits' details and
+cap, after the newest sample's id and an estimate: three bounded queries) or the findings' count, the page's hits, and one query per kind for the hits' details and
 highlights, whatever the number of samples or findings (the details are computed for the page's rows only)."""
 
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,17 +103,6 @@ class Matches(Func):
     output_field = BooleanField()
 
 
-class InHashed(Func):
-    """``(column IN (subquery)) IS TRUE``: the same rows as ``column IN (subquery)``, but PostgreSQL does not turn it
-    into a join (it pulls up only a bare IN): the subquery runs once, into a hash table, and each row of the scan
-    it filters is looked up there. So the scan stays the one the query starts with (the GIN index's), and a LIMIT
-    above it stops it early."""
-
-    template = "((%(expressions)s) IS TRUE)"
-    arg_joiner = " IN "
-    output_field = BooleanField()
-
-
 class Headline(Func):
     """``ts_headline`` of a text (sentinels stripped from it first) for the query, with the given options."""
 
@@ -177,34 +167,54 @@ class IsTrue(Func):
 NEWEST_SCANNED_PER_RANKED = 50  # the sample search reads the newest 50 x SEARCH_RANK_MAX samples first
 
 
+def _estimated_matches(queryset: QuerySet[Any]) -> float:
+    """PostgreSQL's estimate of the rows of ``queryset`` (``EXPLAIN``: its statistics of the column, here the
+    vectors' most common lexemes and their frequencies), without running it: one query, planning only."""
+    plan = json.loads(queryset.explain(format="json"))
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
 def _sample_matches(*, user: Any, query: SearchQuery, limit: int) -> QuerySet[Any]:
     """The ids of the first ``limit`` matching samples the user sees, looking at the newest samples first: a UNION
     ALL of the matches among the newest ``NEWEST_SCANNED_PER_RANKED`` x ``limit`` samples, newest first, then
     older ones in the order the GIN index yields them, behind one LIMIT, so the second part runs only when the
-    first found too few (an unindexed row has no vector and never matches).
+    first found too few (an unindexed row has no vector and never matches). Two queries come first: the newest
+    sample's id, and PostgreSQL's estimate of the matches among the newest samples.
 
     The cost is bounded by ``limit``, not by the number of matches, which a GIN index yields only as a complete
-    bitmap (docs/search.md, "How a search stays fast"). Among the newest samples, with their range a constant in the
-    SQL (hence the query for the newest id), PostgreSQL chooses by the word's frequency: a common word is read
-    newest first down the primary key and stops at ``limit`` (a word in 5 % of the samples: 20 rows per match,
-    whatever the table's size); a rare one from the GIN index (its few matches). Only the words common in old
-    samples and absent from the newest reach the second part, at the cost of that part alone (its bitmap)."""
-    # Written as a join (``visible_to`` of the samples), the planner read the items first and probed the GIN index
-    # once per item, each probe reading the word's whole posting list (bench/search_scale.py's EXPLAIN): the items
-    # the user sees are asked of the access layer instead, once, and checked on each match (``InHashed``); the
-    # details of the page's samples ask ``visible_to`` of the samples again (``search_results``).
-    items = visible_to(user, RunItem.objects.all()).order_by().values("pk")
-    newest = SampleResult.objects.order_by("-pk").values_list("pk", flat=True).first()
-    if items.query.is_empty() or newest is None:
+    bitmap (docs/search.md, "How a search stays fast"). Where the estimate says the newest samples hold ``limit``
+    matches (a common word), they are read newest first down the primary key, the GIN index left out, and the scan
+    stops at ``limit`` (a word in 5 % of the samples: 20 rows per match, whatever the table's size); otherwise (a
+    rare word) from the GIN index (its few matches). Only the words rare among the newest samples reach the second
+    part, at the cost of that part alone (its bitmap)."""
+    # The access layer decides on each row read, on the run item of that row: ``visible_to`` of the run items, as a
+    # correlated subquery. Written as a join (``visible_to`` of the samples), the planner read the items first and
+    # probed the GIN index once per item, each probe reading the word's whole posting list; as an ``IN`` of every
+    # visible item, hashed once, it read every item the user sees (32 ms for 22,000 items) to check 201 rows. A
+    # common word's scan probes by primary key with a scalar subquery (``LIMIT 1``: PostgreSQL never hashes it), a
+    # few microseconds per matching row; elsewhere an ``EXISTS``, hashed or probed as PostgreSQL expects cheaper.
+    # Left to choose between the primary key and the GIN index for the newest part, PostgreSQL chose by costs that
+    # change with the access check's form (the GIN bitmap of all 50,000 matches, 60 ms, against 2 ms): the estimate
+    # it would have used decides, and each form keeps only the index it should use.
+    item = visible_to(user, RunItem.objects.filter(pk=OuterRef("item_id"))).order_by().values("pk")
+    if item.query.is_empty():
         return SampleResult.objects.none().values_list("pk", flat=True)  # partner viewers search no sample
+    newest = SampleResult.objects.order_by("-pk").values_list("pk", flat=True).first()
+    if newest is None:
+        return SampleResult.objects.none().values_list("pk", flat=True)
     below = newest - NEWEST_SCANNED_PER_RANKED * limit
-    matching = SampleResult.objects.filter(Matches(StoredVector(), query), InHashed(F("item_id"), Subquery(items)))
-    recent = matching.filter(pk__gt=below).order_by("-pk").values_list("pk", flat=True)[:limit]
+    matches = Matches(StoredVector(), query)
+    if _estimated_matches(SampleResult.objects.filter(matches, pk__gt=below).values("pk")) >= limit:
+        recent = SampleResult.objects.filter(IsTrue(matches), IsNull(Subquery(item[:1]), False))  # no GIN index
+    else:
+        recent = SampleResult.objects.filter(matches, IsTrue(Exists(item)))
+    recent_ids = recent.filter(pk__gt=below).order_by("-pk").values_list("pk", flat=True)[:limit]
     # ``IS TRUE``: without it PostgreSQL intersects the GIN bitmap with one of the primary key's range, every older id
-    # (200 ms at 1,000,000 samples), to save the few rows of the newest part it filters out
-    older = (matching.filter(IsTrue(LessThanOrEqual(F("pk"), below))).order_by()
-             .values_list("pk", flat=True)[:limit])
-    return recent.union(older, all=True)[:limit]
+    # (200 ms at 1,000,000 samples), to save the few rows of the newest part it filters out; and it keeps the
+    # ``EXISTS`` from becoming a join (the per-item probing above)
+    older_ids = (SampleResult.objects.filter(matches, IsTrue(LessThanOrEqual(F("pk"), below)), IsTrue(Exists(item)))
+                 .order_by().values_list("pk", flat=True)[:limit])
+    return recent_ids.union(older_ids, all=True)[:limit]
 
 
 @dataclass(frozen=True)
