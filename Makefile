@@ -47,6 +47,7 @@ install-local-model:
 	@PYTHON=$(PYTHON) bash bin/ensure-deps local-model
 install-load:
 	@PYTHON=$(PYTHON) bash bin/ensure-deps load
+	@PYTHON=$(PYTHON) bash bin/ensure-locust
 
 # Debian's Chromium for the browser tests (never a browser download by a test tool).
 chromium:

@@ -36,6 +36,7 @@ from typing import Any
 
 BASE = Path(__file__).resolve().parents[2]
 PY = sys.executable
+LOCUST_PYTHON = BASE / ".run" / "locust-venv" / "bin" / "python"  # bin/ensure-locust
 
 
 def free_port() -> int:
@@ -277,11 +278,13 @@ def main() -> None:
     parser.add_argument("--locust-nice", type=int, default=0, choices=range(20), metavar="0-19",
                         help="nice level of locust (default 0). On this machine locust shares the cores with the portal"
                              " it measures; a real test runs it on another host. Say which in any figure quoted")
-    parser.add_argument("--locust-python", default=PY,
-                        help="the Python that runs locust (default this one; another virtualenv with locust works:"
-                             " the locustfile needs only locust)")
+    parser.add_argument("--locust-python", default=str(LOCUST_PYTHON),
+                        help="the Python that runs locust (default .run/locust-venv's, made by `make install-load`:"
+                             " locust in a virtualenv of its own, not the portal's; the locustfile needs only locust)")
     parser.add_argument("--out", default=None, help="directory for locust's CSV and results.json")
     args = parser.parse_args()
+    if not Path(args.locust_python).exists():
+        raise SystemExit(f"{args.locust_python} is missing: `make install-load` makes it (locust in a virtualenv of its own)")
     for name in ("DATABASE_URL", "REDIS_URL"):
         if not os.environ.get(name):
             raise SystemExit(f"{name} is not set (run under `python -m portal.devservices run --`, as `make load` does)")
