@@ -117,8 +117,12 @@ def finding_list(*, user: Any, exercise: int | None = None, state: str | None = 
             model_versions__registered_model__name=model).values("pk"))
     if q:
         findings = findings.filter(Q(title__icontains=q) | Q(summary__icontains=q))
-    return findings.prefetch_related("model_versions__registered_model", "task_versions__eval_task").order_by(
-        "-updated_at", "-id")
+    # Each version with its model or evaluation joined: one query per relation whether or not a finding of the page
+    # names one ("model_versions__registered_model" made a second query only when one did, issue 13).
+    return findings.prefetch_related(
+        Prefetch("model_versions", queryset=ModelVersion.objects.select_related("registered_model")),
+        Prefetch("task_versions", queryset=TaskVersion.objects.select_related("eval_task")),
+    ).order_by("-updated_at", "-id")
 
 
 def finding_get(*, user: Any, pk: Any) -> Finding:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, overload
 
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Func, IntegerField, Min, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -159,21 +159,26 @@ def sample_list(*, user: Any, run: Run, item_id: int | None = None, score: str |
 
 def queue_positions(*, items: Iterable[RunItem]) -> dict[int, int]:
     """1-based place of each queued item among ``items`` that waits to be sent to a worker, in the dispatcher's
-    order after the items already sent (those are "Starting" and have no place: no two items share one). Two
-    queries at most whatever the number of items (none when no item given waits): compute it once for a page,
-    not per item."""
-    queued = [item for item in items if item.state == ItemState.QUEUED]
+    order after the items already sent (those are "Starting" and have no place: no two items share one). Compute it
+    once for a page, not per item: one query whatever the items' states (none when no item is given), so that a
+    page costs the same number of queries whether or not one of its items waits (issue 13: the API's run list made
+    two more when its page held a waiting item). That query reads the dispatcher's window of waiting items, each
+    row with the number of queued items already sent (an uncorrelated subquery, counted once), and only when one
+    of ``items`` waits (an uncorrelated EXISTS on their ids): for a page where none does, PostgreSQL reads no row."""
+    items = list(items)
+    if not items:
+        return {}
+    wanted = {item.pk for item in items if item.state == ItemState.QUEUED and item.enqueued_at is None}
+    waiting = RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=True)
+    sent = RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=False).order_by()
+    window = list(waiting.filter(Exists(waiting.filter(pk__in=[item.pk for item in items])))
+                  .annotate(ahead=Subquery(sent.values(n=Func("pk", function="COUNT", output_field=IntegerField()))))
+                  .select_related("run").only("pk", "queued_at", "run", "run__owner")
+                  .order_by("queued_at", "pk")[:WAITING_WINDOW])
     positions: dict[int, int] = {}
-    wanted = {item.pk for item in queued if item.enqueued_at is None}
-    if not wanted:
-        return positions
-    ahead = RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=False).count()
-    waiting = list(RunItem.objects.filter(state=ItemState.QUEUED, enqueued_at__isnull=True)
-                   .select_related("run").only("pk", "queued_at", "run", "run__owner")
-                   .order_by("queued_at", "pk")[:WAITING_WINDOW])
-    for index, other in enumerate(dispatch_order(waiting)):
+    for index, other in enumerate(dispatch_order(window)):
         if other.pk in wanted:
-            positions[other.pk] = ahead + index + 1
+            positions[other.pk] = other.ahead + index + 1  # type: ignore[attr-defined]
     return positions
 
 
