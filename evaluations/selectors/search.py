@@ -12,9 +12,10 @@ redacted in the snapshot, so a redacted span, an internal comment or an unreleas
 Highlights are built with two private-use sentinels (stripped from the text first, so only ``ts_headline`` puts them
 there); the text is HTML-escaped, and only then do the sentinels become ``<mark>`` and ``</mark>``.
 
-Queries: a page of one group is the sample matches (``search_sample_matches``: the ranked ids, their count and the
-cap, after the newest sample's id and an estimate: three bounded queries) or the findings' count, the page's hits, and one query per kind for the hits' details and
-highlights, whatever the number of samples or findings (the details are computed for the page's rows only)."""
+Queries: a page of one group is the sample matches (``search_sample_matches``: the newest sample's id, an estimate,
+then the ranked ids, their count and the cap in one bounded query) or the findings' count, the page's hits, and one
+query per kind for the hits' details and highlights, whatever the number of samples or findings (the details are
+computed for the page's rows only)."""
 
 from __future__ import annotations
 
@@ -235,7 +236,7 @@ NO_SAMPLES = SampleMatches(ids=(), capped=False)
 
 def search_sample_matches(*, user: Any, q: str) -> SampleMatches:
     """The ids of the first ``SEARCH_RANK_MAX`` + 1 matches found that the user sees, the newest samples searched
-    first (``_sample_matches``), in one query that stops there: the first ``SEARCH_RANK_MAX`` are the ones ranked
+    first (``_sample_matches``: after the newest id and an estimate, one query that stops there): the first ``SEARCH_RANK_MAX`` are the ones ranked
     (not the best of all: choosing those would read every match), one more says the search was capped. The count,
     the cap and the ranked set come from this one read, which costs the same whether 201 samples match or 5,000,000
     (docs/benchmarks.md section 7)."""
