@@ -236,10 +236,10 @@ NO_SAMPLES = SampleMatches(ids=(), capped=False)
 
 def search_sample_matches(*, user: Any, q: str) -> SampleMatches:
     """The ids of the first ``SEARCH_RANK_MAX`` + 1 matches found that the user sees, the newest samples searched
-    first (``_sample_matches``: after the newest id and an estimate, one query that stops there): the first ``SEARCH_RANK_MAX`` are the ones ranked
-    (not the best of all: choosing those would read every match), one more says the search was capped. The count,
-    the cap and the ranked set come from this one read, which costs the same whether 201 samples match or 5,000,000
-    (docs/benchmarks.md section 7)."""
+    first (``_sample_matches``: after the newest id and an estimate, one query that stops there): the first
+    ``SEARCH_RANK_MAX`` are the ones ranked (not the best of all: choosing those would read every match), one more
+    says the search was capped. The count, the cap and the ranked set come from this one read, which costs the same
+    whether 201 samples match or 5,000,000 (docs/benchmarks.md section 7)."""
     if not is_institute_member(user):
         return NO_SAMPLES  # partner viewers search no sample
     cap = settings.SEARCH_RANK_MAX
