@@ -2,35 +2,43 @@
 
     DATABASE_URL=postgresql://root@127.0.0.1:5432/<db> REDIS_URL=redis://127.0.0.1:6379/<n> \
         .venv/bin/python bench/search_scale.py [--small 1000] [--large 200000] [--runs 1000] [--repeat 20] \
-        [--rank-max 5000,1000] [--fill insert|task] [--writes]
+        [--rounds 2] [--rank-max 5000,1000] [--fill insert|task] [--writes] [--keep] [--db-prefix NAME]
 
-For each size it loads a throwaway exercise (two institutes, a staff user) with ``--runs`` finished runs (one item
-each) and N samples spread over them, inserted in SQL (one INSERT ... SELECT over generate_series, generated in the
-server like a COPY) with texts drawn from a vocabulary of 5,000 words (a rare word in 1 in 10,000 samples, a common
-one in 1 in 20). ``--fill insert`` (the default; 1,000,000 samples load in minutes): the rows carry their vector from
-the INSERT (``evaluations_sample_search_vector``, the function the indexing task's UPDATE calls) and the GIN index is
-dropped for the load and built again after it; ``--fill task``: inserted unindexed, then ``samples_index`` of each
-item (the indexing task's path, timed). Then, for each ``--rank-max`` value (SEARCH_RANK_MAX), it times as the staff
-user, ``--repeat`` times each (median and 95th percentile, and the number of SQL queries):
+Each size has its own database on DATABASE_URL's server (``<prefix>_small`` and ``<prefix>_large``, created and
+migrated by a child process), which holds one exercise (two institutes, a staff user) with ``--runs`` finished runs
+(one item each) and N samples spread over them, inserted in SQL (one INSERT ... SELECT over generate_series, generated
+in the server like a COPY) with texts drawn from a vocabulary of 5,000 words (a rare word in 1 in 10,000 samples, a
+common one in 1 in 20). ``--fill insert`` (the default; 1,000,000 samples load in minutes): the rows carry their
+vector from the INSERT (``evaluations_sample_search_vector``, the function the indexing task's UPDATE calls) and the
+GIN index is dropped for the load and built again after it; ``--fill task``: inserted unindexed, then
+``samples_index`` of each item (the indexing task's path, timed). Then ``--rounds`` times, small and large alternately
+(each in a fresh child process on its own database, so that both sizes see the same load from other work), for each
+``--rank-max`` value (SEARCH_RANK_MAX), it times as the staff user, ``--repeat`` times each (median and 95th
+percentile, and the number of SQL queries):
   search rare   : the API's reads for a rare word: the sample matches (ids, count, cap), the findings' count, the
                   first page of 20 hits and its details and highlights (search_results)
   search common : the same for a word in 5% of the samples
   search phrase : a two-word phrase
   dashboard     : exercise_overview (the exercise page's reads, grid and timeline included)
-and prints the ratio large/small per line (the issue's target: p95 within 1.5x, same query count), how many samples
-were ranked and whether the search was capped, and at the large size the EXPLAIN (ANALYZE, BUFFERS) of the matches'
-query and of the page of hits. ``--writes``: also inserts the large size into a copy of the table without the
-``search_vector`` column. Everything it creates is deleted at the end (also after an error).
+and prints the ratio large/small per line from the round with the lowest p95 of each size (the issue's target: p95
+within 1.5x, same query count), how many samples were ranked and whether the search was capped, and at the large size
+the EXPLAIN (ANALYZE, BUFFERS) of the matches' query and of the page of hits. ``--writes``: also inserts the large
+size into a copy of the table without the ``search_vector`` column. The two databases are dropped at the end (also
+after an error); ``--keep`` keeps them and reuses them next time when they hold the same sizes.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
@@ -189,17 +197,115 @@ def _explain(world, q: str) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(out)
 
 
-def _cleanup(world) -> None:  # type: ignore[no-untyped-def]
-    from evaluations.models import Run, SampleResult
+VERSION = 1  # bump when the loaded data changes: a kept database of another version is loaded again
 
-    with connection.cursor() as cursor:  # one DELETE (the ORM's would collect a million rows for its cascades)
-        cursor.execute("DELETE FROM evaluations_sampleresult WHERE item_id = ANY(%s)", [world["items"]])
-    assert not SampleResult.objects.filter(item_id__in=world["items"]).exists()
-    Run.objects.filter(exercise=world["exercise"]).delete()
-    world["exercise"].delete()
-    world["user"].delete()
-    for org in world["orgs"]:
-        org.delete()
+
+def _database_url(database: str) -> str:
+    return urlunsplit(urlsplit(os.environ["DATABASE_URL"])._replace(path=f"/{database}"))
+
+
+def _server(statement: Any, *params: str) -> list[Any]:
+    """One statement on the server's ``postgres`` database (CREATE and DROP DATABASE), autocommit; its rows."""
+    import psycopg
+
+    with psycopg.connect(_database_url("postgres"), autocommit=True) as conn:
+        cursor = conn.execute(statement, list(params) or None)
+        return cursor.fetchall() if cursor.description else []
+
+
+def _child(database: str, *arguments: str) -> dict[str, Any]:
+    """Run this script as a child on ``database`` (its own process and connection, DATABASE_URL pointing there);
+    prints what the child prints and returns its last line, JSON."""
+    env = {**os.environ, "DATABASE_URL": _database_url(database)}
+    child = subprocess.run([sys.executable, __file__, *arguments], stdout=subprocess.PIPE, text=True, check=True,
+                           cwd=BASE_DIR, env=env)
+    lines = child.stdout.strip().splitlines()
+    for line in lines[:-1]:
+        print(line, flush=True)
+    return json.loads(lines[-1])
+
+
+def _prepare(*, database: str, label: str, count: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Make ``database`` hold ``count`` samples in ``args.runs`` runs (a kept database of the same size, fill and
+    version is reused); returns its world (the ids the measuring child needs)."""
+    from psycopg import sql
+
+    wanted = {"runs": args.runs, "samples": count, "fill": args.fill, "version": VERSION}
+    if _server("SELECT 1 FROM pg_database WHERE datname = %s", database):
+        if args.keep:
+            import psycopg
+
+            with psycopg.connect(_database_url(database)) as conn:
+                if conn.execute("SELECT to_regclass('bench_search_info')").fetchone()[0]:
+                    info = conn.execute("SELECT info FROM bench_search_info").fetchone()[0]
+                    if {key: info.get(key) for key in wanted} == wanted:
+                        print(f"{label}: {database} already holds {count:,} samples in {args.runs:,} runs; reused",
+                              flush=True)
+                        return info["world"]
+        _server(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(database)))
+    _server(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    loaded = _child(database, "--child", "load", "--label", label, "--count", str(count), "--runs", str(args.runs),
+                    "--fill", args.fill, *(["--writes"] if args.writes and label == "large" else []))
+    return loaded["world"]
+
+
+def _child_load(args: argparse.Namespace) -> dict[str, Any]:
+    """In the child: migrate the new database, make the world, load the samples, VACUUM ANALYZE, record the info."""
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    world = _world(args.label, args.runs)
+    if args.fill == "insert":
+        seconds, indexing = _load_indexed(world["items"], args.count)
+        how = f"loaded with their vectors in {seconds:.1f} s, GIN index built in {indexing:.1f} s"
+    else:
+        seconds = _load_samples(world["items"], args.count)
+        indexing = _index(world["items"])
+        how = f"loaded in {seconds:.1f} s, indexed (samples_index of each item) in {indexing:.1f} s"
+    with connection.cursor() as cursor:
+        # what autovacuum does after a bulk load: statistics, and the GIN index's pending list merged
+        cursor.execute("VACUUM ANALYZE")
+    print(f"{args.label}: {args.count:,} samples in {args.runs:,} runs {how}; load average {_loadavg()}", flush=True)
+    if args.writes:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("CREATE TEMP TABLE bench_plain (LIKE evaluations_sampleresult INCLUDING ALL) "
+                               "ON COMMIT DROP")
+                cursor.execute("ALTER TABLE bench_plain DROP COLUMN search_vector")
+            plain = _load_samples(world["items"], args.count, table="bench_plain")
+        print(f"writes: {args.count:,} samples {how}; into a copy without search_vector {plain:.1f} s", flush=True)
+    ids = {"user": world["user"].pk, "exercise": world["exercise"].pk, "items": [min(world["items"]),
+                                                                               max(world["items"])]}
+    info = {"runs": args.runs, "samples": args.count, "fill": args.fill, "version": VERSION, "world": ids}
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_search_info (info jsonb)")
+        cursor.execute("INSERT INTO bench_search_info VALUES (%s)", [json.dumps(info)])
+    return info
+
+
+def _child_measure(args: argparse.Namespace) -> dict[str, Any]:
+    """In the child: time the searches and the dashboard at each SEARCH_RANK_MAX; with ``--explain``, print how
+    many samples each ranked and the EXPLAINs (the first round, large)."""
+    from accounts.models import User
+    from evaluations.models import Exercise
+    from evaluations.selectors.search import search_sample_matches
+
+    world = {"user": User.objects.get(pk=args.user), "exercise": Exercise.objects.get(pk=args.exercise)}
+    queries = {RARE: "search rare", COMMON: "search common", f'"{COMMON} answer"': "search phrase"}
+    figures: dict[str, dict[str, tuple[float, float, int]]] = {}
+    for cap in (int(c) for c in args.caps.split(",")):
+        settings.SEARCH_RANK_MAX = cap
+        figures[str(cap)] = _measure(world, args.repeat)
+        if args.explain:
+            found = {queries[q]: search_sample_matches(user=world["user"], q=q) for q in queries}
+            print(f"{args.label}, SEARCH_RANK_MAX={cap:,}: " + ", ".join(
+                f"{name} {c.count:,} ranked{' (capped)' if c.capped else ''}" for name, c in found.items()))
+            if args.label == "large":
+                print(_explain(world, COMMON))
+                if str(cap) == args.caps.split(",")[0]:
+                    print(_explain(world, RARE))
+                    print(_explain(world, f'"{COMMON} answer"'))
+    return {"figures": figures, "load": _loadavg()}
 
 
 def main() -> None:
@@ -208,6 +314,7 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=2, help="alternate small and large this many times")
     parser.add_argument("--rank-max", default="",
                         help="SEARCH_RANK_MAX values to measure, comma-separated (default: the setting)")
     parser.add_argument("--fill", choices=("insert", "task"), default="insert",
@@ -216,53 +323,54 @@ def main() -> None:
                              "indexing task's path, timed)")
     parser.add_argument("--writes", action="store_true",
                         help="also insert the large size into a copy of the table without search_vector")
+    parser.add_argument("--db-prefix", default="portal_search_scale",
+                        help="the two databases are <prefix>_small and <prefix>_large, on DATABASE_URL's server")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the two databases, and reuse them when they hold the same sizes")
+    parser.add_argument("--child", choices=("load", "measure"), help=argparse.SUPPRESS)
+    parser.add_argument("--label", help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--user", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--exercise", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--caps", help=argparse.SUPPRESS)
+    parser.add_argument("--explain", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    caps = [int(c) for c in args.rank_max.split(",") if c] or [settings.SEARCH_RANK_MAX]
-    from evaluations.selectors.search import search_sample_matches
+    if args.child:
+        print(json.dumps(_child_load(args) if args.child == "load" else _child_measure(args)))
+        return
+    caps = [c for c in args.rank_max.split(",") if c] or [str(settings.SEARCH_RANK_MAX)]
+    sizes = {"small": args.small, "large": args.large}
+    databases = {label: f"{args.db_prefix}_{label}" for label in sizes}
+    rounds: dict[str, list[dict[str, Any]]] = {label: [] for label in sizes}
+    loads: dict[str, list[str]] = {label: [] for label in sizes}
+    try:
+        worlds = {label: _prepare(database=databases[label], label=label, count=count, args=args)
+                  for label, count in sizes.items()}
+        for round_number in range(args.rounds):  # small, large, small, large, ...: both sizes see the same load
+            for label in sizes:
+                world = worlds[label]
+                measured = _child(databases[label], "--child", "measure", "--label", label, "--user",
+                                  str(world["user"]), "--exercise", str(world["exercise"]), "--caps", ",".join(caps),
+                                  "--repeat", str(args.repeat), *(["--explain"] if round_number == 0 else []))
+                rounds[label].append(measured["figures"])
+                loads[label].append(measured["load"].split()[0])
+                print(f"round {round_number + 1}, {label}: measured; load average {measured['load']}", flush=True)
+    finally:
+        if not args.keep:
+            from psycopg import sql
 
-    queries = {RARE: "search rare", COMMON: "search common", f'"{COMMON} answer"': "search phrase"}
-    results: dict[int, dict[str, dict[str, tuple[float, float, int]]]] = {cap: {} for cap in caps}
-    for label, count in (("small", args.small), ("large", args.large)):
-        world = _world(f"{label}-{os.getpid()}", args.runs)
-        try:
-            if args.fill == "insert":
-                seconds, indexing = _load_indexed(world["items"], count)
-                how = f"loaded with their vectors in {seconds:.1f} s, GIN index built in {indexing:.1f} s"
-            else:
-                seconds = _load_samples(world["items"], count)
-                indexing = _index(world["items"])
-                how = f"loaded in {seconds:.1f} s, indexed (samples_index of each item) in {indexing:.1f} s"
-            with connection.cursor() as cursor:
-                # what autovacuum does after a bulk load: statistics, and the GIN index's pending list merged
-                cursor.execute("VACUUM ANALYZE evaluations_sampleresult, evaluations_runitem, evaluations_run")
-            print(f"{label}: {count:,} samples in {args.runs:,} runs {how}; load average {_loadavg()}", flush=True)
-            for cap in caps:
-                settings.SEARCH_RANK_MAX = cap
-                results[cap][label] = _measure(world, args.repeat)
-                found = {queries[q]: search_sample_matches(user=world["user"], q=q) for q in queries}
-                print(f"{label}, SEARCH_RANK_MAX={cap:,}: " + ", ".join(
-                    f"{name} {c.count:,} ranked{' (capped)' if c.capped else ''}" for name, c in found.items())
-                    + f"; load average {_loadavg()}", flush=True)
-                if label == "large":
-                    print(_explain(world, COMMON))
-                    if cap == caps[0]:
-                        print(_explain(world, RARE))
-                        print(_explain(world, f'"{COMMON} answer"'))
-            if label == "large" and args.writes:
-                with transaction.atomic():
-                    with connection.cursor() as cursor:
-                        cursor.execute("CREATE TEMP TABLE bench_plain (LIKE evaluations_sampleresult INCLUDING ALL) "
-                                       "ON COMMIT DROP")
-                        cursor.execute("ALTER TABLE bench_plain DROP COLUMN search_vector")
-                    plain = _load_samples(world["items"], count, table="bench_plain")
-                print(f"writes: {count:,} samples {how}; into a copy without search_vector {plain:.1f} s")
-        finally:
-            _cleanup(world)
+            for database in databases.values():
+                _server(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+    print(f"\n{args.repeat} timed calls per line after a warm-up; {args.rounds} rounds, small and large alternately, "
+          f"per line the round with the lowest p95. Load average after each small round {loads['small']}, after "
+          f"each large round {loads['large']}.")
     for cap in caps:
-        print(f"SEARCH_RANK_MAX={cap:,}")
+        best = {label: {name: min((r[cap][name] for r in rounds[label]), key=lambda f: f[1])
+                        for name in rounds[label][0][cap]} for label in sizes}
+        print(f"SEARCH_RANK_MAX={int(cap):,}")
         print(f"{'':16}{'small p50':>11}{'p95':>9}{'q':>4}{'large p50':>12}{'p95':>9}{'q':>4}{'p95 ratio':>11}")
-        for name, (s50, s95, sq) in results[cap]["small"].items():
-            l50, l95, lq = results[cap]["large"][name]
+        for name, (s50, s95, sq) in best["small"].items():
+            l50, l95, lq = best["large"][name]
             print(f"{name:16}{s50 * 1000:>9.1f}ms{s95 * 1000:>7.1f}ms{sq:>4}{l50 * 1000:>10.1f}ms{l95 * 1000:>7.1f}ms"
                   f"{lq:>4}{l95 / s95:>10.2f}x")
 
