@@ -210,3 +210,26 @@ def test_verdicts_in_words():
                                        n=10, points=True)
     assert "no scored samples in common" in verdict_text(a="A", b="B", difference=None, ci=None, p_value=None,
                                                          p_holm=None, n=0, points=True)
+
+
+def test_the_rows_read_as_one_json_array_keep_every_value(exercise, uk_staff, us_staff, api_as):
+    """The samples come from PostgreSQL as one JSON array per item (``_samples_load``): a non-finite ``score``
+    column (JSON has no NaN: it arrives as a string) is no score, an error with control characters and non-ASCII
+    text arrives as written, the first epoch's transcript is linked whatever order the rows come in, and sample
+    ids sort as numbers ("s2" before "s10")."""
+    items = make_items(exercise=exercise, user=uk_staff, names=["A", "B"], samples=12, epochs=2,
+                       scores=lambda index, sample, epoch: {"acc": {"value": float(sample < 6 + 3 * index)}})
+    SampleResult.objects.filter(item=items[0], sample_id="s0").update(scores={}, score=float("nan"))
+    SampleResult.objects.filter(item=items[1], sample_id="s1").update(scores={}, score=float("inf"))
+    error = 'Boom\x01 "quoted" \\ café ✓'
+    SampleResult.objects.filter(item=items[1], sample_id="s10", epoch=2).update(error=error)
+    body = api_as(us_staff).get("/api/v1/compare/", {"items": f"{items[0].pk},{items[1].pk}"}).json()
+    assert body["metric_names"] == ["acc"]  # the non-finite score columns gave no "score" metric
+    estimates = body["metrics"][0]["estimates"]
+    assert [e["n"] for e in estimates] == [11, 11]
+    rows = body["samples"]["results"]
+    assert [r["sample_id"] for r in rows] == ["s0", "s1", "s6", "s7", "s8", "s10"]  # no score in A, no score in B, 3 differ, errored
+    errored = next(r for r in rows if r["sample_id"] == "s10")
+    assert errored["cells"][1]["error"] == error
+    first_epoch = SampleResult.objects.get(item=items[1], sample_id="s10", epoch=1)
+    assert errored["cells"][1]["sample"] == first_epoch.pk
