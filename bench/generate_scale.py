@@ -12,15 +12,18 @@ of this script (a table ``bench_scale_info`` records it); a different size or ``
 What it loads (PostgreSQL COPY through psycopg 3's ``cursor.copy``; ids are assigned here, sequences set after):
   - two institutes (UK, US) and a partner (CA); per institute a staff member and an approver, an admin (UK) and a
     partner viewer (CA); the bench signs in as them (``bench.uk.staff@example.org`` ...);
-  - max(2, N // 500) exercises of both institutes (the partner invited), 6 registered models x 2 versions and
-    5 evaluation tasks x 2 versions, all in every exercise;
+  - max(20, N // 500) exercises of both institutes (the partner invited; 20 at 100 runs too, so that the
+    exercise lists' pages hold as many rows at both sizes, the first of them given about 50 runs at least, so that
+    its page, the dashboard timed, is as full), 6 registered models x 2 versions and 5 evaluation
+    tasks x 2 versions, all in every exercise;
   - N runs spread over the exercises, both owners, 180 days and every state (most finished); each run pins 1-2
     model versions x 1-2 task versions, one item per pair, items in the state the run's state implies;
   - M sample results over the finished items (0/1 scores for four tasks, fractional ones for
     "instruction following", 1 % errors), of which two items of ``--compare-samples`` (default
     min(10,000, M // 4)) on the same task version, other models, same sample ids, correlated scores: the pair the
-    compare bench reads (run name "Comparison pair <n>"). When M >= 100,000, pairs of 1,000 and 3,000 samples too
-    (for how the comparison scales);
+    compare bench reads (run name "Comparison pair <n>"). When M >= 100,000, pairs of 250, 1,000 and 3,000 samples
+    too: 250 is the small database's pair (1,000 // 4), so the same comparison is timed at both sizes, and the
+    others show how the comparison scales with the items' samples;
   - a notification per finished run (to its author), two audit events per run (hash-chained as
     ``portal.audit.audit_record`` chains them), max(30, N // 100) findings (a full list page at every size) over
     the exercises, each linked to one item of its exercise.
@@ -43,7 +46,8 @@ from urllib.parse import urlsplit, urlunsplit
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-VERSION = 1  # bump when the shape of the data changes: databases made by another version are rebuilt
+VERSION = 4  # bump when the shape of the data changes: databases made by another version are rebuilt
+SMALL_PAIR = 250  # the small database's comparison pair (1,000 samples // 4), also loaded into big ones
 USERS = {  # key: (email, organisation key, role, admin)
     "uk_staff": ("bench.uk.staff@example.org", "uk", "staff", False),
     "us_staff": ("bench.us.staff@example.org", "us", "staff", False),
@@ -178,7 +182,7 @@ class Loader:
                 user.is_portal_admin = True
                 user.save(update_fields=["is_portal_admin"])
             self.users[key] = user
-        n_exercises = max(2, self.n_runs // 500)
+        n_exercises = max(20, self.n_runs // 500)  # the lists' pages as full at 100 runs as at 10,000
         self.exercises = []
         for n in range(n_exercises):
             exercise = Exercise.objects.create(name=f"Joint test {n + 1}", status=Exercise.Status.ACTIVE,
@@ -218,12 +222,16 @@ class Loader:
         self.items_with_samples: list[dict[str, Any]] = []
         staff = {"uk": self.users["uk_staff"], "us": self.users["us_staff"]}
         item_id = 0
-        sizes = [self.compare_samples] + ([1000, 3000] if self.n_samples >= 100_000 else [])
+        sizes = [self.compare_samples] + ([SMALL_PAIR, 1000, 3000] if self.n_samples >= 100_000 else [])
+        sizes = list(dict.fromkeys(sizes))
         regular = max(0, self.n_runs - len(sizes))  # the comparison pairs' runs count among the N
+        # the first exercise (the comparison pair's, whose page the bench times) holds about 50 runs at least, at
+        # every size: with 20 exercises, 100 runs would leave it 5 and its dashboard a sparse grid
+        crowded = min(50, regular // 2) if regular // len(self.exercises) < 50 else 0
         for run_id in range(1, regular + 1):
             owner = "uk" if run_id % 2 else "us"
             state = rnd.choice(RUN_STATES)
-            exercise = self.exercises[run_id % len(self.exercises)]
+            exercise = self.exercises[0 if run_id <= crowded else run_id % len(self.exercises)]
             created = self.now - timedelta(days=180 * (regular - run_id) / max(1, regular),
                                            seconds=rnd.randint(0, 3000))
             finished = state in FINISHED_RUN
