@@ -114,7 +114,7 @@ def measure(*, database: str, runs: int, samples: int, compare_samples: int, rep
         cursor.execute("SELECT pairs FROM bench_scale_info")
         pairs = cursor.fetchone()[0]
         pairs = json.loads(pairs) if isinstance(pairs, str) else pairs
-    main_size, first, second = pairs[0]
+    main_size, first, _ = pairs[0]  # (the pairs are labelled by size since 3 Dec: the second item is not needed here)
     compare_run = RunItem.objects.get(pk=first).run
     # a typical run: the median number of samples among runs with samples (the same in both databases)
     typical = (Run.objects.annotate(n=Count("items__samples")).filter(n__gt=0).exclude(pk=compare_run.pk)
